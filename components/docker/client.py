@@ -206,11 +206,12 @@ class DockerClient:
         return code, _demux(output.content)
 
     def list_labelled(self, kind: str, label: str) -> list[dict]:
-        """GET /{containers,volumes,networks} filtered by ``label`` (``key`` or ``key=value``)."""
+        """GET /containers/json (all), /volumes or /networks filtered by ``label`` (``key[=value]``)."""
         params: dict[str, Any] = {"filters": json.dumps({"label": [label]})}
+        path = f"/{kind}"
         if kind == "containers":
-            params["all"] = "true"
-        data = self._call("GET", f"/{kind}", params=params).json()
+            params["all"], path = "true", "/containers/json"
+        data = self._call("GET", path, params=params).json()
         return (data["Volumes"] or []) if kind == "volumes" else data
 
     # -- images -----------------------------------------------------------------------------------

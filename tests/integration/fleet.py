@@ -1,0 +1,110 @@
+"""Drive a throwaway copy of the project through the real Pulumi CLI (local file backend).
+
+``Fleet`` copies the program into a temp dir, with its own stack, backend, passphrase, roster and
+name prefix, so a test run never touches the dev stack; everything a command prints is kept in
+``Fleet.transcript`` for the secret scan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from components.docker.client import docker_client
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "image")
+
+
+class PulumiFailed(AssertionError):
+    """A pulumi command exited non-zero; the message has its output."""
+
+
+class Fleet:
+    """A stack of a temp copy of the project. ``stack`` is also the Docker label value's suffix."""
+
+    def __init__(self, workdir: Path, config: dict[str, str]):
+        self.dir = workdir / "project"
+        self.dir.mkdir(parents=True)
+        for name in PROGRAM_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, self.dir / name, ignore=shutil.ignore_patterns("__pycache__", "base"))
+            else:
+                shutil.copy(source, self.dir / name)
+        (self.dir / ".venv").symlink_to((ROOT / ".venv").resolve())
+        (workdir / "state").mkdir()
+        self.stack = f"itest{secrets.token_hex(3)}"
+        self.prefix = f"it{secrets.token_hex(2)}"
+        self.label = f"openclaw-fleet/{self.stack}"
+        self.roster = self.dir / "roster.yaml"
+        self.transcript: list[str] = []
+        self.states: list[str] = []  # the state file after every up, for the secret scan
+        self.env = {
+            **os.environ,
+            "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
+            "PULUMI_RUNTIME_VIRTUALENV": str(self.dir / ".venv"),
+        }
+        self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+        self.run("stack", "init", "--secrets-provider", "passphrase")
+        for key, value in {**config, "roster": str(self.roster), "namePrefix": self.prefix}.items():
+            self.run("config", "set", f"openclaw-fleet:{key}", value)
+
+    def state_file(self) -> Path:
+        return Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://")) / ".pulumi" / "stacks" / \
+            "openclaw-fleet" / f"{self.stack}.json"
+
+    def run(self, *args: str, check: bool = True, record: bool = True, stdin: str | None = None,
+            timeout: int = 900) -> str:
+        result = subprocess.run(["pulumi", *args, "--stack", self.stack, "--non-interactive"], cwd=self.dir,
+                                env=self.env, input=stdin, capture_output=True, text=True, timeout=timeout)
+        output = result.stdout + result.stderr
+        if record:
+            self.transcript.append(f"$ pulumi {' '.join(args)}\n{output}")
+        if check and result.returncode != 0:
+            raise PulumiFailed(f"pulumi {' '.join(args)} exited {result.returncode}:\n{output}")
+        return output
+
+    def set_secret(self, key: str, value: str) -> None:
+        """Set a config secret, passing the value on stdin so it is on no command line."""
+        self.run("config", "set", "--secret", f"openclaw-fleet:{key}", stdin=value)
+
+    def write_roster(self, roster: dict | str) -> None:
+        self.roster.write_text(roster if isinstance(roster, str) else yaml.safe_dump(roster, sort_keys=False))
+
+    def up(self) -> str:
+        try:
+            return self.run("up", "--yes", "--skip-preview")
+        finally:
+            if self.state_file().exists():
+                self.states.append(self.state_file().read_text())
+
+    def users(self) -> dict:
+        """The ``users`` stack output, less the tokens (so no assertion message can show one)."""
+        users = json.loads(self.run("stack", "output", "users", "--json"))
+        for out in users.values():
+            assert out.pop("token") == "[secret]"
+        return users
+
+    def tokens(self) -> dict[str, str]:
+        """User id → gateway token, read with --show-secrets (never recorded in the transcript)."""
+        users = json.loads(self.run("stack", "output", "users", "--json", "--show-secrets", record=False))
+        return {user_id: out["token"] for user_id, out in users.items()}
+
+    def docker_objects(self) -> dict[str, dict[str, str]]:
+        """Every Docker object with this stack's label: kind → {name: id/state snapshot}."""
+        label = f"openclaw-fleet.stack={self.label}"
+        with docker_client() as docker:
+            return {
+                "containers": {c["Names"][0].lstrip("/"): f"{c['Id']} {c['State']}"
+                               for c in docker.list_labelled("containers", label)},
+                "volumes": {v["Name"]: v["Name"] for v in docker.list_labelled("volumes", label)},
+                "networks": {n["Name"]: n["Id"] for n in docker.list_labelled("networks", label)},
+            }

@@ -1,0 +1,113 @@
+"""The roster loader: merged defaults, and errors that give file, line and field."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.roster import RosterError, json_schema, load_roster
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "roster.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_example_roster_loads_with_defaults_applied():
+    users = load_roster(ROOT / "users" / "roster.yaml")
+    assert [u.id for u in users] == ["user_2abc123def456", "user_2grace0hopper1", "user_2alan0turing42"]
+    ada, grace, alan = users
+    assert (ada.model, ada.size, ada.region, ada.state) == ("anthropic/claude-sonnet-4-5", "small", "sjc", "running")
+    assert grace.model == "openai/gpt-5.1"
+    assert alan.size == "medium"
+    assert ada.short_id == "abc123def456"
+
+
+def test_user_fields_override_and_merge_defaults(tmp_path):
+    users = load_roster(write(tmp_path, """
+defaults:
+  state: stopped
+  providerKeys: {ANTHROPIC_API_KEY: "config:shared"}
+  env: {TZ: UTC}
+users:
+  - id: user_1
+    name: One
+    providerKeys: {OPENAI_API_KEY: "env:ONE_OPENAI"}
+    env: {LANG: C.UTF-8}
+  - id: user_2
+    name: Two
+    state: running
+    providerKeys: {ANTHROPIC_API_KEY: "config:two"}
+"""))
+    one, two = users
+    assert one.state == "stopped" and two.state == "running"
+    assert one.provider_keys == {"ANTHROPIC_API_KEY": "config:shared", "OPENAI_API_KEY": "env:ONE_OPENAI"}
+    assert two.provider_keys == {"ANTHROPIC_API_KEY": "config:two"}
+    assert one.env == {"TZ": "UTC", "LANG": "C.UTF-8"}
+
+
+@pytest.mark.parametrize("body, line, field, words", [
+    ("users:\n  - id: user_1\n    name: A\n    modle: x/y\n", 4, "users[0].modle", "unknown field"),
+    ("users:\n  - id: user_1\n    name: A\n    size: huge\n", 4, "users[0].size", "Input should be"),
+    ("users:\n  - id: bob\n    name: A\n", 2, "users[0].id", "should match pattern"),
+    ("users:\n  - id: user_1\n", 2, "users[0].name", "required field is missing"),
+    ("users:\n  - id: user_1\n    name: A\n    env:\n      NODE_OPTIONS: x\n", 5, "users[0].env.NODE_OPTIONS",
+     "not an allowed name"),
+    ("users:\n  - id: user_1\n    name: A\n    providerKeys:\n      FOO_KEY: env:X\n", 5,
+     "users[0].providerKeys.FOO_KEY", "not an allowed name"),
+    ("users:\n  - id: user_1\n    name: A\n    whatsappOwner: '5551234'\n", 4, "users[0].whatsappOwner", "pattern"),
+    ("defaults:\n  model: no-slash\nusers: []\n", 2, "defaults.model", "pattern"),
+    ("users:\n  - id: user_1\n    name: A\n    name: B\n", 4, "name", "duplicate key"),
+])
+def test_bad_roster_names_file_line_and_field(tmp_path, body, line, field, words):
+    path = write(tmp_path, body)
+    with pytest.raises(RosterError) as caught:
+        load_roster(path)
+    problem = caught.value.problems[0]
+    assert problem.startswith(f"{path}:{line}: {field}: "), problem
+    assert words in problem
+
+
+def test_plaintext_provider_key_is_refused_and_not_echoed(tmp_path):
+    secret = "sk-live-0123456789abcdefghijklmnop"
+    path = write(tmp_path, f"users:\n  - id: user_1\n    name: A\n    providerKeys:\n      OPENAI_API_KEY: {secret}\n")
+    with pytest.raises(RosterError) as caught:
+        load_roster(path)
+    assert "must be a reference" in str(caught.value)
+    assert secret not in str(caught.value)
+
+
+def test_two_users_with_the_same_short_id_are_named_together(tmp_path):
+    path = write(tmp_path, """users:
+  - id: user_Aabc123def456
+    name: A
+  - id: user_Babc123def456
+    name: B
+""")
+    with pytest.raises(RosterError) as caught:
+        load_roster(path)
+    message = str(caught.value)
+    assert f"{path}:4:" in message
+    assert "user_Aabc123def456" in message and "user_Babc123def456" in message and "short id" in message
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path):
+    path = write(tmp_path, "users:\n  - id: user_1\n    name: [unclosed\n")
+    with pytest.raises(RosterError) as caught:
+        load_roster(path)
+    assert caught.value.problems[0].startswith(f"{path}:")
+    assert "YAML syntax" in caught.value.problems[0]
+
+
+def test_committed_schema_matches_the_models():
+    committed = json.loads((ROOT / "users" / "roster.schema.json").read_text())
+    assert committed == json_schema(), "regenerate: python -m components.roster --schema > users/roster.schema.json"
+
+
+def test_schema_lists_allowed_provider_keys():
+    keys = json_schema()["$defs"]["UserEntry"]["properties"]["providerKeys"]["anyOf"][0]
+    assert "OPENAI_API_KEY" in keys["propertyNames"]["enum"]
+    assert "NODE_OPTIONS" not in keys["propertyNames"]["enum"]
