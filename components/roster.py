@@ -105,9 +105,9 @@ class UserEntry(_Strict):
 
     id: str = Field(pattern=r"^user_[A-Za-z0-9]+$", description="Clerk user id, `user_…`.")
     name: str = Field(min_length=1, max_length=100, description="Display name.")
-    state: State | None = None
+    state: State | None = Field(default=None, description="`running` or `stopped` (the volume is kept).")
     region: Region | None = None
-    size: Size | None = None
+    size: Size | None = Field(default=None, description="Size preset: `small`, `medium`, `large`.")
     model: Model | None = None
     provider_keys: dict[ProviderKeyName, SecretRef] | None = Field(
         default=None,
@@ -290,8 +290,36 @@ def json_schema() -> dict:
     return schema
 
 
+def docs_table() -> str:
+    """Markdown table of a user entry's fields, from the JSON Schema (so it cannot drift)."""
+    entry = json_schema()["$defs"]["UserEntry"]
+    defaults = Defaults().model_dump(by_alias=True)
+    rows = ["| field | type | default | description |", "| --- | --- | --- | --- |"]
+    for key, prop in entry["properties"].items():
+        prop = next((p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"), prop)
+        if "enum" in prop:
+            kind = " \\| ".join(f"`{value}`" for value in prop["enum"])
+        elif "pattern" in prop:
+            kind = f"string `{prop['pattern']}`"
+        elif prop.get("type") == "object":
+            kind = "map"
+        else:
+            kind = prop.get("type", "")
+        if key in entry.get("required", []):
+            default = "required"
+        else:
+            default = f"`{defaults[key]}` (`defaults`)" if defaults.get(key) else "unset"
+        description = entry["properties"][key].get("description") or prop.get("description", "")
+        rows.append(f"| `{key}` | {kind} | {default} | {description} |")
+    allowed = ", ".join(f"`{name}`" for name in PROVIDER_KEY_NAMES)
+    extra = ", ".join(f"`{name}`" for name in EXTRA_ENV_NAMES)
+    return "\n".join(rows) + f"\n\nProvider key names (seed 003): {allowed}.\n\nExtra env names: {extra}.\n"
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--schema"]:
         print(json.dumps(json_schema(), indent=2))
+    elif sys.argv[1:] == ["--docs"]:
+        print(docs_table(), end="")
     else:
-        sys.exit("usage: python -m components.roster --schema")
+        sys.exit("usage: python -m components.roster --schema | --docs")

@@ -111,3 +111,9 @@ def test_schema_lists_allowed_provider_keys():
     keys = json_schema()["$defs"]["UserEntry"]["properties"]["providerKeys"]["anyOf"][0]
     assert "OPENAI_API_KEY" in keys["propertyNames"]["enum"]
     assert "NODE_OPTIONS" not in keys["propertyNames"]["enum"]
+
+
+def test_committed_docs_table_matches_the_models():
+    from components.roster import docs_table
+
+    assert docs_table() in (ROOT / "users" / "ROSTER.md").read_text(), "regenerate users/ROSTER.md"
