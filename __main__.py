@@ -30,7 +30,7 @@ pulumi.export("users", {
     user_id: {
         "gateway_url": instance.gateway_url,
         "token": instance.token,
-        "container_id": instance.container_id,
+        ("machine_id" if settings.target == "fly" else "container_id"): instance.instance_id,
         "volume_id": instance.volume_id,
         "state": instance.state,
     }

@@ -1,11 +1,13 @@
 """The stack's settings (``Pulumi.<stack>.yaml``, namespace ``openclaw-fleet``) in one place.
 
-Keys: ``target`` (``docker``), ``roster`` (path, default ``users/roster.yaml``), ``namePrefix``
+Keys: ``target`` (``docker`` or ``fly``), ``roster`` (path, default ``users/roster.yaml``), ``namePrefix``
 (default ``openclaw``; seed 000 used ``automna``), ``registry`` (``host:port`` the image is pushed
 to), ``baseImage`` (build arg, default ``node:24-bookworm-slim``), ``publishHost`` (publish each
 gateway port on this host address; unset: not published), ``healthTimeoutSeconds`` (default 240,
 seed 002's startup grace), ``pidsLimit`` (default 512), ``restartPolicy`` (default
-``unless-stopped``). ``dockerHost`` is read by the Docker providers themselves.
+``unless-stopped``), ``flyOrg`` (default ``personal``), ``volumeSizeGb`` (Fly volume size, default 1,
+seed 000). ``dockerHost``, ``flyApiUrl`` and ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are
+read by the providers themselves.
 """
 
 import os
@@ -15,7 +17,7 @@ import pulumi
 
 from components.roster import User
 
-TARGETS = ("docker",)
+TARGETS = ("docker", "fly")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class StackSettings:
     health_timeout_s: int
     pids_limit: int
     restart_policy: str
+    fly_org: str
+    volume_size_gb: int
     stack_label: str
 
     @classmethod
@@ -50,6 +54,8 @@ class StackSettings:
             health_timeout_s=config.get_int("healthTimeoutSeconds") or 240,
             pids_limit=config.get_int("pidsLimit") or 512,
             restart_policy=config.get("restartPolicy") or "unless-stopped",
+            fly_org=config.get("flyOrg") or "personal",
+            volume_size_gb=config.get_int("volumeSizeGb") or 1,
             stack_label=f"{pulumi.get_project()}/{pulumi.get_stack()}",
         )
 

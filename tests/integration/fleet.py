@@ -29,7 +29,7 @@ class PulumiFailed(AssertionError):
 class Fleet:
     """A stack of a temp copy of the project. ``stack`` is also the Docker label value's suffix."""
 
-    def __init__(self, workdir: Path, config: dict[str, str]):
+    def __init__(self, workdir: Path, config: dict[str, str], env: dict[str, str] | None = None):
         self.dir = workdir / "project"
         self.dir.mkdir(parents=True)
         for name in PROGRAM_FILES:
@@ -51,6 +51,7 @@ class Fleet:
             "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(24),
             "PULUMI_RUNTIME_VIRTUALENV": str(self.dir / ".venv"),
+            **(env or {}),
         }
         self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
         self.run("stack", "init", "--secrets-provider", "passphrase")

@@ -36,7 +36,7 @@ def mocks():
     yield mocks
 
 
-SETTINGS = StackSettings(target="docker", roster="r.yaml", name_prefix="automna", registry="reg",
+SETTINGS = StackSettings(target="docker", roster="r.yaml", name_prefix="automna", registry="reg", fly_org="personal", volume_size_gb=1,
                          base_image="b", publish_host=None, health_timeout_s=240, pids_limit=512,
                          restart_policy="unless-stopped", stack_label="openclaw-fleet/test")
 USER = User(id="user_2abc123def456", name="Ada", short_id="abc123def456", state="running", region="sjc",
@@ -70,4 +70,4 @@ def test_container_gets_seed_000_flags_mount_and_env(mocks):
         assert config["agents"]["defaults"]["model"]["primary"] == "openai/gpt-5.1"
         assert "mock-token-value" not in container["files"]["openclaw.json"]
 
-    return pulumi.Output.all(instance.gateway_url, instance.container_id).apply(check)
+    return pulumi.Output.all(instance.gateway_url, instance.instance_id).apply(check)

@@ -1,0 +1,94 @@
+"""A user's encrypted state volume (``/apps/{app_name}/volumes``), mounted at /home/node/.openclaw.
+
+Seed 000: ``openclaw_data``, 1 GB, encrypted, in the machine's region. Growth is ``PUT
+…/extend`` in place, never a replacement; shrinking is refused by ``check``; a region change is a
+new volume (a replacement, which preview shows). Live-API behaviours handled here: a volume
+created right after its app can answer 404 for a moment (retried); deleting a volume still
+attached to a machine answers 409 (retried while the machine is being destroyed).
+"""
+
+import time
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from components.fly.client import FlyConnectionLost, FlyError, FlyProvider
+
+REPLACE_KEYS = ("app", "name", "region", "encrypted")
+
+
+class VolumeProvider(FlyProvider):
+    """Inputs: ``app``, ``name``, ``region``, ``size_gb`` (GB), ``encrypted``.
+    Outputs: the inputs, ``attached_machine_id``, ``state``. Id: the volume id (``vol_…``)."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if olds and news.get("size_gb", 0) < olds.get("size_gb", 0) and olds.get("region") == news.get("region"):
+            failures.append(CheckFailure("size_gb", f"a Fly volume can grow but not shrink "
+                                                    f"({olds['size_gb']} GB → {news['size_gb']} GB)"))
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        path = f"/apps/{props['app']}/volumes"
+        body = {key: props[key] for key in ("name", "region", "size_gb", "encrypted")}
+        with self.fly() as fly:
+            for attempt in range(10):
+                found = next((v for v in fly.call("GET", path, ok_404=True) or []
+                              if v["name"] == props["name"] and v["region"] == props["region"]
+                              and not v.get("attached_machine_id") and v.get("state") != "destroyed"), None)
+                if found:
+                    return CreateResult(found["id"], outs=_outs(props, found))
+                try:
+                    volume = fly.call("POST", path, json=body)
+                    return CreateResult(volume["id"], outs=_outs(props, volume))
+                except FlyConnectionLost:
+                    continue
+                except FlyError as error:
+                    if error.status != 404:  # the app is not visible yet (live API)
+                        raise
+                    time.sleep(0.5 * (attempt + 1))
+        raise FlyError("POST", path, 404, "app not found while creating its volume")
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [key for key in REPLACE_KEYS if olds.get(key) != news.get(key)]
+        grows = olds.get("size_gb") != news.get("size_gb")
+        return DiffResult(changes=bool(replaces) or grows, replaces=replaces)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        with self.fly() as fly:
+            result = fly.call("PUT", f"/apps/{news['app']}/volumes/{id_}/extend", json={"size_gb": news["size_gb"]})
+        return UpdateResult(outs=_outs(news, result.get("volume") or {**olds, "size_gb": news["size_gb"]}))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with self.fly() as fly:
+            volume = fly.call("GET", f"/apps/{props['app']}/volumes/{id_}", ok_404=True)
+        if volume is None or volume.get("state") == "destroyed":
+            return ReadResult(None, {})
+        return ReadResult(id_, {**_outs(props, volume), "region": volume["region"], "size_gb": volume["size_gb"],
+                                "encrypted": volume.get("encrypted", props.get("encrypted"))})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        with self.fly() as fly:
+            for attempt in range(20):
+                try:
+                    fly.call("DELETE", f"/apps/{props['app']}/volumes/{id_}", ok_404=True)
+                    return
+                except FlyError as error:
+                    if error.status != 409 or attempt == 19:  # still attached to a machine being destroyed
+                        raise
+                    time.sleep(1)
+
+
+def _outs(props: dict[str, Any], volume: dict[str, Any]) -> dict[str, Any]:
+    return {**props, "attached_machine_id": volume.get("attached_machine_id"), "state": volume.get("state")}
+
+
+class Volume(Resource, module="fly", name="Volume"):
+    """An encrypted volume of ``size_gb`` GB named ``name`` in ``region`` of ``app``."""
+
+    attached_machine_id: pulumi.Output[str]
+
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(VolumeProvider(), resource_name,
+                         {**props, "attached_machine_id": None, "state": None}, opts)
