@@ -15,12 +15,13 @@ Its content hash, not its path, is what the diff compares, so moving the checkou
 
 import hashlib
 import io
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.docker.client import DockerProvider
 
@@ -54,7 +55,32 @@ def context_hash(context_dir: Path, build_args: dict[str, str]) -> str:
 
 class ImageProvider(DockerProvider):
     """Inputs: ``context_dir``, ``context_hash``, ``repository``, ``build_args``.
-    Outputs: the inputs, ``digest`` (sha256:…) and ``ref`` (repository@digest)."""
+    Outputs: the inputs, ``digest`` (sha256:…) and ``ref`` (repository@digest).
+
+    Registry credentials: stack config ``registryUsername`` and the secret ``registryPassword``;
+    for ``registry.fly.io`` they default to user ``x`` with ``FLY_API_TOKEN`` (Fly's documented
+    `docker login registry.fly.io -u x`). A local registry needs none.
+    """
+
+    _username: str | None = None
+    _password: str | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        super().configure(req)
+        self._username = req.config.get("registryUsername")
+        self._password = req.config.get("registryPassword")
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_username", "_password")}
+
+    def _credentials(self, repository: str) -> dict[str, str] | None:
+        registry = repository.split("/")[0]
+        username, password = self._username, self._password
+        if registry == "registry.fly.io" and not password:
+            username, password = username or "x", os.environ.get("FLY_API_TOKEN")
+        if not password:
+            return None
+        return {"username": username or "x", "password": password, "serveraddress": registry}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(props["repository"], outs=self._build_and_push(props))
@@ -79,7 +105,7 @@ class ImageProvider(DockerProvider):
         with self.docker() as docker:
             docker.build_image(context_tar(Path(props["context_dir"])), f"{props['repository']}:{tag}",
                                props["build_args"])
-            digest = docker.push_image(props["repository"], tag)
+            digest = docker.push_image(props["repository"], tag, self._credentials(props["repository"]))
         return {**props, "digest": digest, "ref": f"{props['repository']}@{digest}"}
 
 

@@ -226,9 +226,12 @@ class DockerClient:
                 lines.append(message["stream"].rstrip())
         return lines
 
-    def push_image(self, repository: str, tag: str) -> str:
-        """POST /images/{repository}/push?tag=…; returns the pushed manifest's digest (sha256:…)."""
-        auth = base64.urlsafe_b64encode(b"{}").decode()
+    def push_image(self, repository: str, tag: str, credentials: dict[str, str] | None = None) -> str:
+        """POST /images/{repository}/push?tag=…; returns the pushed manifest's digest (sha256:…).
+
+        ``credentials`` (``username``, ``password``, ``serveraddress``) go in X-Registry-Auth.
+        """
+        auth = base64.urlsafe_b64encode(json.dumps(credentials or {}).encode()).decode()
         digest = None
         for message in self._stream("POST", f"/images/{repository}/push", params={"tag": tag},
                                     headers={"X-Registry-Auth": auth}):
