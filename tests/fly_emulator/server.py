@@ -11,6 +11,9 @@ started → stopping → stopped → destroying → destroyed and configurable t
 machine checks (``passing`` once started). Not covered: certificates, exec, metadata endpoints,
 events, suspend, cordon, snapshots, org listings, tokens, regions, placements.
 
+With ``runtime=DockerRuntime()`` (runtime.py), started machines run as real containers of their
+image and their checks are real HTTP checks, so the real gateway answers behind the emulator.
+
 Fault injection (``Faults``): per-call latency, a share of 429 (with ``Retry-After``) and of 5xx
 answered before the request is processed, and a share of dropped connections (closed without an
 answer, before or after processing). ``calls`` logs every request (method, path, status).
@@ -100,7 +103,8 @@ class Machine:
 class FlyState:
     """All apps and what they hold; every method runs under ``lock``."""
 
-    def __init__(self, orgs: tuple[str, ...], timing: Timing):
+    def __init__(self, orgs: tuple[str, ...], timing: Timing, runtime=None):
+        self.runtime = runtime  # e.g. runtime.DockerRuntime: started machines become containers
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.orgs, self.timing = orgs, timing
@@ -128,12 +132,25 @@ class FlyState:
         while machine.pending and machine.pending[0][0] <= now:
             _, machine.state = machine.pending.pop(0)
             machine.updated_at = _now()
+            self._run(machine)
             if machine.state == "destroyed":
                 for app in self.apps.values():
                     for volume in app["volumes"].values():
                         if volume["attached_machine_id"] == machine.id:
                             volume["attached_machine_id"] = None
             self.changed.notify_all()
+
+    def _run(self, machine: Machine) -> None:
+        """Mirror a state change on the runtime, when there is one."""
+        if self.runtime is None:
+            return
+        if machine.state == "started":
+            app = next(a for a in self.apps.values() if machine.id in a["machines"])
+            self.runtime.start(machine, {name: s["value"] for name, s in app["secrets"].items()})
+        elif machine.state == "stopped":
+            self.runtime.stop(machine)
+        elif machine.state == "destroyed":
+            self.runtime.destroy(machine)
 
     def schedule(self, machine: Machine, *steps: tuple[float, str]) -> None:
         at = time.monotonic()
@@ -143,9 +160,13 @@ class FlyState:
             machine.pending.append((at, state))
 
     def machine_json(self, app: dict, machine: Machine) -> dict:
-        checks = [{"name": name, "status": "passing" if machine.state == "started" else "critical",
-                   "output": "" if machine.state == "started" else "machine not started", "updated_at": machine.updated_at}
-                  for name in (machine.config.get("checks") or {})]
+        checks = []
+        for name, check in (machine.config.get("checks") or {}).items():
+            status = "critical"
+            if machine.state == "started":
+                status = self.runtime.check(machine, check) if self.runtime else "passing"
+            checks.append({"name": name, "status": status, "output": "" if status == "passing" else status,
+                           "updated_at": machine.updated_at})
         image = machine.config.get("image", "")
         repository, _, digest = image.partition("@")
         return {
@@ -211,9 +232,9 @@ class Emulator:
     """The emulator: ``start()`` serves on 127.0.0.1; ``url``, ``calls``, ``faults``, ``state``."""
 
     def __init__(self, tokens: tuple[str, ...] = ("test-token",), orgs: tuple[str, ...] = ("personal",),
-                 port: int = 0, timing: Timing | None = None):
+                 port: int = 0, timing: Timing | None = None, runtime=None):
         self.tokens, self.faults = set(tokens), Faults()
-        self.state = FlyState(orgs, timing or Timing())
+        self.state = FlyState(orgs, timing or Timing(), runtime)
         self.calls: list[dict] = []
         self._calls_lock = threading.Lock()
         self._random = random.Random()
@@ -374,7 +395,12 @@ def show_app(state, app_name, *, query, body, headers):
 
 @_route("DELETE", "/apps/([^/]+)")
 def delete_app(state, app_name, *, query, body, headers):
-    state.app(app_name)
+    app = state.app(app_name)
+    if state.runtime:
+        for machine in app["machines"].values():
+            state.runtime.destroy(machine)
+        for volume_id in app["volumes"]:
+            state.runtime.remove_volume(volume_id)
     del state.apps[app_name]  # cascades: machines, volumes, IPs and secrets go with it
     return 202, None
 
@@ -525,6 +551,8 @@ def delete_volume(state, app_name, volume_id, *, query, body, headers):
     if volume["attached_machine_id"]:
         raise ApiError(409, f"volume {volume_id} is attached to machine {volume['attached_machine_id']}")  # live
     del app["volumes"][volume_id]
+    if state.runtime:
+        state.runtime.remove_volume(volume_id)
     return 200, {**volume, "state": "destroyed"}
 
 
