@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import random
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -113,6 +115,32 @@ class FlyClient:
         if response.status_code >= 400 and not (response.status_code == 404 and ok_404):
             raise _error(method, path, response)
         return response
+
+
+def find_or_create(find: Callable[[], dict | None], create: Callable[[], dict], *,
+                   retry_status: frozenset[int] = frozenset(), attempts: int = 10) -> dict:
+    """Create an object at most once although an answer can be lost; return it.
+
+    Looks for the object first (an earlier create whose answer was lost may have made it), then
+    creates it. After a lost answer (FlyConnectionLost), or an error whose status is in
+    ``retry_status`` (e.g. 409 name taken, 404 app not visible yet), it looks again. Raises the
+    last error when ``attempts`` run out.
+    """
+    last: FlyError | None = None
+    for attempt in range(attempts):
+        found = find()
+        if found:
+            return found
+        try:
+            return create()
+        except FlyConnectionLost as error:
+            last = error
+        except FlyError as error:
+            if error.status not in retry_status:
+                raise
+            last = error
+            time.sleep(min(0.5 * (attempt + 1), 3.0))
+    raise last
 
 
 def whole_numbers(value: Any) -> Any:

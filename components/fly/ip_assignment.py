@@ -6,13 +6,12 @@ IP allocation can answer 409 while another allocation for the app is in flight (
 is retried. Released on delete.
 """
 
-import time
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource
 
-from components.fly.client import FlyConnectionLost, FlyError, FlyProvider
+from components.fly.client import FlyProvider, find_or_create
 
 KINDS = ("shared_v4", "v6")
 
@@ -27,21 +26,10 @@ class IPAssignmentProvider(FlyProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         path = f"/apps/{props['app']}/ip_assignments"
         with self.fly() as fly:
-            for attempt in range(6):
-                ips = fly.call("GET", path).get("ips") or []
-                found = next((a for a in ips if _kind(a) == props["type"]), None)
-                if found:
-                    return CreateResult(found["ip"], outs={**props, "ip": found["ip"]})
-                try:
-                    made = fly.call("POST", path, json={"type": props["type"]})
-                    return CreateResult(made["ip"], outs={**props, "ip": made["ip"]})
-                except FlyConnectionLost:
-                    continue
-                except FlyError as error:
-                    if error.status != 409:
-                        raise
-                    time.sleep(0.5 * (attempt + 1))
-        raise FlyError("POST", path, 409, f"could not allocate a {props['type']} address")
+            made = find_or_create(
+                lambda: next((a for a in fly.call("GET", path).get("ips") or [] if _kind(a) == props["type"]), None),
+                lambda: fly.call("POST", path, json={"type": props["type"]}), retry_status=frozenset({409}))
+        return CreateResult(made["ip"], outs={**props, "ip": made["ip"]})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in ("app", "type") if olds.get(key) != news.get(key)]

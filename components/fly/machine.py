@@ -31,7 +31,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.fly.client import FlyClient, FlyConnectionLost, FlyError, FlyProvider
+from components.fly.client import FlyClient, FlyConnectionLost, FlyError, FlyProvider, find_or_create
 
 LEASE_TTL_S = 60
 LEASE_DESCRIPTION = "openclaw-fleet update"
@@ -48,19 +48,9 @@ class MachineProvider(FlyProvider):
         body = {"name": props["name"], "region": props["region"], "config": to_api_config(props["config"]),
                 "min_secrets_version": props["min_secrets_version"], "skip_launch": props["state"] == "stopped"}
         with self.fly() as fly:
-            for _ in range(4):
-                found = _find_by_name(fly, props["app"], props["name"])
-                if found:
-                    return CreateResult(found["id"], outs=_outs(props, found))
-                try:
-                    machine = fly.call("POST", path, json=body)
-                    return CreateResult(machine["id"], outs=_outs(props, machine))
-                except FlyConnectionLost:
-                    continue
-                except FlyError as error:
-                    if error.status != 409:
-                        raise
-        raise FlyError("POST", path, 409, f"machine name {props['name']} is taken and the machine cannot be found")
+            machine = find_or_create(lambda: _find_by_name(fly, props["app"], props["name"]),
+                                     lambda: fly.call("POST", path, json=body), retry_status=frozenset({409}))
+        return CreateResult(machine["id"], outs=_outs(props, machine))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_KEYS if olds.get(key) != news.get(key)]

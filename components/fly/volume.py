@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from components.fly.client import FlyConnectionLost, FlyError, FlyProvider
+from components.fly.client import FlyError, FlyProvider, find_or_create
 
 REPLACE_KEYS = ("app", "name", "region", "encrypted")
 
@@ -32,23 +32,16 @@ class VolumeProvider(FlyProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         path = f"/apps/{props['app']}/volumes"
         body = {key: props[key] for key in ("name", "region", "size_gb", "encrypted")}
+
+        def find() -> dict | None:
+            return next((v for v in fly.call("GET", path, ok_404=True) or []
+                         if v["name"] == props["name"] and v["region"] == props["region"]
+                         and not v.get("attached_machine_id") and v.get("state") != "destroyed"), None)
+
         with self.fly() as fly:
-            for attempt in range(10):
-                found = next((v for v in fly.call("GET", path, ok_404=True) or []
-                              if v["name"] == props["name"] and v["region"] == props["region"]
-                              and not v.get("attached_machine_id") and v.get("state") != "destroyed"), None)
-                if found:
-                    return CreateResult(found["id"], outs=_outs(props, found))
-                try:
-                    volume = fly.call("POST", path, json=body)
-                    return CreateResult(volume["id"], outs=_outs(props, volume))
-                except FlyConnectionLost:
-                    continue
-                except FlyError as error:
-                    if error.status != 404:  # the app is not visible yet (live API)
-                        raise
-                    time.sleep(0.5 * (attempt + 1))
-        raise FlyError("POST", path, 404, "app not found while creating its volume")
+            # 404: the app is not visible yet right after its creation (live API)
+            volume = find_or_create(find, lambda: fly.call("POST", path, json=body), retry_status=frozenset({404}))
+        return CreateResult(volume["id"], outs=_outs(props, volume))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_KEYS if olds.get(key) != news.get(key)]

@@ -63,3 +63,27 @@ def test_unreachable_api_is_an_error_with_status_0():
 def test_whole_numbers_turns_engine_floats_back_into_ints():
     assert whole_numbers({"size_gb": 1.0, "guest": {"cpus": 2.0}, "ports": [443.0], "x": 0.5}) == \
         {"size_gb": 1, "guest": {"cpus": 2}, "ports": [443], "x": 0.5}
+
+
+def test_find_or_create_looks_again_after_a_lost_answer_and_creates_once():
+    from components.fly.client import FlyConnectionLost, find_or_create
+
+    made: list[dict] = []
+
+    def create():
+        made.append({"id": "vol_1"})  # Fly made it, but the answer is lost
+        raise FlyConnectionLost("POST", "/apps/a/volumes", 0, "connection lost")
+
+    result = find_or_create(lambda: made[0] if made else None, create)
+    assert result == {"id": "vol_1"} and len(made) == 1
+
+
+def test_find_or_create_gives_up_with_the_last_error():
+    from components.fly.client import find_or_create
+
+    def create():
+        raise FlyError("POST", "/apps/a/machines", 409, "name taken")
+
+    with pytest.raises(FlyError) as caught:
+        find_or_create(lambda: None, create, retry_status=frozenset({409}), attempts=2)
+    assert caught.value.status == 409
