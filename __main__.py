@@ -1,12 +1,14 @@
 """openclaw-fleet: roster in, one isolated OpenClaw gateway per user out.
 
-load the roster → build and push the gateway image → one UserInstance per user → export.
+load the roster → guard against mass deletion → build and push the gateway image → one
+UserInstance per user → export the users and the control-plane rows.
 """
 
 from pathlib import Path
 
 import pulumi
 
+from components.guard import guard_deletions
 from components.image import GatewayImage
 from components.roster import RosterError, load_roster
 from components.stack_config import StackSettings, provider_key_values
@@ -21,9 +23,12 @@ except RosterError as error:
 # the run with nothing changed.
 keys = {user.id: provider_key_values(user) for user in users}
 
+allowed = guard_deletions([user.id for user in users], settings.mass_deletion_share, settings.mass_deletion_minimum)
 image = GatewayImage("gateway", Path("image").resolve(), settings.registry, {"BASE_IMAGE": settings.base_image})
+# Gateways wait for the guard: a refused mass deletion creates and changes nothing either.
+image_ref = pulumi.Output.all(allowed, image.ref).apply(lambda args: args[1])
 
-instances = {user.id: UserInstance(user, image.ref, settings, keys[user.id]) for user in users}
+instances = {user.id: UserInstance(user, image_ref, settings, keys[user.id]) for user in users}
 
 pulumi.export("image", image.ref)
 pulumi.export("users", {
@@ -36,3 +41,17 @@ pulumi.export("users", {
     }
     for user_id, instance in instances.items()
 })
+# Seed 000's `machines` table, one row per user, for the service's database (`bin/fleet machines`).
+pulumi.export("machines", [
+    {
+        "id": instances[user.id].instance_id,
+        "user_id": user.id,
+        "app_name": instances[user.id].name,
+        "region": user.region,
+        "volume_id": instances[user.id].volume_id,
+        "status": instances[user.id].state,
+        "gateway_url": instances[user.id].gateway_url,
+        "gateway_token": instances[user.id].token,
+    }
+    for user in users
+])

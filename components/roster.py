@@ -68,6 +68,7 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
 SECRET_REF_RE = re.compile(r"^(config|env):[A-Za-z_][A-Za-z0-9_.-]*$")
 
 State = Literal["running", "stopped"]
+Deprovision = Literal["delete", "retain", "snapshot"]
 Size = Literal["small", "medium", "large"]
 ProviderKeyName = Literal[PROVIDER_KEY_NAMES]
 ExtraEnvName = Literal[EXTRA_ENV_NAMES]
@@ -98,6 +99,7 @@ class Defaults(_Strict):
     model: Model = "anthropic/claude-sonnet-4-5"
     provider_keys: dict[ProviderKeyName, SecretRef] = Field(default_factory=dict, alias="providerKeys")
     env: dict[ExtraEnvName, str] = Field(default_factory=dict)
+    deprovision: Deprovision = "delete"
 
 
 class UserEntry(_Strict):
@@ -121,6 +123,15 @@ class UserEntry(_Strict):
         description="E.164 number allowed to DM the WhatsApp channel (seed 003's allowFrom).",
     )
     env: dict[ExtraEnvName, str] | None = Field(default=None, description="Extra plain env, merged over defaults.")
+    deprovision: Deprovision | None = Field(
+        default=None,
+        description="When the user leaves the roster: `delete` everything, `retain` the volume, or `snapshot` "
+                    "it first (seed 002).",
+    )
+    token_rotation: int = Field(
+        default=0, ge=0, alias="tokenRotation",
+        description="Raise by one to replace this user's gateway token (only this user changes).",
+    )
 
 
 class Roster(_Strict):
@@ -145,6 +156,8 @@ class User:
     whatsapp_owner: str | None
     env: dict[str, str]
     line: int
+    deprovision: str = "delete"
+    token_rotation: int = 0
 
 
 class RosterError(ValueError):
@@ -203,6 +216,8 @@ def load_roster(path: str | Path) -> list[User]:
                 whatsapp_owner=entry.whatsapp_owner,
                 env={**d.env, **(entry.env or {})},
                 line=_line_of(root, ("users", index)),
+                deprovision=entry.deprovision or d.deprovision,
+                token_rotation=entry.token_rotation,
             )
         )
     _check_unique(path, users)

@@ -6,7 +6,8 @@ to), ``baseImage`` (build arg, default ``node:24-bookworm-slim``), ``publishHost
 gateway port on this host address; unset: not published), ``healthTimeoutSeconds`` (default 240,
 seed 002's startup grace), ``pidsLimit`` (default 512), ``restartPolicy`` (default
 ``unless-stopped``), ``flyOrg`` (default ``personal``), ``volumeSizeGb`` (Fly volume size, default 1,
-seed 000). ``dockerHost``, ``flyApiUrl`` and ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are
+seed 000), ``massDeletionShare`` / ``massDeletionMinimum`` (the mass-deletion guard, default 0.2 and
+3). ``dockerHost``, ``flyApiUrl`` and ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are
 read by the providers themselves.
 """
 
@@ -35,6 +36,8 @@ class StackSettings:
     restart_policy: str
     fly_org: str
     volume_size_gb: int
+    mass_deletion_share: float
+    mass_deletion_minimum: int
     stack_label: str
 
     @classmethod
@@ -56,6 +59,8 @@ class StackSettings:
             restart_policy=config.get("restartPolicy") or "unless-stopped",
             fly_org=config.get("flyOrg") or "personal",
             volume_size_gb=config.get_int("volumeSizeGb") or 1,
+            mass_deletion_share=config.get_float("massDeletionShare") or 0.2,
+            mass_deletion_minimum=config.get_int("massDeletionMinimum") or 3,
             stack_label=f"{pulumi.get_project()}/{pulumi.get_stack()}",
         )
 

@@ -46,7 +46,7 @@ class UserInstance(pulumi.ComponentResource):
         self.name = instance_name(settings.name_prefix, user.id)
         super().__init__("openclaw:fleet:UserInstance", self.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        token = GatewayToken(self.name, opts=child)
+        token = GatewayToken(self.name, rotation=user.token_rotation, opts=child)
         self.token = token.token
         secret_env = pulumi.Output.all(token.token, pulumi.Output.all(**provider_keys) if provider_keys else {}).apply(
             lambda args: {**args[1], "OPENCLAW_GATEWAY_TOKEN": args[0]})

@@ -3,7 +3,11 @@
 # Fly machine's init.cmd): `gateway --allow-unconfigured --bind lan --auth token`.
 #
 # Before the gateway starts it
-#  - removes /tmp/openclaw and /tmp/openclaw-* left by a previous boot (seed 002's hardened image);
+#  - removes /tmp/openclaw* and $OPENCLAW_STATE_DIR/tmp/openclaw* left by a previous boot (seed 002's
+#    hardened image cleaned /tmp; the pinned OpenClaw keeps its gateway locks under the state dir,
+#    judges them by PID, and waits up to five minutes for an owner that a new container's reused
+#    PID makes look alive). This container is the only user of its state volume, so at boot any
+#    lock there is stale;
 #  - checks that the state dir is writable by this user: EACCES on /home/node/.openclaw is the
 #    failure operators report most, and the gateway's own message for it comes late and vague;
 #  - refuses to start a `--bind lan` gateway without OPENCLAW_GATEWAY_TOKEN, which OpenClaw would
@@ -21,6 +25,7 @@ timeout="${OPENCLAW_STARTUP_TIMEOUT_SEC:-240}"
 rm -rf /tmp/openclaw /tmp/openclaw-* 2>/dev/null || true
 
 mkdir -p "$state_dir" 2>/dev/null || true
+rm -rf "$state_dir"/tmp/openclaw "$state_dir"/tmp/openclaw-* 2>/dev/null || true
 if ! ( : > "$state_dir/.write-test" ) 2>/dev/null; then
   echo "entrypoint: $state_dir is not writable by uid $(id -u); the volume must be owned by uid 1000" >&2
   exit 78

@@ -100,7 +100,10 @@ class ContainerProvider(DockerProvider):
             })
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        """Stop gracefully (SIGTERM, 30 s: the gateway drains and releases its locks), then remove."""
         with self.docker() as docker:
+            if (docker.inspect_container(id_) or {}).get("State", {}).get("Running"):
+                docker.stop_container(id_, timeout_s=30)
             docker.remove_container(id_)
 
 
@@ -127,6 +130,10 @@ def _container_config(props: dict[str, Any]) -> dict[str, Any]:
     if props.get("publish_host"):
         host_config["PortBindings"] = {port: [{"HostIp": props["publish_host"], "HostPort": ""}]}
     return {
+        # A stable hostname: OpenClaw's state lease names its owner by host and pid, and can reclaim
+        # a dead owner's lease only from the same host; a new random hostname would make a
+        # replacement container wait out the lease's five-minute TTL.
+        "Hostname": props["name"],
         "Image": props["image"],
         "Cmd": props["command"],
         "Env": [f"{key}={value}" for key, value in sorted(props["env"].items())],

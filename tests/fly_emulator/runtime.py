@@ -45,6 +45,7 @@ class DockerRuntime:
                 docker.create_volume(f"flyemu-{mount['volume']}", {LABEL: "volume"})
             env = {**(config.get("env") or {}), **secrets}
             container = docker.create_container(name, {
+                "Hostname": machine.id,  # as on Fly: a machine's hostname is its id
                 "Image": config["image"],
                 "Cmd": (config.get("init") or {}).get("cmd"),
                 "Env": [f"{k}={v}" for k, v in sorted(env.items())],

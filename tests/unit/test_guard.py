@@ -1,0 +1,30 @@
+"""The mass-deletion guard's rule: more than the share of users, and at least the minimum."""
+
+import pulumi
+import pytest
+
+from components.guard import check_deletions
+
+TEN = [f"user_{i}" for i in range(10)]
+
+
+def test_removing_a_few_users_is_fine():
+    check_deletions(TEN, TEN[2:], share=0.2, minimum=3, override=False)  # 2 of 10
+    check_deletions(TEN[:4], TEN[:2], share=0.2, minimum=3, override=False)  # 50 %, but only 2
+
+
+def test_removing_more_than_the_share_and_the_minimum_fails_naming_them():
+    with pytest.raises(pulumi.RunError) as caught:
+        check_deletions(TEN, TEN[3:], share=0.2, minimum=3, override=False)  # 3 of 10 = 30 %
+    message = str(caught.value)
+    assert "3 of 10 users" in message and "user_0, user_1, user_2" in message
+    assert "OPENCLAW_FLEET_ALLOW_MASS_DELETION=1" in message
+
+
+def test_exactly_the_share_is_allowed_and_the_override_lets_anything_through():
+    check_deletions(TEN * 1 + [f"x{i}" for i in range(5)], TEN, share=0.34, minimum=3, override=False)  # 5/15
+    check_deletions(TEN, [], share=0.2, minimum=3, override=True)
+
+
+def test_first_run_has_no_previous_users():
+    check_deletions([], TEN, share=0.2, minimum=3, override=False)
