@@ -100,7 +100,7 @@ class UserInstance(pulumi.ComponentResource):
         machine = Machine(name, {"app": app.name, "name": name, "region": user.region, "config": config,
                                  "min_secrets_version": secrets.version, "state": user.state}, child)
         ready = MachineReady(name, {"app": app.name, "machine_id": machine.id, "instance_id": machine.instance_id,
-                                    "state": user.state, "timeout_s": settings.health_timeout_s,
+                                    "machine_status": machine.status, "state": user.state, "timeout_s": settings.health_timeout_s,
                                     "user_id": user.id}, child)
         self.gateway_url = pulumi.Output.from_input(f"https://{name}.fly.dev")
         self.instance_id, self.volume_id, self.state = machine.id, volume.id, ready.status

@@ -98,8 +98,10 @@ class MachineProvider(FlyProvider):
 
 
 class MachineReadyProvider(FlyProvider):
-    """Inputs: ``app``, ``machine_id``, ``instance_id``, ``state``, ``timeout_s``, ``user_id``.
-    Outputs: the inputs and ``status``. Creating or updating it waits; deleting it does nothing."""
+    """Inputs: ``app``, ``machine_id``, ``instance_id``, ``machine_status`` (the Machine's observed
+    state), ``state``, ``timeout_s``, ``user_id``. Outputs: the inputs and ``status``.
+    Creating or updating it waits; ``read`` observes the machine (so refresh sees a stopped or
+    failing machine); deleting it does nothing."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"{props['machine_id']}-ready", outs={**props, "status": self._wait(props)})
@@ -108,8 +110,18 @@ class MachineReadyProvider(FlyProvider):
         return UpdateResult(outs={**news, "status": self._wait(news)})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("app", "machine_id", "instance_id", "state")
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys), replaces=[])
+        keys = ("app", "machine_id", "instance_id", "machine_status", "state")
+        target = "started" if news.get("state") == "running" else "stopped"
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys) or olds.get("status") != target,
+                          replaces=[])
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with self.fly() as fly:
+            machine = fly.call("GET", f"/apps/{props['app']}/machines/{props['machine_id']}", ok_404=True)
+        if machine is None:
+            return ReadResult(None, {})
+        passing = all(c.get("status") == "passing" for c in machine.get("checks") or [])
+        return ReadResult(id_, {**props, "status": machine["state"] if passing else "unhealthy"})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to delete: this resource only waits."""
