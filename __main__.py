@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.guard import guard_deletions
+from components.departures import Departures
 from components.image import GatewayImage
 from components.roster import RosterError, load_roster
 from components.stack_config import StackSettings, provider_key_values
@@ -23,24 +23,32 @@ except RosterError as error:
 # the run with nothing changed.
 keys = {user.id: provider_key_values(user) for user in users}
 
-allowed = guard_deletions([user.id for user in users], settings.mass_deletion_share, settings.mass_deletion_minimum)
+departures = Departures([user.id for user in users], settings.mass_deletion_share, settings.mass_deletion_minimum)
 image = GatewayImage("gateway", Path("image").resolve(), settings.registry, {"BASE_IMAGE": settings.base_image})
 # Gateways wait for the guard: a refused mass deletion creates and changes nothing either.
-image_ref = pulumi.Output.all(allowed, image.ref).apply(lambda args: args[1])
+image_ref = pulumi.Output.all(departures.allowed, image.ref).apply(lambda args: args[1])
 
-instances = {user.id: UserInstance(user, image_ref, settings, keys[user.id]) for user in users}
+instances = {
+    user.id: UserInstance(user, image_ref, settings, keys[user.id],
+                          departures.left_before.apply(lambda left, uid=user.id: (left.get(uid) or {}).get("volume_id")))
+    for user in users
+}
 
 pulumi.export("image", image.ref)
 pulumi.export("users", {
-    user_id: {
+    user.id: {
         "gateway_url": instance.gateway_url,
         "token": instance.token,
         ("machine_id" if settings.target == "fly" else "container_id"): instance.instance_id,
         "volume_id": instance.volume_id,
         "state": instance.state,
+        "name": instance.name,
+        "deprovision": user.deprovision,
     }
-    for user_id, instance in instances.items()
+    for user, instance in zip(users, instances.values())
 })
+# Users who left with a volume kept or snapshotted (their deprovision policy), until they return.
+pulumi.export("departed", departures.departed)
 # Seed 000's `machines` table, one row per user, for the service's database (`bin/fleet machines`).
 pulumi.export("machines", [
     {

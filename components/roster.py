@@ -128,6 +128,10 @@ class UserEntry(_Strict):
         description="When the user leaves the roster: `delete` everything, `retain` the volume, or `snapshot` "
                     "it first (seed 002).",
     )
+    restore: Literal["latest"] | None = Field(
+        default=None,
+        description="`latest`: a returning user's new volume starts from the latest snapshot taken when they left.",
+    )
     token_rotation: int = Field(
         default=0, ge=0, alias="tokenRotation",
         description="Raise by one to replace this user's gateway token (only this user changes).",
@@ -158,6 +162,7 @@ class User:
     line: int
     deprovision: str = "delete"
     token_rotation: int = 0
+    restore: str | None = None
 
 
 class RosterError(ValueError):
@@ -218,6 +223,7 @@ def load_roster(path: str | Path) -> list[User]:
                 line=_line_of(root, ("users", index)),
                 deprovision=entry.deprovision or d.deprovision,
                 token_rotation=entry.token_rotation,
+                restore=entry.restore,
             )
         )
     _check_unique(path, users)

@@ -7,12 +7,14 @@ gateway port on this host address; unset: not published), ``healthTimeoutSeconds
 seed 002's startup grace), ``pidsLimit`` (default 512), ``restartPolicy`` (default
 ``unless-stopped``), ``flyOrg`` (default ``personal``), ``volumeSizeGb`` (Fly volume size, default 1,
 seed 000), ``massDeletionShare`` / ``massDeletionMinimum`` (the mass-deletion guard, default 0.2 and
-3). ``dockerHost``, ``flyApiUrl`` and ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are
+3), ``snapshotDir`` (Docker target: where volume snapshots are written, on the Docker host; default
+``~/.local/share/openclaw-fleet/snapshots/<stack>``). ``dockerHost``, ``flyApiUrl`` and ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are
 read by the providers themselves.
 """
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
@@ -38,6 +40,7 @@ class StackSettings:
     volume_size_gb: int
     mass_deletion_share: float
     mass_deletion_minimum: int
+    snapshot_dir: str
     stack_label: str
 
     @classmethod
@@ -61,6 +64,8 @@ class StackSettings:
             volume_size_gb=config.get_int("volumeSizeGb") or 1,
             mass_deletion_share=config.get_float("massDeletionShare") or 0.2,
             mass_deletion_minimum=config.get_int("massDeletionMinimum") or 3,
+            snapshot_dir=config.get("snapshotDir")
+            or str(Path.home() / ".local/share/openclaw-fleet/snapshots" / pulumi.get_stack()),
             stack_label=f"{pulumi.get_project()}/{pulumi.get_stack()}",
         )
 

@@ -33,7 +33,8 @@ FLY_VOLUME_NAME = "openclaw_data"
 
 class UserInstance(pulumi.ComponentResource):
     """One user's gateway. Args: the resolved ``user``, the image digest reference ``image_ref``,
-    the stack ``settings`` and the user's ``provider_keys`` (env name → secret Output)."""
+    the stack ``settings``, the user's ``provider_keys`` (env name → secret Output) and, for a
+    returning user, ``departed_volume`` (the volume id recorded when they left; Fly restore)."""
 
     gateway_url: pulumi.Output[str]
     token: pulumi.Output[str]
@@ -42,7 +43,8 @@ class UserInstance(pulumi.ComponentResource):
     state: pulumi.Output[str]
 
     def __init__(self, user: User, image_ref: pulumi.Input[str], settings: StackSettings,
-                 provider_keys: dict[str, pulumi.Output[str]], opts: pulumi.ResourceOptions | None = None):
+                 provider_keys: dict[str, pulumi.Output[str]], departed_volume: pulumi.Input[str | None] = None,
+                 opts: pulumi.ResourceOptions | None = None):
         self.name = instance_name(settings.name_prefix, user.id)
         super().__init__("openclaw:fleet:UserInstance", self.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -51,7 +53,7 @@ class UserInstance(pulumi.ComponentResource):
         secret_env = pulumi.Output.all(token.token, pulumi.Output.all(**provider_keys) if provider_keys else {}).apply(
             lambda args: {**args[1], "OPENCLAW_GATEWAY_TOKEN": args[0]})
         if settings.target == "fly":
-            self._fly(user, image_ref, settings, secret_env, child)
+            self._fly(user, image_ref, settings, secret_env, child, departed_volume)
         else:
             self._docker(user, image_ref, settings, secret_env, child)
         self.register_outputs({"gateway_url": self.gateway_url, "instance_id": self.instance_id,
@@ -63,7 +65,10 @@ class UserInstance(pulumi.ComponentResource):
         labels = {"openclaw-fleet.stack": settings.stack_label, "openclaw-fleet.user": user.id}
         size = SIZE_PRESETS[user.size]
         network = Network(name, name, labels, child)
-        volume = DockerVolume(name, f"{name}-data", labels, child)
+        volume = DockerVolume(name, {
+            "name": f"{name}-data", "labels": labels, "deprovision": user.deprovision, "restore": user.restore,
+            "snapshot_dir": settings.snapshot_dir, "helper_image": image_ref,
+        }, pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")))
         env = secret_env.apply(lambda secret: {**user.env, **secret, "OPENCLAW_STATE_DIR": STATE_DIR})
         container = Container(name, {
             "name": name,
@@ -87,13 +92,19 @@ class UserInstance(pulumi.ComponentResource):
         self.volume_id, self.state = volume.id, container.status
 
     def _fly(self, user: User, image_ref: pulumi.Input[str], settings: StackSettings,
-             secret_env: pulumi.Output[dict], child: pulumi.ResourceOptions) -> None:
+             secret_env: pulumi.Output[dict], child: pulumi.ResourceOptions,
+             departed_volume: pulumi.Input[str | None]) -> None:
         name = self.name
-        app = App(name, name, settings.fly_org, child)
+        # A kept app holds a retained volume, or the snapshots of a deleted one.
+        app = App(name, name, settings.fly_org, pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(retain_on_delete=user.deprovision != "delete")))
         IPAssignment(f"{name}-v4", app.name, "shared_v4", child)
         IPAssignment(f"{name}-v6", app.name, "v6", child)
-        volume = FlyVolume(name, {"app": app.name, "name": FLY_VOLUME_NAME, "region": user.region,
-                                  "size_gb": settings.volume_size_gb, "encrypted": True}, child)
+        volume = FlyVolume(name, {
+            "app": app.name, "name": FLY_VOLUME_NAME, "region": user.region, "size_gb": settings.volume_size_gb,
+            "encrypted": True, "deprovision": user.deprovision,
+            "restore_from_volume": departed_volume if user.restore == "latest" else None,
+        }, pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")))
         secrets = AppSecrets(name, app.name, secret_env, child)
         config = pulumi.Output.all(image_ref, volume.id).apply(
             lambda args: fly_machine_config(user, args[0], args[1], settings.stack_label, f"https://{name}.fly.dev"))

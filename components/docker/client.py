@@ -205,6 +205,19 @@ class DockerClient:
         code = self._call("GET", f"/exec/{created['Id']}/json").json()["ExitCode"]
         return code, _demux(output.content)
 
+    def run_helper(self, image: str, cmd: list[str], mounts: list[dict], timeout_s: float = 600) -> tuple[int, str]:
+        """Run a one-off root container of ``image`` with ``mounts`` (Engine API Mount objects) to
+        completion (POST /containers/create, /start, /wait), remove it; return (exit code, output)."""
+        config = {"Image": image, "Cmd": cmd, "User": "0:0", "Entrypoint": [],
+                  "HostConfig": {"Mounts": mounts, "NetworkMode": "none"}}
+        container_id = self._call("POST", "/containers/create", json=config).json()["Id"]
+        try:
+            self.start_container(container_id)
+            code = self._call("POST", f"/containers/{container_id}/wait", timeout=timeout_s).json()["StatusCode"]
+            return code, self.logs(container_id, tail=50)
+        finally:
+            self.remove_container(container_id)
+
     def list_labelled(self, kind: str, label: str) -> list[dict]:
         """GET /containers/json (all), /volumes or /networks filtered by ``label`` (``key[=value]``)."""
         params: dict[str, Any] = {"filters": json.dumps({"label": [label]})}

@@ -2,8 +2,9 @@
 
 Deleting an app deletes everything in it (machines, volumes, IPs, secrets). Creating an app whose
 name is taken answers 409 (live API; the spec lists only 201/400): when the existing app is in
-our org and still empty, it is the one an interrupted earlier create made, and is taken over;
-otherwise the 409 stands.
+our org and has no machine, it is the one an interrupted earlier create made, or one kept by a
+``retain``/``snapshot`` deprovision policy for a returning user, and is taken over; otherwise the
+409 stands.
 """
 
 from typing import Any
@@ -31,7 +32,7 @@ class AppProvider(FlyProvider):
                         raise
                     existing = fly.call("GET", f"/apps/{name}")
                     org = (existing.get("organization") or {}).get("slug")
-                    if existing.get("machine_count") or existing.get("volume_count") or org not in (None, props["org_slug"]):
+                    if existing.get("machine_count") or org not in (None, props["org_slug"]):
                         raise
                     break
             app = fly.call("GET", f"/apps/{name}")

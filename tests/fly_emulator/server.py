@@ -9,7 +9,9 @@ extend/delete, encrypted, one machine per volume), app secrets (values never ret
 (create/list/show/update/start/stop/delete/wait/lease) with the state machine created → starting →
 started → stopping → stopped → destroying → destroyed and configurable transition delays, and
 machine checks (``passing`` once started). Not covered: certificates, exec, metadata endpoints,
-events, suspend, cordon, snapshots, org listings, tokens, regions, placements.
+events, suspend, cordon, org listings, tokens, regions, placements. Volume snapshots: create, list,
+and new volumes from a snapshot (``snapshot_id``); snapshots outlive their volume while the app
+exists (live: they are kept for their retention days), and a restored volume records its source.
 
 With ``runtime=DockerRuntime()`` (runtime.py), started machines run as real containers of their
 image and their checks are real HTTP checks, so the real gateway answers behind the emulator.
@@ -384,7 +386,7 @@ def create_app(state, *, query, body, headers):
         raise ApiError(409, f"app name {name} is already taken")  # live: 409, the spec lists only 201/400
     state.apps[name] = {"id": secrets.token_hex(8), "name": name, "org": org, "created": time.monotonic(),
                         "network": body.get("network") or "default", "machines": {}, "volumes": {},
-                        "ips": [], "secrets": {}, "secrets_version": 0}
+                        "ips": [], "secrets": {}, "secrets_version": 0, "snapshots": {}, "restored": {}}
     return 201, None
 
 
@@ -523,8 +525,32 @@ def create_volume(state, app_name, *, query, body, headers):
               "snapshot_retention": body.get("snapshot_retention", 5), "block_size": 4096,
               "blocks": size * 262144, "blocks_free": size * 262144, "blocks_avail": size * 262144,
               "bytes_total": size * 2**30, "bytes_used": 0}
+    snapshot_id = body.get("snapshot_id")
+    if snapshot_id:
+        if not any(snap["id"] == snapshot_id for snaps in app["snapshots"].values() for snap in snaps):
+            raise ApiError(404, f"snapshot not found: {snapshot_id}")
+        app["restored"][volume["id"]] = snapshot_id
     app["volumes"][volume["id"]] = volume
     return 200, volume
+
+
+@_route("GET", "/apps/([^/]+)/volumes/([^/]+)/snapshots")
+def list_snapshots(state, app_name, volume_id, *, query, body, headers):
+    app = state.app(app_name)
+    if volume_id not in app["volumes"] and volume_id not in app["snapshots"]:
+        raise ApiError(404, f"volume not found: {volume_id}")
+    return 200, app["snapshots"].get(volume_id, [])
+
+
+@_route("POST", "/apps/([^/]+)/volumes/([^/]+)/snapshots")
+def create_snapshot(state, app_name, volume_id, *, query, body, headers):
+    app = state.app(app_name)
+    volume = _volume(state, app_name, volume_id)
+    app["snapshots"].setdefault(volume_id, []).append({
+        "id": "vs_" + secrets.token_hex(8), "created_at": _now(), "digest": secrets.token_hex(16),
+        "retention_days": volume["snapshot_retention"], "size": volume["bytes_used"], "status": "created",
+        "volume_size": volume["size_gb"]})
+    return 200, None  # the spec's 200 has no body
 
 
 @_route("GET", "/apps/([^/]+)/volumes/([^/]+)")

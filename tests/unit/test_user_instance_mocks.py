@@ -36,7 +36,7 @@ def mocks():
     yield mocks
 
 
-SETTINGS = StackSettings(target="docker", roster="r.yaml", name_prefix="automna", registry="reg", fly_org="personal", volume_size_gb=1, mass_deletion_share=0.2, mass_deletion_minimum=3,
+SETTINGS = StackSettings(target="docker", roster="r.yaml", name_prefix="automna", registry="reg", fly_org="personal", volume_size_gb=1, mass_deletion_share=0.2, mass_deletion_minimum=3, snapshot_dir="/tmp/snap",
                          base_image="b", publish_host=None, health_timeout_s=240, pids_limit=512,
                          restart_policy="unless-stopped", stack_label="openclaw-fleet/test")
 USER = User(id="user_2abc123def456", name="Ada", short_id="abc123def456", state="running", region="sjc",

@@ -1,9 +1,9 @@
-"""The mass-deletion guard's rule: more than the share of users, and at least the minimum."""
+"""Departures: the mass-deletion guard's rule and the record of retained or snapshotted volumes."""
 
 import pulumi
 import pytest
 
-from components.guard import check_deletions
+from components.departures import check_deletions, departed_record
 
 TEN = [f"user_{i}" for i in range(10)]
 
@@ -28,3 +28,13 @@ def test_exactly_the_share_is_allowed_and_the_override_lets_anything_through():
 
 def test_first_run_has_no_previous_users():
     check_deletions([], TEN, share=0.2, minimum=3, override=False)
+
+
+def test_record_keeps_retained_and_snapshotted_users_until_they_return():
+    previous = {"u1": {"deprovision": "retain", "name": "p-u-1", "volume_id": "v1"},
+                "u2": {"deprovision": "delete", "name": "p-u-2", "volume_id": "v2"},
+                "u3": {"deprovision": "snapshot", "name": "p-u-3", "volume_id": "v3"}}
+    record = departed_record(previous, {"u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"}}, ["u3"])
+    assert record == {"u1": {"policy": "retain", "name": "p-u-1", "volume_id": "v1"},
+                      "u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"}}
+    assert departed_record({}, record, ["u9"]) == {"u1": record["u1"]}
