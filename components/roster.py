@@ -128,6 +128,10 @@ class UserEntry(_Strict):
         description="When the user leaves the roster: `delete` everything, `retain` the volume, or `snapshot` "
                     "it first (seed 002).",
     )
+    telegram_pairings: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{4,32}$")]] = Field(
+        default_factory=list, alias="telegramPairings",
+        description="Telegram pairing codes to approve, each once, one at a time (seed 002).",
+    )
     restore: Literal["latest"] | None = Field(
         default=None,
         description="`latest`: a returning user's new volume starts from the latest snapshot taken when they left.",
@@ -163,6 +167,7 @@ class User:
     deprovision: str = "delete"
     token_rotation: int = 0
     restore: str | None = None
+    telegram_pairings: tuple[str, ...] = ()
 
 
 class RosterError(ValueError):
@@ -224,6 +229,7 @@ def load_roster(path: str | Path) -> list[User]:
                 deprovision=entry.deprovision or d.deprovision,
                 token_rotation=entry.token_rotation,
                 restore=entry.restore,
+                telegram_pairings=tuple(entry.telegram_pairings),
             )
         )
     _check_unique(path, users)

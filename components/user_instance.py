@@ -20,6 +20,7 @@ from components.fly.ip_assignment import IPAssignment
 from components.fly.machine import Machine, MachineReady
 from components.fly.secrets import AppSecrets
 from components.fly.volume import Volume as FlyVolume
+from components.gateway_command import GatewayCommand
 from components.naming import instance_name
 from components.openclaw_config import GATEWAY_PORT, render_config_text
 from components.roster import SIZE_PRESETS, User
@@ -90,6 +91,7 @@ class UserInstance(pulumi.ComponentResource):
         }, child)
         self.gateway_url, self.instance_id = container.gateway_url, container.id
         self.volume_id, self.state = volume.id, container.status
+        self._operations(user, {"target": "docker", "container": container.id}, container, child)
 
     def _fly(self, user: User, image_ref: pulumi.Input[str], settings: StackSettings,
              secret_env: pulumi.Output[dict], child: pulumi.ResourceOptions,
@@ -115,6 +117,19 @@ class UserInstance(pulumi.ComponentResource):
                                     "user_id": user.id}, child)
         self.gateway_url = pulumi.Output.from_input(f"https://{name}.fly.dev")
         self.instance_id, self.volume_id, self.state = machine.id, volume.id, ready.status
+        self._operations(user, {"target": "fly", "app": app.name, "machine_id": machine.id}, ready, child)
+
+    def _operations(self, user: User, where: dict, ready: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        """Seed 002's post-provision steps, in one chain so a gateway runs one at a time:
+        ``openclaw models set <model>``, then each Telegram pairing approval once."""
+        previous = ready
+        steps = [("model", ["openclaw", "models", "set", user.model], False)]
+        steps += [(f"pairing-{code}", ["openclaw", "pairing", "approve", "telegram", code], True)
+                  for code in user.telegram_pairings]
+        for suffix, command, once in steps:
+            previous = GatewayCommand(f"{self.name}-{suffix}", {
+                **where, "command": command, "user_id": user.id, "state": user.state, "once": once,
+            }, pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[previous])))
 
 
 def fly_machine_config(user: User, image_ref: str, volume_id: str, stack_label: str, origin: str) -> dict:

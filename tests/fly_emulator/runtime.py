@@ -82,6 +82,11 @@ class DockerRuntime:
         with docker_client(self.host) as docker:
             docker.remove_volume(f"flyemu-{volume_id}")
 
+    def exec(self, machine, command: list[str]) -> tuple[int, str]:
+        """Run ``command`` in the machine's container; (exit code, output)."""
+        with docker_client(self.host) as docker:
+            return docker.exec_run(f"flyemu-{machine.id}", command)
+
     def check(self, machine, check: dict) -> str:
         """``passing`` when an HTTP check's path answers 200 (a TCP check: when the port accepts)."""
         url = self.url(machine.id, check["port"])

@@ -8,7 +8,8 @@ Covered: apps (create/list/show/delete, cascading), IP assignments, volumes (cre
 extend/delete, encrypted, one machine per volume), app secrets (values never returned), machines
 (create/list/show/update/start/stop/delete/wait/lease) with the state machine created → starting →
 started → stopping → stopped → destroying → destroyed and configurable transition delays, and
-machine checks (``passing`` once started). Not covered: certificates, exec, metadata endpoints,
+machine checks (``passing`` once started). Exec runs the command in the machine's container with the Docker runtime, and otherwise records
+it (``Machine.execs``) and answers exit code 0. Not covered: certificates, metadata endpoints,
 events, suspend, cordon, org listings, tokens, regions, placements. Volume snapshots: create, list,
 and new volumes from a snapshot (``snapshot_id``); snapshots outlive their volume while the app
 exists (live: they are kept for their retention days), and a restored volume records its source.
@@ -97,6 +98,7 @@ class Machine:
     secrets_version: int = 0
     pending: list = field(default_factory=list)  # [(monotonic time, state)]
     lease: dict | None = None
+    execs: list = field(default_factory=list)  # commands run through /exec, in order
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
     private_ip: str = field(default_factory=lambda: f"fdaa:0:1:a7b:{secrets.token_hex(2)}:{secrets.token_hex(2)}:0:2")
@@ -716,6 +718,21 @@ def wait_machine(state, app_name, machine_id, *, query, body, headers):
                                 f"within {timeout}s (state {machine.state})")
         next_change = machine.pending[0][0] - time.monotonic() if machine.pending else remaining
         state.changed.wait(timeout=max(0.01, min(remaining, next_change, 0.25)))
+
+
+@_route("POST", "/apps/([^/]+)/machines/([^/]+)/exec")
+def exec_machine(state, app_name, machine_id, *, query, body, headers):
+    machine = _live_machine(state, app_name, machine_id)
+    command = (body or {}).get("command") or ((body or {}).get("cmd") or "").split()
+    if not command:
+        raise ApiError(400, "command is required")
+    if machine.state != "started":
+        raise ApiError(412, f"failed_precondition: machine {machine_id} is {machine.state}")
+    machine.execs.append(command)
+    if state.runtime:
+        code, output = state.runtime.exec(machine, command)
+        return 200, {"exit_code": code, "exit_signal": 0, "stdout": output, "stderr": ""}
+    return 200, {"exit_code": 0, "exit_signal": 0, "stdout": "", "stderr": ""}
 
 
 @_route("GET", "/apps/([^/]+)/machines/([^/]+)/lease")

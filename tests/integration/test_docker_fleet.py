@@ -111,6 +111,10 @@ def test_1_up_three_users_each_gateway_answers_and_tokens_are_isolated(fleet):
             members = docker.inspect_network(network_name)["Containers"]
             assert list(members) == [out["container_id"]]
     assert read_config(f"{fleet.prefix}-u-itada0000001")["channels"]["whatsapp"]["allowFrom"] == ["+15551230001"]
+    # seed 002's post-provision `openclaw models set` ran in each gateway (it leaves a config backup)
+    with docker_client() as docker:
+        for out in users.values():
+            assert docker.exec_run(out["container_id"], ["test", "-f", "/home/node/.openclaw/openclaw.json.bak"])[0] == 0
 
 
 def test_2_model_change_previews_only_that_user_then_applies(fleet):

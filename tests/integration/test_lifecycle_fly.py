@@ -43,6 +43,24 @@ def machine_of(emulator: Emulator, fleet: Fleet, user_id: str):
     return machine
 
 
+def test_post_provision_operations_run_in_order_and_pairings_only_once(setup):
+    fleet, emulator = setup
+    model = ["openclaw", "models", "set", "anthropic/claude-sonnet-4-5"]
+    approve = ["openclaw", "pairing", "approve", "telegram"]
+    assert machine_of(emulator, fleet, USERS[2]).execs == [model]  # seed 002: right after provisioning
+    fleet.write_roster(roster(**{USERS[2]: {"telegramPairings": ["PAIR1", "PAIR2"]}}))
+    fleet.up()
+    assert machine_of(emulator, fleet, USERS[2]).execs == [model, approve + ["PAIR1"], approve + ["PAIR2"]]
+    fleet.write_roster(roster(**{USERS[2]: {"telegramPairings": ["PAIR1", "PAIR2"], "model": "openai/gpt-5.1"}}))
+    fleet.up()
+    assert machine_of(emulator, fleet, USERS[2]).execs[3:] == [["openclaw", "models", "set", "openai/gpt-5.1"]]
+    fleet.up()
+    assert len(machine_of(emulator, fleet, USERS[2]).execs) == 4  # nothing runs twice
+    assert machine_of(emulator, fleet, USERS[0]).execs == [model]  # the other users untouched
+    fleet.write_roster(roster())
+    fleet.up()
+
+
 def test_stopped_then_running_keeps_machine_and_volume(setup):
     fleet, emulator = setup
     before = machine_of(emulator, fleet, USERS[0])
