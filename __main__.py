@@ -1,7 +1,7 @@
 """openclaw-fleet: roster in, one isolated OpenClaw gateway per user out.
 
-load the roster → guard against mass deletion → build and push the gateway image → one
-UserInstance per user → export the users and the control-plane rows.
+load the roster → refuse a mass deletion → build and push the gateway image → one UserInstance
+per user → export the users, what departed users left, and the control-plane rows.
 """
 
 from pathlib import Path
@@ -23,29 +23,32 @@ except RosterError as error:
 # the run with nothing changed.
 keys = {user.id: provider_key_values(user) for user in users}
 
+# Before the first resource: a refused mass deletion creates and changes nothing.
 departures = Departures([user.id for user in users], settings.mass_deletion_share, settings.mass_deletion_minimum)
+
 image = GatewayImage("gateway", Path("image").resolve(), settings.registry, {"BASE_IMAGE": settings.base_image})
-# Gateways wait for the guard: a refused mass deletion creates and changes nothing either.
-image_ref = pulumi.Output.all(departures.allowed, image.ref).apply(lambda args: args[1])
 
 instances = {
-    user.id: UserInstance(user, image_ref, settings, keys[user.id],
-                          departures.left_before.apply(lambda left, uid=user.id: (left.get(uid) or {}).get("volume_id")))
+    user.id: UserInstance(user, image.ref, settings, keys[user.id],
+                          (departures.left_before.get(user.id) or {}).get("volume_id"))
     for user in users
 }
 
 pulumi.export("image", image.ref)
 pulumi.export("users", {
-    user.id: {
+    user_id: {
         "gateway_url": instance.gateway_url,
         "token": instance.token,
         ("machine_id" if settings.target == "fly" else "container_id"): instance.instance_id,
         "volume_id": instance.volume_id,
         "state": instance.state,
-        "name": instance.name,
-        "deprovision": user.deprovision,
     }
-    for user, instance in zip(users, instances.values())
+    for user_id, instance in instances.items()
+})
+# What the next run compares the roster with (no secrets in it, so it is read without them).
+pulumi.export("roster_state", {
+    user.id: {"name": instances[user.id].name, "deprovision": user.deprovision, "volume_id": instances[user.id].volume_id}
+    for user in users
 })
 # Users who left with a volume kept or snapshotted (their deprovision policy), until they return.
 pulumi.export("departed", departures.departed)

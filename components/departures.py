@@ -1,7 +1,8 @@
 """Users leaving the roster: the mass-deletion guard and the record of what they left behind.
 
-Both compare the roster with the stack's own outputs from its last update (a StackReference to
-itself), so ``preview`` sees them too; ``pulumi destroy`` does not run the program.
+Both compare the roster with the stack's own outputs from its last update (``roster_state`` and
+``departed``, read when the program starts), in ``preview`` as in ``up``; ``pulumi destroy`` does
+not run the program.
 
 - Guard: when a run would remove more than ``share`` of the stack's users and at least
   ``minimum`` of them (defaults 20 %, 3 users), ``preview`` and ``up`` fail naming the count and
@@ -11,7 +12,9 @@ itself), so ``preview`` sees them too; ``pulumi destroy`` does not run the progr
   back, when ``restore: latest`` uses it (seed 002's recreate-from-snapshot).
 """
 
+import json
 import os
+import subprocess
 
 import pulumi
 
@@ -38,23 +41,28 @@ def departed_record(previous_users: dict, previous_departed: dict, current: list
     return record
 
 
+def previous_outputs() -> dict:
+    """The stack's outputs from its last update, without secrets (``pulumi stack output --json``).
+
+    Read once, when the program starts and before any resource is registered (a StackReference to
+    the stack itself races the engine's own checkpoint writes on the file backend). Raises
+    pulumi.RunError when they cannot be read.
+    """
+    result = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", pulumi.get_stack()],
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise pulumi.RunError(f"could not read the stack's previous outputs: {result.stderr.strip()[-500:]}")
+    return json.loads(result.stdout or "{}")
+
+
 class Departures:
-    """The previous run's outputs, read once. ``allowed`` resolves to True or fails the run;
-    ``departed`` is the record to export; ``left_before`` is the previous record, where a
+    """Who left since the last update. Construction raises pulumi.RunError for a refused mass
+    deletion; ``departed`` is the record to export; ``left_before`` the previous record, where a
     returning user's old volume is found."""
 
     def __init__(self, current: list[str], share: float, minimum: int):
-        me = pulumi.StackReference(f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}")
-        override = os.environ.get(OVERRIDE_ENV) == "1"
-        previous_users = me.get_output("users").apply(lambda users: users or {})
-
-        def check(users: dict) -> bool:
-            check_deletions(list(users), current, share, minimum, override)
-            return True
-
-        # The stack's outputs are secret (they hold tokens); the verdict and the record are not,
-        # and must not make the gateways' inputs secret (a secret `image` would count as a change).
-        self.allowed = pulumi.Output.unsecret(previous_users.apply(check))
-        self.left_before = pulumi.Output.unsecret(me.get_output("departed").apply(lambda record: record or {}))
-        self.departed = pulumi.Output.unsecret(pulumi.Output.all(previous_users, self.left_before).apply(
-            lambda args: departed_record(args[0], args[1], current)))
+        previous = previous_outputs()
+        previous_users = previous.get("roster_state") or {}
+        check_deletions(list(previous_users), current, share, minimum, os.environ.get(OVERRIDE_ENV) == "1")
+        self.left_before: dict = previous.get("departed") or {}
+        self.departed = departed_record(previous_users, self.left_before, current)

@@ -100,6 +100,7 @@ class Defaults(_Strict):
     provider_keys: dict[ProviderKeyName, SecretRef] = Field(default_factory=dict, alias="providerKeys")
     env: dict[ExtraEnvName, str] = Field(default_factory=dict)
     deprovision: Deprovision = "delete"
+    adopt: bool = False
 
 
 class UserEntry(_Strict):
@@ -131,6 +132,11 @@ class UserEntry(_Strict):
     telegram_pairings: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{4,32}$")]] = Field(
         default_factory=list, alias="telegramPairings",
         description="Telegram pairing codes to approve, each once, one at a time (seed 002).",
+    )
+    adopt: bool | None = Field(
+        default=None,
+        description="Take over what already exists under this user's names (an app, its IPs, volume and "
+                    "machine, or a container and its volume) instead of failing; keeps its gateway token.",
     )
     restore: Literal["latest"] | None = Field(
         default=None,
@@ -168,6 +174,7 @@ class User:
     token_rotation: int = 0
     restore: str | None = None
     telegram_pairings: tuple[str, ...] = ()
+    adopt: bool = False
 
 
 class RosterError(ValueError):
@@ -230,6 +237,7 @@ def load_roster(path: str | Path) -> list[User]:
                 token_rotation=entry.token_rotation,
                 restore=entry.restore,
                 telegram_pairings=tuple(entry.telegram_pairings),
+                adopt=d.adopt if entry.adopt is None else entry.adopt,
             )
         )
     _check_unique(path, users)

@@ -44,12 +44,16 @@ class UserInstance(pulumi.ComponentResource):
     state: pulumi.Output[str]
 
     def __init__(self, user: User, image_ref: pulumi.Input[str], settings: StackSettings,
-                 provider_keys: dict[str, pulumi.Output[str]], departed_volume: pulumi.Input[str | None] = None,
+                 provider_keys: dict[str, pulumi.Output[str]], departed_volume: str | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         self.name = instance_name(settings.name_prefix, user.id)
         super().__init__("openclaw:fleet:UserInstance", self.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        token = GatewayToken(self.name, rotation=user.token_rotation, opts=child)
+        adopt = None
+        if user.adopt:
+            adopt = {"target": "fly", "app": self.name} if settings.target == "fly" else \
+                {"target": "docker", "container": self.name}
+        token = GatewayToken(self.name, rotation=user.token_rotation, adopt=adopt, opts=child)
         self.token = token.token
         secret_env = pulumi.Output.all(token.token, pulumi.Output.all(**provider_keys) if provider_keys else {}).apply(
             lambda args: {**args[1], "OPENCLAW_GATEWAY_TOKEN": args[0]})
@@ -65,7 +69,7 @@ class UserInstance(pulumi.ComponentResource):
         name = self.name
         labels = {"openclaw-fleet.stack": settings.stack_label, "openclaw-fleet.user": user.id}
         size = SIZE_PRESETS[user.size]
-        network = Network(name, name, labels, child)
+        network = Network(name, name, labels, user.adopt, child)
         volume = DockerVolume(name, {
             "name": f"{name}-data", "labels": labels, "deprovision": user.deprovision, "restore": user.restore,
             "snapshot_dir": settings.snapshot_dir, "helper_image": image_ref,
@@ -88,6 +92,7 @@ class UserInstance(pulumi.ComponentResource):
             "files": {"openclaw.json": render_config_text(user, [f"http://{name}:{GATEWAY_PORT}"])},
             "state": user.state,
             "health_timeout_s": settings.health_timeout_s,
+            "adopt": user.adopt,
         }, child)
         self.gateway_url, self.instance_id = container.gateway_url, container.id
         self.volume_id, self.state = volume.id, container.status
@@ -95,23 +100,24 @@ class UserInstance(pulumi.ComponentResource):
 
     def _fly(self, user: User, image_ref: pulumi.Input[str], settings: StackSettings,
              secret_env: pulumi.Output[dict], child: pulumi.ResourceOptions,
-             departed_volume: pulumi.Input[str | None]) -> None:
+             departed_volume: str | None) -> None:
         name = self.name
         # A kept app holds a retained volume, or the snapshots of a deleted one.
-        app = App(name, name, settings.fly_org, pulumi.ResourceOptions.merge(
+        app = App(name, name, settings.fly_org, user.adopt, pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(retain_on_delete=user.deprovision != "delete")))
         IPAssignment(f"{name}-v4", app.name, "shared_v4", child)
         IPAssignment(f"{name}-v6", app.name, "v6", child)
         volume = FlyVolume(name, {
             "app": app.name, "name": FLY_VOLUME_NAME, "region": user.region, "size_gb": settings.volume_size_gb,
-            "encrypted": True, "deprovision": user.deprovision,
+            "encrypted": True, "deprovision": user.deprovision, "adopt": user.adopt,
             "restore_from_volume": departed_volume if user.restore == "latest" else None,
         }, pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")))
         secrets = AppSecrets(name, app.name, secret_env, child)
         config = pulumi.Output.all(image_ref, volume.id).apply(
             lambda args: fly_machine_config(user, args[0], args[1], settings.stack_label, f"https://{name}.fly.dev"))
         machine = Machine(name, {"app": app.name, "name": name, "region": user.region, "config": config,
-                                 "min_secrets_version": secrets.version, "state": user.state}, child)
+                                 "min_secrets_version": secrets.version, "state": user.state,
+                                 "adopt": user.adopt}, child)
         ready = MachineReady(name, {"app": app.name, "machine_id": machine.id, "instance_id": machine.instance_id,
                                     "machine_status": machine.status, "state": user.state, "timeout_s": settings.health_timeout_s,
                                     "user_id": user.id}, child)

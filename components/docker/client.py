@@ -253,6 +253,11 @@ class DockerClient:
             raise DockerError("POST", f"/images/{repository}/push", 200, "push reported no digest")
         return digest
 
+    def list_images(self, reference: str) -> list[dict]:
+        """GET /images/json filtered by ``reference`` (``repository`` or ``repository:tag``), newest first."""
+        images = self._call("GET", "/images/json", params={"filters": json.dumps({"reference": [reference]})}).json()
+        return sorted(images, key=lambda image: image.get("Created", 0), reverse=True)
+
     def inspect_image(self, ref: str) -> dict | None:
         """GET /images/{ref}/json; None when the engine does not have it."""
         response = self._call("GET", f"/images/{ref}/json", ok_404=True)

@@ -14,6 +14,9 @@ Readiness: a container is ready only when its gateway answers ``GET /health`` wi
 is published); otherwise the operation fails with the container's last log lines. A container
 that fails its first start is removed again, so no half-created container blocks the next run.
 
+Adoption (``adopt``): a container already holding the name (an imperatively started gateway) is
+stopped gracefully and replaced by the declared one, on the same volume.
+
 Diff (Docker can change only resources, restart policy and run state in place):
   replace: name, image, command, env, labels, network_id, volume_name, mount_path, publish_host
   update:  cpus, memory_mb, pids_limit, restart_policy, files (rewrite + restart), state
@@ -45,6 +48,8 @@ class ContainerProvider(DockerProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.docker() as docker:
+            if props.get("adopt") and docker.inspect_container(props["name"]):
+                self.delete(props["name"], props)
             container_id = docker.create_container(props["name"], _container_config(props))
             try:
                 docker.put_files(container_id, props["mount_path"], props["files"], NODE_UID, NODE_UID)

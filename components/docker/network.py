@@ -3,7 +3,7 @@
 Each user's container is the only member of its network, so no two users' gateways can reach
 each other (seed 003: container-per-user isolation); a bridge network keeps outbound access, so
 the gateway still reaches its model provider. Docker cannot change a network in place: any input
-change replaces it.
+change replaces it. With ``adopt``, an existing network of the same name is taken over.
 """
 
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource
 
-from components.docker.client import DockerProvider
+from components.docker.client import DockerError, DockerProvider
 
 
 class NetworkProvider(DockerProvider):
@@ -19,7 +19,13 @@ class NetworkProvider(DockerProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.docker() as docker:
-            network_id = docker.create_network(props["name"], props["labels"])
+            try:
+                network_id = docker.create_network(props["name"], props["labels"])
+            except DockerError as error:
+                existing = docker.inspect_network(props["name"]) if error.status == 409 and props.get("adopt") else None
+                if existing is None:
+                    raise
+                network_id = existing["Id"]
         return CreateResult(network_id, outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -44,6 +50,6 @@ class Network(Resource, module="docker", name="Network"):
     name: pulumi.Output[str]
     labels: pulumi.Output[dict]
 
-    def __init__(self, resource_name: str, name: str, labels: dict[str, str],
+    def __init__(self, resource_name: str, name: str, labels: dict[str, str], adopt: bool = False,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__(NetworkProvider(), resource_name, {"name": name, "labels": labels}, opts)
+        super().__init__(NetworkProvider(), resource_name, {"name": name, "labels": labels, "adopt": adopt}, opts)

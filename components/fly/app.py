@@ -4,7 +4,8 @@ Deleting an app deletes everything in it (machines, volumes, IPs, secrets). Crea
 name is taken answers 409 (live API; the spec lists only 201/400): when the existing app is in
 our org and has no machine, it is the one an interrupted earlier create made, or one kept by a
 ``retain``/``snapshot`` deprovision policy for a returning user, and is taken over; otherwise the
-409 stands.
+409 stands. With ``adopt`` (issue 4: taking over seed 000's imperatively built apps), an existing
+app of our org is taken over whatever it holds.
 """
 
 from typing import Any
@@ -16,7 +17,7 @@ from components.fly.client import FlyConnectionLost, FlyError, FlyProvider
 
 
 class AppProvider(FlyProvider):
-    """Inputs: ``name``, ``org_slug``. Outputs: the inputs and ``status``. Id: the app name."""
+    """Inputs: ``name``, ``org_slug``, ``adopt``. Outputs: the inputs and ``status``. Id: the app name."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         name = props["name"]
@@ -32,7 +33,7 @@ class AppProvider(FlyProvider):
                         raise
                     existing = fly.call("GET", f"/apps/{name}")
                     org = (existing.get("organization") or {}).get("slug")
-                    if existing.get("machine_count") or org not in (None, props["org_slug"]):
+                    if org not in (None, props["org_slug"]) or (existing.get("machine_count") and not props.get("adopt")):
                         raise
                     break
             app = fly.call("GET", f"/apps/{name}")
@@ -59,5 +60,7 @@ class App(Resource, module="fly", name="App"):
 
     name: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, name: str, org_slug: str, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(AppProvider(), resource_name, {"name": name, "org_slug": org_slug, "status": None}, opts)
+    def __init__(self, resource_name: str, name: str, org_slug: str, adopt: bool = False,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__(AppProvider(), resource_name,
+                         {"name": name, "org_slug": org_slug, "adopt": adopt, "status": None}, opts)

@@ -11,6 +11,10 @@ Files in the ``config`` input are written as ``{"guest_path", "mode", "text"}`` 
 shows a changed file as readable text; the provider sends them as the API's base64 ``raw_value``
 and decodes them again on read.
 
+Adoption (``adopt``): create takes over the machine named ``name`` or, failing that, the app's only
+live machine (seed 000's machines have generated names); the next update brings its config to
+the declared one, in place under a lease.
+
 ``MachineReady``: waits (``GET …/wait?state=…&version=<instance id>``; a wait timeout is
 ``deadline_exceeded``, live API) until the machine version is ``started`` and its checks pass, or
 ``stopped`` when the roster says so; fails the run naming the user otherwise.
@@ -48,9 +52,13 @@ class MachineProvider(FlyProvider):
         body = {"name": props["name"], "region": props["region"], "config": to_api_config(props["config"]),
                 "min_secrets_version": props["min_secrets_version"], "skip_launch": props["state"] == "stopped"}
         with self.fly() as fly:
-            machine = find_or_create(lambda: _find_by_name(fly, props["app"], props["name"]),
+            machine = find_or_create(lambda: _find_by_name(fly, props["app"], props["name"], props.get("adopt")),
                                      lambda: fly.call("POST", path, json=body), retry_status=frozenset({409}))
-        return CreateResult(machine["id"], outs=_outs(props, machine))
+        outs = _outs(props, machine)
+        if props.get("adopt") and machine.get("config") != to_api_config(props["config"]):
+            outs["config"] = from_api_config(machine.get("config") or {})  # so the next diff updates it
+            outs = {**outs, **self.update(machine["id"], outs, props).outs}
+        return CreateResult(machine["id"], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_KEYS if olds.get(key) != news.get(key)]
@@ -206,9 +214,10 @@ def _start(fly: FlyClient, app: str, machine_id: str) -> None:
             time.sleep(0.5)
 
 
-def _find_by_name(fly: FlyClient, app: str, name: str) -> dict | None:
-    machines = fly.call("GET", f"/apps/{app}/machines", ok_404=True) or []
-    return next((m for m in machines if m.get("name") == name and m.get("state") != "destroyed"), None)
+def _find_by_name(fly: FlyClient, app: str, name: str, adopt: bool = False) -> dict | None:
+    machines = [m for m in fly.call("GET", f"/apps/{app}/machines", ok_404=True) or [] if m.get("state") != "destroyed"]
+    named = next((m for m in machines if m.get("name") == name), None)
+    return named or (machines[0] if adopt and len(machines) == 1 else None)
 
 
 def _drifted_state(olds: dict[str, Any], news: dict[str, Any]) -> bool:

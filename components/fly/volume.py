@@ -11,7 +11,8 @@ Deprovision policy (issue 4, seed 002): with ``snapshot``, delete first takes a 
 returning user with ``restore: latest`` gets ``restore_from_volume`` (the departed volume's id)
 and the new volume is created from that volume's newest snapshot (``snapshot_id``). With
 ``retain`` the resource is registered with ``retain_on_delete`` and a returning user's create
-finds the kept, unattached volume by name and takes it back.
+finds the kept, unattached volume by name and takes it back. With ``adopt`` the volume of that name
+is taken over even while attached (to the machine being adopted with it).
 """
 
 import time
@@ -52,7 +53,8 @@ class VolumeProvider(FlyProvider):
         def find() -> dict | None:
             return next((v for v in fly.call("GET", path, ok_404=True) or []
                          if v["name"] == props["name"] and v["region"] == props["region"]
-                         and not v.get("attached_machine_id") and v.get("state") != "destroyed"), None)
+                         and (props.get("adopt") or not v.get("attached_machine_id"))
+                         and v.get("state") != "destroyed"), None)
 
         with self.fly() as fly:
             # 404: the app is not visible yet right after its creation (live API)

@@ -41,7 +41,7 @@ SETTINGS = StackSettings(target="docker", roster="r.yaml", name_prefix="automna"
                          restart_policy="unless-stopped", stack_label="openclaw-fleet/test")
 USER = User(id="user_2abc123def456", name="Ada", short_id="abc123def456", state="running", region="sjc",
             size="small", model="openai/gpt-5.1", provider_keys={"OPENAI_API_KEY": "config:k"},
-            whatsapp_owner=None, env={"TZ": "UTC"}, line=3)
+            whatsapp_owner=None, env={"TZ": "UTC"}, line=3, adopt=False)
 
 
 @pulumi.runtime.test
