@@ -75,6 +75,18 @@ def test_drift_is_seen_by_refresh_and_repaired_by_up(fleet):
     assert {out["state"] for out in fleet.users().values()} == {"running"}
 
 
+def test_pairing_approval_runs_in_the_real_gateway_and_reports_its_failure(fleet):
+    # No Telegram here, so no code can be approved; the real gateway's CLI must still be reached,
+    # and its refusal must fail the run naming the user and the code.
+    fleet.write_roster(roster(**{USERS[1]: {"tokenRotation": 1}, USERS[2]: {"telegramPairings": ["NOSUCH1"]}}))
+    with pytest.raises(PulumiFailed) as caught:
+        fleet.up()
+    message = str(caught.value)
+    assert "openclaw pairing approve telegram NOSUCH1" in message and USERS[2] in message and "exited" in message
+    fleet.write_roster(roster(**{USERS[1]: {"tokenRotation": 1}}))
+    fleet.up()
+
+
 def test_mass_deletion_is_refused_in_preview_and_up_unless_overridden(fleet):
     before = fleet.docker_objects()
     fleet.write_roster(roster(()))
