@@ -21,23 +21,17 @@ Deleting it does nothing.
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import ConfigureRequest, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, Resource, UpdateResult
 
-from components.docker.client import DockerError, DockerProvider
-from components.fly.client import FlyError, FlyProvider
+from components.docker.client import DockerError
+from components.fly.client import FlyError
+from components.targets import GatewayTargetProvider
 
 EXEC_TIMEOUT_S = 120
 
 
-class GatewayCommandProvider(ResourceProvider):
+class GatewayCommandProvider(GatewayTargetProvider):
     """Runs ``command`` in the gateway; see the module docstring."""
-
-    def __init__(self) -> None:
-        self._docker, self._fly = DockerProvider(), FlyProvider()
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._docker.configure(req)
-        self._fly.configure(req)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"{props['user_id']}:{' '.join(props['command'])}", outs=self._maybe_run({}, props))
@@ -62,11 +56,11 @@ class GatewayCommandProvider(ResourceProvider):
         command, user = props["command"], props["user_id"]
         if props["target"] == "fly":
             path = f"/apps/{props['app']}/machines/{props['machine_id']}/exec"
-            with self._fly.fly() as fly:
+            with self.fly() as fly:
                 answer = fly.call("POST", path, json={"command": command, "timeout": EXEC_TIMEOUT_S}, timeout=EXEC_TIMEOUT_S + 30)
             code, output = answer.get("exit_code", 0), (answer.get("stdout") or "") + (answer.get("stderr") or "")
         else:
-            with self._docker.docker() as docker:
+            with self.docker() as docker:
                 code, output = docker.exec_run(props["container"], command)
         if code != 0:
             error = FlyError if props["target"] == "fly" else DockerError

@@ -15,24 +15,16 @@ import secrets
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource
 
-from components.docker.client import DockerProvider
-from components.fly.client import FlyProvider
+from components.targets import GatewayTargetProvider
 
 TOKEN_BYTES = 32  # 256 bits
 
 
-class GatewayTokenProvider(ResourceProvider):
+class GatewayTokenProvider(GatewayTargetProvider):
     """Inputs: ``rotation`` (int), ``adopt`` (None or where to look). Outputs: ``rotation``, ``token``
     (secret, 64 hex chars unless adopted), ``adopted`` (bool)."""
-
-    def __init__(self) -> None:
-        self._docker, self._fly = DockerProvider(), FlyProvider()
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._docker.configure(req)
-        self._fly.configure(req)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         existing = self._existing(props["adopt"]) if props.get("adopt") and not props["rotation"] else None
@@ -49,13 +41,13 @@ class GatewayTokenProvider(ResourceProvider):
 
     def _existing(self, where: dict[str, Any]) -> str | None:
         if where["target"] == "fly":
-            with self._fly.fly() as fly:
+            with self.fly() as fly:
                 machines = fly.call("GET", f"/apps/{where['app']}/machines", ok_404=True) or []
             configs = [m.get("config") or {} for m in machines if m.get("state") != "destroyed"]
             envs = [c.get("env") or {} for c in configs]
             cmds = [(c.get("init") or {}).get("cmd") or [] for c in configs]
         else:
-            with self._docker.docker() as docker:
+            with self.docker() as docker:
                 found = docker.inspect_container(where["container"]) or {}
             config = found.get("Config") or {}
             envs = [dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)]
