@@ -34,6 +34,7 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.output import Unknown
 
 from components.fly.client import FlyClient, FlyConnectionLost, FlyError, FlyProvider, find_or_create
 
@@ -63,7 +64,9 @@ class MachineProvider(FlyProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_KEYS if olds.get(key) != news.get(key)]
         old_config, new_config = olds.get("config") or {}, news.get("config") or {}
-        if old_config.get("mounts") != new_config.get("mounts"):
+        # In preview the config is unknown while the image or volume it names is being made: that is
+        # a change; whether it replaces (a new volume) is decided by the update's own diff.
+        if not isinstance(new_config, Unknown) and old_config.get("mounts") != new_config.get("mounts"):
             replaces.append("config")
         changed = old_config != new_config or olds.get("min_secrets_version") != news.get("min_secrets_version") \
             or olds.get("state") != news.get("state") or _drifted_state(olds, news)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.output import Unknown
 
 from components.fly.client import FlyError, FlyProvider
 
@@ -28,6 +29,8 @@ class AppSecretsProvider(FlyProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = ["app"] if olds.get("app") != news.get("app") else []
+        if isinstance(news["values"], Unknown):  # preview of a new token: a change
+            return DiffResult(changes=True, replaces=replaces)
         drifted = sorted(olds.get("names") or []) != sorted(news["values"])
         return DiffResult(changes=bool(replaces) or drifted or olds.get("values") != news["values"],
                           replaces=replaces)

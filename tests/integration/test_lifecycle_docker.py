@@ -56,6 +56,21 @@ def test_token_rotation_changes_only_that_user(fleet):
     assert after[USERS[1]]["volume_id"] == before[USERS[1]]["volume_id"]
 
 
+def test_a_new_image_replaces_exactly_the_containers(fleet):
+    fleet.write_roster(roster(**{USERS[1]: {"tokenRotation": 1}}))
+    before, objects = fleet.users(), fleet.docker_objects()
+    entrypoint = fleet.dir / "image" / "entrypoint.sh"
+    entrypoint.write_text(entrypoint.read_text() + "# rebuild\n")
+    fleet.up()
+    after, now = fleet.users(), fleet.docker_objects()
+    assert all(after[u]["container_id"] != before[u]["container_id"] for u in USERS)
+    assert all(after[u]["volume_id"] == before[u]["volume_id"] and after[u]["state"] == "running" for u in USERS)
+    assert now["networks"] == objects["networks"] and now["volumes"] == objects["volumes"]
+    image = fleet.run("stack", "output", "image").strip()
+    with docker_client() as docker:
+        assert {docker.inspect_container(out["container_id"])["Config"]["Image"] for out in after.values()} == {image}
+
+
 def test_drift_is_seen_by_refresh_and_repaired_by_up(fleet):
     fleet.write_roster(roster(**{USERS[1]: {"tokenRotation": 1}}))
     deleted, stopped, reconfigured = (container(fleet, u) for u in USERS)

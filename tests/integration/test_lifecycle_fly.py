@@ -81,6 +81,7 @@ def test_token_rotation_updates_only_that_users_secrets_and_machine(setup):
     before = fleet.tokens()
     mark = len(emulator.calls)
     fleet.write_roster(roster(**{USERS[1]: {"tokenRotation": 1}}))
+    assert "[secret]" in fleet.run("preview", "--diff")  # the new token is unknown in preview, and handled
     fleet.up()
     after = fleet.tokens()
     assert after[USERS[1]] != before[USERS[1]] and after[USERS[0]] == before[USERS[0]]
@@ -109,6 +110,31 @@ def test_drift_is_seen_by_refresh_and_repaired_by_up(setup):
     assert all(m.state == "started" for m in repaired)
     assert repaired[2].config["guest"] == {"cpu_kind": "shared", "cpus": 1, "memory_mb": 2048}
     assert "unchanged" in fleet.up()
+
+
+def test_volume_grows_in_place_refuses_to_shrink_and_a_region_change_is_a_replacement(setup):
+    fleet, emulator = setup
+    before = fleet.users()
+    mark = len(emulator.calls)
+    fleet.run("config", "set", "openclaw-fleet:volumeSizeGb", "2")
+    fleet.up()
+    after = fleet.users()
+    assert {u: out["volume_id"] for u, out in after.items()} == {u: out["volume_id"] for u, out in before.items()}
+    extends = [c for c in emulator.calls[mark:] if c["method"] == "PUT" and c["path"].endswith("/extend")]
+    assert len(extends) == 3
+    app = emulator.state.apps[f"{fleet.prefix}-u-{USERS[0][-12:].lower()}"]
+    assert app["volumes"][after[USERS[0]]["volume_id"]]["size_gb"] == 2
+    fleet.run("config", "set", "openclaw-fleet:volumeSizeGb", "1")
+    with pytest.raises(PulumiFailed) as caught:
+        fleet.run("preview")
+    assert "can grow but not shrink" in str(caught.value)
+    fleet.run("config", "set", "openclaw-fleet:volumeSizeGb", "2")
+    fleet.write_roster(roster(**{USERS[0]: {"region": "ams"}, USERS[1]: {"tokenRotation": 1}}))
+    steps = json.loads(fleet.run("preview", "--json"))["steps"]
+    changing = [s["urn"] for s in steps if s["op"] not in ("same", "read")]
+    assert changing and all(USERS[0][-12:].lower() in urn for urn in changing), changing
+    assert any("fly:Volume" in s["urn"] and s["op"] in ("replace", "create-replacement") for s in steps)
+    fleet.write_roster(roster(**{USERS[1]: {"tokenRotation": 1}}))
 
 
 def test_control_plane_rows(setup):
