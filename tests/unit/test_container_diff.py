@@ -44,18 +44,3 @@ def test_fields_docker_changes_in_place_update(key, value):
 def test_container_found_stopped_is_started_again():
     result = diff({}, {"status": "stopped"})
     assert result.changes is True and result.replaces == []
-
-
-def test_fly_diffs_take_unknown_inputs_in_preview():
-    from pulumi.output import Unknown
-
-    from components.fly.machine import MachineProvider
-    from components.fly.secrets import AppSecretsProvider
-
-    olds = {"app": "a", "name": "m", "region": "sjc", "config": {"mounts": [{"volume": "v1"}]},
-            "min_secrets_version": 1, "state": "running", "status": "started"}
-    result = MachineProvider().diff("id", olds, {**olds, "config": Unknown()})
-    assert result.changes is True and result.replaces == []
-    result = AppSecretsProvider().diff("id", {"app": "a", "values": {"T": "x"}, "names": ["T"]},
-                                       {"app": "a", "values": Unknown()})
-    assert result.changes is True and result.replaces == []
