@@ -57,7 +57,8 @@ class GatewayCommandProvider(GatewayTargetProvider):
         if props["target"] == "fly":
             path = f"/apps/{props['app']}/machines/{props['machine_id']}/exec"
             with self.fly() as fly:
-                answer = fly.call("POST", path, json={"command": command, "timeout": EXEC_TIMEOUT_S}, timeout=EXEC_TIMEOUT_S + 30)
+                answer = fly.call("POST", path, json={"command": command, "timeout": EXEC_TIMEOUT_S},
+                                  timeout=EXEC_TIMEOUT_S + 30) or {}
             code, output = answer.get("exit_code", 0), (answer.get("stdout") or "") + (answer.get("stderr") or "")
         else:
             with self.docker() as docker:

@@ -153,12 +153,16 @@ def _observed(docker: DockerClient, container_id: str, props: dict[str, Any], fo
     found = found or docker.inspect_container(container_id) or {}
     running = found.get("State", {}).get("Running", False)
     url = f"http://{props['name']}:{GATEWAY_PORT}"
-    bindings = (found.get("NetworkSettings", {}).get("Ports") or {}).get(f"{GATEWAY_PORT}/tcp") or []
-    if props.get("publish_host") and bindings:
-        url = f"http://{props['publish_host']}:{bindings[0]['HostPort']}"
-    elif props.get("publish_host"):
-        url = None  # published, but stopped: the engine assigns the host port at start
+    if props.get("publish_host"):
+        port = _host_port(found)  # None while stopped: the engine assigns the host port at start
+        url = f"http://{props['publish_host']}:{port}" if port else None
     return {"status": "running" if running else "stopped", "gateway_url": url}
+
+
+def _host_port(found: dict) -> str | None:
+    """The host port the gateway port is published on, from a container inspection."""
+    bindings = (found.get("NetworkSettings", {}).get("Ports") or {}).get(f"{GATEWAY_PORT}/tcp") or []
+    return bindings[0]["HostPort"] if bindings else None
 
 
 def _wait_ready(docker: DockerClient, container_id: str, props: dict[str, Any]) -> None:
@@ -180,11 +184,10 @@ def _wait_ready(docker: DockerClient, container_id: str, props: dict[str, Any]) 
 
 
 def _health_ok(docker: DockerClient, container_id: str, props: dict[str, Any], found: dict) -> bool:
-    bindings = (found.get("NetworkSettings", {}).get("Ports") or {}).get(f"{GATEWAY_PORT}/tcp") or []
-    if props.get("publish_host") and bindings:
+    port = _host_port(found)
+    if props.get("publish_host") and port:
         try:
-            url = f"http://{props['publish_host']}:{bindings[0]['HostPort']}/health"
-            return httpx.get(url, timeout=3.0).status_code == 200
+            return httpx.get(f"http://{props['publish_host']}:{port}/health", timeout=3.0).status_code == 200
         except httpx.HTTPError:
             return False
     probe = f"fetch('http://127.0.0.1:{GATEWAY_PORT}/health').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"

@@ -171,19 +171,17 @@ def _error(method: str, path: str, response: httpx.Response) -> FlyError:
 
 
 class FlyProvider(ResourceProvider):
-    """Base of the Fly dynamic providers: reads the API URL, token and org in ``configure``.
+    """Base of the Fly dynamic providers: reads the API URL and token in ``configure``.
 
     Settings are stored on the provider only after the engine deserializes it, so they are never
     pickled into state. ``self.fly()`` opens a new client for one provider call.
     """
 
     api_url: str = DEFAULT_API_URL
-    org: str = "personal"
     _token: str | None = None
 
     def configure(self, req: ConfigureRequest) -> None:
         self.api_url = req.config.get("flyApiUrl") or DEFAULT_API_URL
-        self.org = req.config.get("flyOrg") or "personal"
         self._token = os.environ.get("FLY_API_TOKEN") or req.config.get("flyApiToken")
 
     def fly(self) -> FlyClient:

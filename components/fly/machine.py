@@ -55,11 +55,10 @@ class MachineProvider(FlyProvider):
         with self.fly() as fly:
             machine = find_or_create(lambda: _find_by_name(fly, props["app"], props["name"], props.get("adopt")),
                                      lambda: fly.call("POST", path, json=body), retry_status=frozenset({409}))
-        outs = _outs(props, machine)
         if props.get("adopt") and machine.get("config") != to_api_config(props["config"]):
-            outs["config"] = from_api_config(machine.get("config") or {})  # so the next diff updates it
-            outs = {**outs, **self.update(machine["id"], outs, props).outs}
-        return CreateResult(machine["id"], outs=outs)
+            # Taken over: bring it to the declared config now, in place under a lease.
+            return CreateResult(machine["id"], outs=self.update(machine["id"], {}, props).outs)
+        return CreateResult(machine["id"], outs=_outs(props, machine))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_KEYS if olds.get(key) != news.get(key)]
@@ -86,9 +85,10 @@ class MachineProvider(FlyProvider):
                 machine = fly.call("GET", f"/apps/{app}/machines/{id_}")
             if news["state"] == "running" and machine["state"] in ("stopped", "created", "suspended"):
                 _start(fly, app, id_)
+                machine = fly.call("GET", f"/apps/{app}/machines/{id_}")
             elif news["state"] == "stopped" and machine["state"] in ("started", "starting"):
                 fly.call("POST", f"/apps/{app}/machines/{id_}/stop", json={}, idempotent=True)
-            machine = fly.call("GET", f"/apps/{app}/machines/{id_}")
+                machine = fly.call("GET", f"/apps/{app}/machines/{id_}")
         return UpdateResult(outs=_outs(news, machine))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -131,8 +131,7 @@ class MachineReadyProvider(FlyProvider):
             machine = fly.call("GET", f"/apps/{props['app']}/machines/{props['machine_id']}", ok_404=True)
         if machine is None:
             return ReadResult(None, {})
-        passing = all(c.get("status") == "passing" for c in machine.get("checks") or [])
-        return ReadResult(id_, {**props, "status": machine["state"] if passing else "unhealthy"})
+        return ReadResult(id_, {**props, "status": machine["state"] if _checks_pass(machine) else "unhealthy"})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to delete: this resource only waits."""
@@ -154,8 +153,7 @@ class MachineReadyProvider(FlyProvider):
                     if error.status not in (408, 400) or "deadline_exceeded" not in error.message:
                         raise
                 machine = fly.call("GET", f"/apps/{app}/machines/{machine_id}")
-                checks = machine.get("checks") or []
-                if machine["state"] == target and (target == "stopped" or all(c.get("status") == "passing" for c in checks)):
+                if machine["state"] == target and (target == "stopped" or _checks_pass(machine)):
                     return machine["state"]
                 time.sleep(1)
         checks = ", ".join(f"{c.get('name')}={c.get('status')}" for c in machine.get("checks") or []) or "none"
@@ -204,6 +202,11 @@ def from_api_config(config: dict[str, Any]) -> dict[str, Any]:
     files = [{**{k: v for k, v in f.items() if k != "raw_value"}, "text": base64.b64decode(f["raw_value"]).decode()}
              if f.get("raw_value") else f for f in config.get("files") or []]
     return {**config, "files": files} if "files" in config else dict(config)
+
+
+def _checks_pass(machine: dict) -> bool:
+    """All of the machine's checks pass (true when it has none)."""
+    return all(check.get("status") == "passing" for check in machine.get("checks") or [])
 
 
 def _start(fly: FlyClient, app: str, machine_id: str) -> None:

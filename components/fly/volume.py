@@ -42,21 +42,20 @@ class VolumeProvider(FlyProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         path = f"/apps/{props['app']}/volumes"
         body = {key: props[key] for key in ("name", "region", "size_gb", "encrypted")}
-        if props.get("restore_from_volume"):
-            with self.fly() as fly:
-                snapshots = fly.call("GET", f"{path}/{props['restore_from_volume']}/snapshots") or []
-            if not snapshots:
-                raise FlyError("GET", f"{path}/{props['restore_from_volume']}/snapshots", 404,
-                               "restore: latest, but the departed volume has no snapshot")
-            body["snapshot_id"] = max(snapshots, key=lambda snap: snap["created_at"])["id"]
-
-        def find() -> dict | None:
-            return next((v for v in fly.call("GET", path, ok_404=True) or []
-                         if v["name"] == props["name"] and v["region"] == props["region"]
-                         and (props.get("adopt") or not v.get("attached_machine_id"))
-                         and v.get("state") != "destroyed"), None)
-
         with self.fly() as fly:
+            if props.get("restore_from_volume"):
+                snapshots_path = f"{path}/{props['restore_from_volume']}/snapshots"
+                snapshots = fly.call("GET", snapshots_path) or []
+                if not snapshots:
+                    raise FlyError("GET", snapshots_path, 404, "restore: latest, but the departed volume has no snapshot")
+                body["snapshot_id"] = max(snapshots, key=lambda snap: snap["created_at"])["id"]
+
+            def find() -> dict | None:
+                return next((v for v in fly.call("GET", path, ok_404=True) or []
+                             if v["name"] == props["name"] and v["region"] == props["region"]
+                             and (props.get("adopt") or not v.get("attached_machine_id"))
+                             and v.get("state") != "destroyed"), None)
+
             # 404: the app is not visible yet right after its creation (live API)
             volume = find_or_create(find, lambda: fly.call("POST", path, json=body), retry_status=frozenset({404}))
         return CreateResult(volume["id"], outs={**_outs(props, volume), "snapshot_id": body.get("snapshot_id")})

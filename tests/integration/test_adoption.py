@@ -51,7 +51,8 @@ def test_fly_adopts_seed_000_app_ips_volume_machine_and_keeps_the_token(tmp_path
         fleet.up()
         out, calls = fleet.users()[USER], emulator.calls[mark:]
         assert (out["machine_id"], out["volume_id"]) == (machine, volume) and out["state"] == "started"
-        assert fleet.tokens()[USER] == token  # the users' stored token still works
+        kept = fleet.tokens()[USER] == token  # compared outside the assert: a failure must not print it
+        assert kept, "the adopted token was not kept; the users' stored token would stop working"
         assert [ip["ip"] for ip in emulator.state.apps[app]["ips"]] == ips
         created = [c["path"] for c in calls if c["method"] == "POST" and c["status"] in (200, 201)
                    and c["path"].endswith(("/apps", "/volumes", "/ip_assignments", "/machines"))]
@@ -88,7 +89,9 @@ def test_docker_adopts_a_docker_run_gateway_keeping_token_volume_and_network(tmp
         assert row["managed"] is False and row["found"]["container"]["id"] == old
         fleet.up()
         out = fleet.users()[USER]
-        assert fleet.tokens()[USER] == token and out["state"] == "running" and out["container_id"] != old
+        kept = fleet.tokens()[USER] == token  # compared outside the assert: a failure must not print it
+        assert kept, "the adopted token was not kept"
+        assert out["state"] == "running" and out["container_id"] != old
         with docker_client() as docker:
             assert docker.exec_run(name, ["cat", "/home/node/.openclaw/marker"]) == (0, "kept\n")
             assert docker.inspect_network(name)["Id"] == network

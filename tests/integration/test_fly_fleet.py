@@ -83,7 +83,9 @@ def test_1_up_three_users_matches_seed_000_checklist(fleet, emulator):
         assert volume["id"] == out["volume_id"]
         # Secrets: the token and the provider key, by name only
         assert sorted(app["secrets"]) == ["ANTHROPIC_API_KEY", "OPENCLAW_GATEWAY_TOKEN"]
-        assert app["secrets"]["OPENCLAW_GATEWAY_TOKEN"]["value"] == tokens[user_id]
+        # Secrets are compared outside the asserts, so that a failure never prints one.
+        delivered = app["secrets"]["OPENCLAW_GATEWAY_TOKEN"]["value"] == tokens[user_id]
+        assert delivered, "the app secret is not the user's gateway token"
         # Machine: seed 000's config, field by field
         (machine,) = app["machines"].values()
         config = machine.config
@@ -99,7 +101,8 @@ def test_1_up_three_users_matches_seed_000_checklist(fleet, emulator):
         health = config["checks"]["health"]
         assert (health["type"], health["port"], health["path"]) == ("http", 18789, "/health")
         assert config["env"] == {"OPENCLAW_STATE_DIR": "/home/node/.openclaw"}  # no token in config
-        assert tokens[user_id] not in json.dumps(config)
+        in_config = tokens[user_id] in json.dumps(config)
+        assert not in_config, "the gateway token is in the machine config"
         (file,) = config["files"]
         assert file["guest_path"] == "/home/node/.openclaw/openclaw.json"
         rendered = json.loads(base64.b64decode(file["raw_value"]))

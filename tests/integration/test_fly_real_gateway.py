@@ -57,7 +57,8 @@ def test_real_gateways_answer_behind_the_emulator_with_their_own_tokens(setup):
     # The config file reached the volume, and holds the token only as a reference.
     with docker_client() as docker:
         code, text = docker.exec_run(f"flyemu-{users[ADA]['machine_id']}", ["cat", "/home/node/.openclaw/openclaw.json"])
-    assert code == 0 and "${OPENCLAW_GATEWAY_TOKEN}" in text and tokens[ADA] not in text
+    in_file = tokens[ADA] in text  # compared outside the assert: a failure must not print it
+    assert code == 0 and "${OPENCLAW_GATEWAY_TOKEN}" in text and not in_file
 
 
 def test_destroy_removes_the_containers(setup):

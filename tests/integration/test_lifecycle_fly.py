@@ -84,9 +84,12 @@ def test_token_rotation_updates_only_that_users_secrets_and_machine(setup):
     assert "[secret]" in fleet.run("preview", "--diff")  # the new token is unknown in preview, and handled
     fleet.up()
     after = fleet.tokens()
-    assert after[USERS[1]] != before[USERS[1]] and after[USERS[0]] == before[USERS[0]]
+    # Tokens are compared outside the asserts, so that a failure never prints one.
+    changed = {u: after[u] != before[u] for u in USERS}
+    assert changed == {USERS[0]: False, USERS[1]: True, USERS[2]: False}
     app = f"{fleet.prefix}-u-{USERS[1][-12:].lower()}"
-    assert emulator.state.apps[app]["secrets"]["OPENCLAW_GATEWAY_TOKEN"]["value"] == after[USERS[1]]
+    delivered = emulator.state.apps[app]["secrets"]["OPENCLAW_GATEWAY_TOKEN"]["value"] == after[USERS[1]]
+    assert delivered, "the rotated token did not reach the app secrets"
     mutated = {c["path"].split("/")[3] for c in emulator.calls[mark:] if c["method"] in MUTATING}
     assert mutated == {app}
     assert machine_of(emulator, fleet, USERS[1]).secrets_version == emulator.state.apps[app]["secrets_version"]

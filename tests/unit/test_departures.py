@@ -22,7 +22,7 @@ def test_removing_more_than_the_share_and_the_minimum_fails_naming_them():
 
 
 def test_exactly_the_share_is_allowed_and_the_override_lets_anything_through():
-    check_deletions(TEN * 1 + [f"x{i}" for i in range(5)], TEN, share=0.34, minimum=3, override=False)  # 5/15
+    check_deletions(TEN + [f"x{i}" for i in range(5)], TEN, share=0.34, minimum=3, override=False)  # 5/15
     check_deletions(TEN, [], share=0.2, minimum=3, override=True)
 
 
