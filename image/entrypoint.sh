@@ -3,17 +3,17 @@
 # Fly machine's init.cmd): `gateway --allow-unconfigured --bind lan --auth token`.
 #
 # Before the gateway starts it
-#  - removes /tmp/openclaw* and $OPENCLAW_STATE_DIR/tmp/openclaw* left by a previous boot (seed 002's
-#    hardened image cleaned /tmp; the pinned OpenClaw keeps its gateway locks under the state dir,
+#  - removes /tmp/openclaw* and $OPENCLAW_STATE_DIR/tmp/openclaw* left by a previous boot (the pinned
+#    OpenClaw keeps its gateway locks under the state dir,
 #    judges them by PID, and waits up to five minutes for an owner that a new container's reused
 #    PID makes look alive). This container is the only user of its state volume, so at boot any
 #    lock there is stale;
 #  - checks that the state dir is writable by this user: EACCES on /home/node/.openclaw is the
 #    failure operators report most, and the gateway's own message for it comes late and vague;
 #  - refuses to start a `--bind lan` gateway without OPENCLAW_GATEWAY_TOKEN, which OpenClaw would
-#    otherwise refuse while the container looks healthy (seed 002, "Gateway auth requirement");
-#  - starts seed 000's session-key fixer in the background.
-# Then it runs the gateway under a watchdog (seed 002): when the port does not accept connections
+#    otherwise refuse while the container looks healthy (https://docs.openclaw.ai/network);
+#  - starts the session-key fixer (fix-session-keys.mjs) in the background.
+# Then it runs the gateway under a startup watchdog: when the port does not accept connections
 # within OPENCLAW_STARTUP_TIMEOUT_SEC seconds it stops the gateway and exits 1, so the restart
 # policy recovers instead of leaving a started-but-dead machine.
 set -euo pipefail

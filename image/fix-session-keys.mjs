@@ -1,4 +1,4 @@
-// Seed 000's session-key fixer. OpenClaw can store a session under its short key (`main`) while
+// The session-key fixer. OpenClaw can store a session under its short key (`main`) while
 // `chat.history` looks it up under the canonical key (`agent:main:main`), so history seems lost.
 // Every 3 seconds this renames short keys that hold session data to `agent:<agent>:<key>` in
 // <state dir>/agents/<agent>/sessions/sessions.json, writing through a temp file and a rename so

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from components.docker.client import docker_client
+from openclaw_fleet.providers.docker.client import docker_client
+from tools.fly_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "components", "image")
+LOCAL_REGISTRY = "127.0.0.1:5000"  # bin/setup starts it
+LOCAL_BASE_IMAGE = "openclaw-fleet/node:24.21.0"  # bin/setup builds it
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "openclaw_fleet", "components", "image")
 
 
 class PulumiFailed(AssertionError):
@@ -29,15 +32,10 @@ class PulumiFailed(AssertionError):
 class Fleet:
     """A stack of a temp copy of the project. ``stack`` is also the Docker label value's suffix."""
 
-    def __init__(self, workdir: Path, config: dict[str, str], env: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, config: dict[str, str], env: dict[str, str] | None = None, source: Path = ROOT):
         self.dir = workdir / "project"
         self.dir.mkdir(parents=True)
-        for name in PROGRAM_FILES:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(source, self.dir / name, ignore=shutil.ignore_patterns("__pycache__", "base"))
-            else:
-                shutil.copy(source, self.dir / name)
+        self.use_program(source)
         (self.dir / ".venv").symlink_to((ROOT / ".venv").resolve())
         (workdir / "state").mkdir()
         self.stack = f"itest{secrets.token_hex(3)}"
@@ -58,14 +56,59 @@ class Fleet:
         for key, value in {**config, "roster": str(self.roster), "namePrefix": self.prefix}.items():
             self.run("config", "set", f"openclaw-fleet:{key}", value)
 
-    def state_file(self) -> Path:
-        return Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://")) / ".pulumi" / "stacks" / \
-            "openclaw-fleet" / f"{self.stack}.json"
+    @classmethod
+    def for_docker(cls, workdir: Path, source: Path = ROOT, **settings: str) -> Fleet:
+        """A Docker-target stack on the local registry and base image, with extra ``settings``."""
+        config = {"target": "docker", "registry": LOCAL_REGISTRY, "baseImage": LOCAL_BASE_IMAGE, **settings}
+        return cls(workdir, config, source=source)
 
-    def run(self, *args: str, check: bool = True, record: bool = True, stdin: str | None = None,
-            timeout: int = 900) -> str:
-        result = subprocess.run(["pulumi", *args, "--stack", self.stack, "--non-interactive"], cwd=self.dir,
-                                env=self.env, input=stdin, capture_output=True, text=True, timeout=timeout)
+    @classmethod
+    def for_fly(cls, workdir: Path, emulator: Emulator, source: Path = ROOT, **settings: str) -> Fleet:
+        """A Fly-target stack against ``emulator`` (its first token), with extra ``settings``."""
+        config = {
+            "target": "fly",
+            "registry": LOCAL_REGISTRY,
+            "baseImage": LOCAL_BASE_IMAGE,
+            "flyApiUrl": emulator.url,
+            "healthTimeoutSeconds": "60",
+            **settings,
+        }
+        return cls(workdir, config, env={"FLY_API_TOKEN": next(iter(emulator.tokens))}, source=source)
+
+    def use_program(self, source: Path) -> None:
+        """Put the program files of the checkout at ``source`` in place of the current ones."""
+        for name in PROGRAM_FILES:
+            target = self.dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            if not (source / name).exists():
+                continue
+            if (source / name).is_dir():
+                shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__", "base"))
+            else:
+                shutil.copy(source / name, target)
+
+    def state_file(self) -> Path:
+        return (
+            Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+            / ".pulumi"
+            / "stacks"
+            / "openclaw-fleet"
+            / f"{self.stack}.json"
+        )
+
+    def run(
+        self, *args: str, check: bool = True, record: bool = True, stdin: str | None = None, timeout: int = 900
+    ) -> str:
+        result = subprocess.run(
+            ["pulumi", *args, "--stack", self.stack, "--non-interactive"],
+            cwd=self.dir,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         output = result.stdout + result.stderr
         if record:
             self.transcript.append(f"$ pulumi {' '.join(args)}\n{output}")
@@ -104,8 +147,10 @@ class Fleet:
         label = f"openclaw-fleet.stack={self.label}"
         with docker_client() as docker:
             return {
-                "containers": {c["Names"][0].lstrip("/"): f"{c['Id']} {c['State']}"
-                               for c in docker.list_labelled("containers", label)},
+                "containers": {
+                    c["Names"][0].lstrip("/"): f"{c['Id']} {c['State']}"
+                    for c in docker.list_labelled("containers", label)
+                },
                 "volumes": {v["Name"]: v["Name"] for v in docker.list_labelled("volumes", label)},
                 "networks": {n["Name"]: n["Id"] for n in docker.list_labelled("networks", label)},
             }

@@ -1,13 +1,13 @@
-"""Deprovision policies on both targets (issue 4, seed 002): retain, snapshot, and restore: latest."""
+"""Deprovision policies on both targets: retain, snapshot, and restore: latest."""
 
 import json
 import secrets
 
 import pytest
 
-from components.docker.client import docker_client
-from tests.fly_emulator import Emulator, Timing
+from openclaw_fleet.providers.docker.client import docker_client
 from tests.integration.fleet import Fleet
+from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
 
@@ -16,8 +16,18 @@ POLICIES = {KEEP: "retain", SNAP: "snapshot", GONE: "delete"}
 
 
 def roster(users, restore=()) -> dict:
-    return {"users": [{"id": uid, "name": uid[-5:], "region": "sjc", "deprovision": POLICIES[uid],
-                       **({"restore": "latest"} if uid in restore else {})} for uid in users]}
+    return {
+        "users": [
+            {
+                "id": uid,
+                "name": uid[-5:],
+                "region": "sjc",
+                "deprovision": POLICIES[uid],
+                **({"restore": "latest"} if uid in restore else {}),
+            }
+            for uid in users
+        ]
+    }
 
 
 def name(fleet: Fleet, user_id: str) -> str:
@@ -27,8 +37,7 @@ def name(fleet: Fleet, user_id: str) -> str:
 @pytest.fixture(scope="module")
 def docker_fleet(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("depdocker")
-    fleet = Fleet(workdir, {"target": "docker", "registry": "127.0.0.1:5000", "publishHost": "127.0.0.1",
-                            "baseImage": "openclaw-fleet/node:24.21.0", "snapshotDir": str(workdir / "snapshots")})
+    fleet = Fleet.for_docker(workdir, publishHost="127.0.0.1", snapshotDir=str(workdir / "snapshots"))
     fleet.snapshots = workdir / "snapshots"
     yield fleet
     fleet.run("destroy", "--yes", check=False)
@@ -49,12 +58,14 @@ def test_docker_retain_keeps_the_volume_and_snapshot_restores_it(docker_fleet):
     fleet.up()
     del fleet.env["OPENCLAW_FLEET_ALLOW_MASS_DELETION"]
     departed = json.loads(fleet.run("stack", "output", "departed", "--json"))
-    assert departed == {KEEP: {"policy": "retain", "name": name(fleet, KEEP), "volume_id": f"{name(fleet, KEEP)}-data"},
-                        SNAP: {"policy": "snapshot", "name": name(fleet, SNAP), "volume_id": f"{name(fleet, SNAP)}-data"}}
+    assert departed == {
+        KEEP: {"policy": "retain", "name": name(fleet, KEEP), "volume_id": f"{name(fleet, KEEP)}-data"},
+        SNAP: {"policy": "snapshot", "name": name(fleet, SNAP), "volume_id": f"{name(fleet, SNAP)}-data"},
+    }
     with docker_client() as docker:
-        assert docker.inspect_volume(f"{name(fleet, KEEP)}-data") is not None   # retained
-        assert docker.inspect_volume(f"{name(fleet, SNAP)}-data") is None       # snapshotted, then deleted
-        assert docker.inspect_volume(f"{name(fleet, GONE)}-data") is None       # deleted
+        assert docker.inspect_volume(f"{name(fleet, KEEP)}-data") is not None  # retained
+        assert docker.inspect_volume(f"{name(fleet, SNAP)}-data") is None  # snapshotted, then deleted
+        assert docker.inspect_volume(f"{name(fleet, GONE)}-data") is None  # deleted
     assert len(list(fleet.snapshots.glob(f"{name(fleet, SNAP)}-data-*.tar.gz"))) == 1
 
     fleet.write_roster(roster((KEEP, SNAP), restore=(SNAP,)))
@@ -67,10 +78,8 @@ def test_docker_retain_keeps_the_volume_and_snapshot_restores_it(docker_fleet):
 
 @pytest.fixture(scope="module")
 def fly_fleet(tmp_path_factory):
-    emulator = Emulator(tokens=(token := "fly-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
-    fleet = Fleet(tmp_path_factory.mktemp("depfly"), {
-        "target": "fly", "registry": "127.0.0.1:5000", "baseImage": "openclaw-fleet/node:24.21.0",
-        "flyApiUrl": emulator.url, "healthTimeoutSeconds": "60"}, env={"FLY_API_TOKEN": token})
+    emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
+    fleet = Fleet.for_fly(tmp_path_factory.mktemp("depfly"), emulator)
     yield fleet, emulator
     fleet.run("destroy", "--yes", check=False)
     fleet.run("stack", "rm", "--yes", "--force", check=False)

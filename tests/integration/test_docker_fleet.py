@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from components.docker.client import docker_client
+from openclaw_fleet.providers.docker.client import docker_client
 from tests.integration.fleet import Fleet, PulumiFailed
 
 pytestmark = pytest.mark.integration
@@ -22,10 +22,18 @@ ADA, GRACE, ALAN = "user_2itada0000001", "user_2itgrace00002", "user_2italan0000
 
 def roster(**changes) -> dict:
     users = {
-        ADA: {"id": ADA, "name": "Ada", "whatsappOwner": "+15551230001",
-              "providerKeys": {"ANTHROPIC_API_KEY": "config:adaAnthropic"}},
-        GRACE: {"id": GRACE, "name": "Grace", "model": "openai/gpt-5.1",
-                "providerKeys": {"OPENAI_API_KEY": "env:IT_GRACE_OPENAI"}},
+        ADA: {
+            "id": ADA,
+            "name": "Ada",
+            "whatsappOwner": "+15551230001",
+            "providerKeys": {"ANTHROPIC_API_KEY": "config:adaAnthropic"},
+        },
+        GRACE: {
+            "id": GRACE,
+            "name": "Grace",
+            "model": "openai/gpt-5.1",
+            "providerKeys": {"OPENAI_API_KEY": "env:IT_GRACE_OPENAI"},
+        },
         ALAN: {"id": ALAN, "name": "Alan"},
     }
     for user_id, fields in changes.items():
@@ -40,10 +48,7 @@ def roster(**changes) -> dict:
 def fleet(tmp_path_factory, monkeypatch_module):
     secret_values = [f"ant-{secrets.token_hex(20)}", f"oai-{secrets.token_hex(20)}"]
     monkeypatch_module.setenv("IT_GRACE_OPENAI", secret_values[1])
-    fleet = Fleet(tmp_path_factory.mktemp("fleet"), {
-        "target": "docker", "registry": "127.0.0.1:5000", "baseImage": "openclaw-fleet/node:24.21.0",
-        "publishHost": "127.0.0.1", "healthTimeoutSeconds": "240",
-    })
+    fleet = Fleet.for_docker(tmp_path_factory.mktemp("fleet"), publishHost="127.0.0.1", healthTimeoutSeconds="240")
     fleet.env["IT_GRACE_OPENAI"] = secret_values[1]
     fleet.set_secret("adaAnthropic", secret_values[0])
     fleet.secrets = list(secret_values)
@@ -70,8 +75,12 @@ def wait_ready(url: str, timeout_s: float = 90) -> None:
 
 def invoke(url: str, token: str) -> int:
     """POST /tools/invoke (an authenticated gateway endpoint); returns the HTTP status."""
-    response = httpx.post(f"{url}/tools/invoke", headers={"Authorization": f"Bearer {token}"},
-                          json={"tool": "sessions_list", "args": {}}, timeout=30)
+    response = httpx.post(
+        f"{url}/tools/invoke",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"tool": "sessions_list", "args": {}},
+        timeout=30,
+    )
     return response.status_code
 
 
@@ -104,17 +113,17 @@ def test_1_up_three_users_each_gateway_answers_and_tokens_are_isolated(fleet):
     # Each container is alone on its own network.
     with docker_client() as docker:
         for out in users.values():
-            found = docker.inspect_container(out["container_id"]) or {}
+            found = docker.inspect_container(out["instance_id"]) or {}
             networks = found["NetworkSettings"]["Networks"]
             assert len(networks) == 1
             (network_name,) = networks
             members = docker.inspect_network(network_name)["Containers"]
-            assert list(members) == [out["container_id"]]
+            assert list(members) == [out["instance_id"]]
     assert read_config(f"{fleet.prefix}-u-itada0000001")["channels"]["whatsapp"]["allowFrom"] == ["+15551230001"]
-    # seed 002's post-provision `openclaw models set` ran in each gateway (it leaves a config backup)
+    # the post-provision `openclaw models set` ran in each gateway (it leaves a config backup)
     with docker_client() as docker:
         for out in users.values():
-            assert docker.exec_run(out["container_id"], ["test", "-f", "/home/node/.openclaw/openclaw.json.bak"])[0] == 0
+            assert docker.exec_run(out["instance_id"], ["test", "-f", "/home/node/.openclaw/openclaw.json.bak"])[0] == 0
 
 
 def test_2_model_change_previews_only_that_user_then_applies(fleet):
@@ -130,7 +139,7 @@ def test_2_model_change_previews_only_that_user_then_applies(fleet):
     after = fleet.users()
     grace = f"{fleet.prefix}-u-itgrace00002"
     assert read_config(grace)["agents"]["defaults"]["model"]["primary"] == "anthropic/claude-opus-4-6"
-    assert after[GRACE]["container_id"] == before[GRACE]["container_id"]  # updated in place
+    assert after[GRACE]["instance_id"] == before[GRACE]["instance_id"]  # updated in place
     assert httpx.get(f"{after[GRACE]['gateway_url']}/health", timeout=10).status_code == 200
     for other in (ADA, ALAN):
         assert after[other] == before[other]
@@ -172,8 +181,7 @@ def test_4_removed_user_loses_everything_others_untouched(fleet):
 
 def test_5_typo_in_roster_is_a_clear_error_and_changes_nothing(fleet):
     before = fleet.docker_objects()
-    typo = (f"users:\n  - id: {GRACE}\n    name: Grace\n    modle: openai/gpt-5.1\n"
-            f"  - id: {ALAN}\n    name: Alan\n")
+    typo = f"users:\n  - id: {GRACE}\n    name: Grace\n    modle: openai/gpt-5.1\n  - id: {ALAN}\n    name: Alan\n"
     fleet.write_roster(typo)
     with pytest.raises(PulumiFailed) as caught:
         fleet.up()
@@ -189,10 +197,11 @@ def test_6_destroy_leaves_no_labelled_docker_object(fleet):
 
 def test_7_no_secret_in_state_or_output(fleet):
     assert len(fleet.secrets) == 5  # two provider keys, three tokens
-    state = "\n".join(fleet.states + [fleet.state_file().read_text()])
+    state = "\n".join([*fleet.states, fleet.state_file().read_text()])
     output = "\n".join(fleet.transcript)
     assert len(fleet.states) >= 5 and len(output) > 1000
     assert '"ciphertext"' in state  # the secrets are there, encrypted
-    hits = [(where, s[:6]) for s in fleet.secrets for where, text in (("state", state), ("output", output))
-            if s in text]
+    hits = [
+        (where, s[:6]) for s in fleet.secrets for where, text in (("state", state), ("output", output)) if s in text
+    ]
     assert hits == []

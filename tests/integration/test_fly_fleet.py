@@ -1,6 +1,6 @@
 """The Fly target end to end: the real Pulumi engine and the real providers against the emulator.
 
-The emulator (tests/fly_emulator) runs in this process; the providers reach it over HTTP exactly
+The emulator (tools/fly_emulator) runs in this process; the providers reach it over HTTP exactly
 as they would reach https://api.machines.dev, with only the base URL and token changed.
 """
 
@@ -10,8 +10,8 @@ import secrets
 
 import pytest
 
-from tests.fly_emulator import Emulator, Faults, Timing
 from tests.integration.fleet import Fleet
+from tools.fly_emulator import Emulator, Faults, Timing
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +20,10 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def roster(users=(ADA, GRACE, ALAN), **changes) -> dict:
-    entries = [{"id": uid, "name": uid[-5:], "region": "sjc",
-                "providerKeys": {"ANTHROPIC_API_KEY": "config:sharedAnthropic"}} for uid in users]
+    entries = [
+        {"id": uid, "name": uid[-5:], "region": "sjc", "providerKeys": {"ANTHROPIC_API_KEY": "config:sharedAnthropic"}}
+        for uid in users
+    ]
     for entry in entries:
         entry.update(changes.get(entry["id"], {}))
     return {"defaults": {"model": "anthropic/claude-sonnet-4-5"}, "users": entries}
@@ -36,10 +38,7 @@ def emulator():
 
 def fly_fleet(tmp_path_factory, emulator: Emulator) -> Fleet:
     token = next(iter(emulator.tokens))
-    fleet = Fleet(tmp_path_factory.mktemp("fly"), {
-        "target": "fly", "registry": "127.0.0.1:5000", "baseImage": "openclaw-fleet/node:24.21.0",
-        "flyApiUrl": emulator.url, "flyOrg": "personal", "healthTimeoutSeconds": "60",
-    }, env={"FLY_API_TOKEN": token})
+    fleet = Fleet.for_fly(tmp_path_factory.mktemp("fly"), emulator)
     fleet.secrets = [token, f"ant-{secrets.token_hex(20)}"]
     fleet.set_secret("sharedAnthropic", fleet.secrets[1])
     return fleet
@@ -62,7 +61,7 @@ def calls_since(emulator: Emulator, mark: int) -> list[dict]:
     return emulator.calls[mark:]
 
 
-def test_1_up_three_users_matches_seed_000_checklist(fleet, emulator):
+def test_1_up_three_users_gets_each_their_app_ips_volume_secrets_machine(fleet, emulator):
     fleet.write_roster(roster())
     fleet.up()
     users = fleet.users()
@@ -73,31 +72,39 @@ def test_1_up_three_users_matches_seed_000_checklist(fleet, emulator):
     for user_id, out in users.items():
         app = apps[out["gateway_url"].removeprefix("https://").removesuffix(".fly.dev")]
         assert out["state"] == "started"
-        # IPs: one shared v4, one v6 (seed 000: both, for <app>.fly.dev)
-        assert sorted("v6" if ":" in ip["ip"] else ("shared_v4" if ip["shared"] else "v4") for ip in app["ips"]) \
-            == ["shared_v4", "v6"]
+        # IPs: one shared v4, one v6, so that <app>.fly.dev resolves
+        assert sorted("v6" if ":" in ip["ip"] else ("shared_v4" if ip["shared"] else "v4") for ip in app["ips"]) == [
+            "shared_v4",
+            "v6",
+        ]
         # Volume: 1 GB, encrypted, openclaw_data, same region as the machine
         (volume,) = app["volumes"].values()
-        assert (volume["name"], volume["size_gb"], volume["encrypted"], volume["region"]) == \
-            ("openclaw_data", 1, True, "sjc")
+        assert (volume["name"], volume["size_gb"], volume["encrypted"], volume["region"]) == (
+            "openclaw_data",
+            1,
+            True,
+            "sjc",
+        )
         assert volume["id"] == out["volume_id"]
         # Secrets: the token and the provider key, by name only
         assert sorted(app["secrets"]) == ["ANTHROPIC_API_KEY", "OPENCLAW_GATEWAY_TOKEN"]
         # Secrets are compared outside the asserts, so that a failure never prints one.
         delivered = app["secrets"]["OPENCLAW_GATEWAY_TOKEN"]["value"] == tokens[user_id]
         assert delivered, "the app secret is not the user's gateway token"
-        # Machine: seed 000's config, field by field
+        # Machine: the gateway's config, field by field
         (machine,) = app["machines"].values()
         config = machine.config
-        assert machine.id == out["machine_id"] and machine.state == "started" and machine.region == "sjc"
+        assert machine.id == out["instance_id"] and machine.state == "started" and machine.region == "sjc"
         assert config["init"]["cmd"] == ["gateway", "--allow-unconfigured", "--bind", "lan", "--auth", "token"]
         assert config["image"].startswith("127.0.0.1:5000/openclaw-gateway@sha256:")
         assert config["guest"] == {"cpu_kind": "shared", "cpus": 1, "memory_mb": 2048}
         assert config["mounts"] == [{"volume": volume["id"], "path": "/home/node/.openclaw", "name": "openclaw_data"}]
         (service,) = config["services"]
         assert service["internal_port"] == 18789
-        assert sorted((p["port"], tuple(p["handlers"])) for p in service["ports"]) == \
-            [(80, ("http",)), (443, ("tls", "http"))]
+        assert sorted((p["port"], tuple(p["handlers"])) for p in service["ports"]) == [
+            (80, ("http",)),
+            (443, ("tls", "http")),
+        ]
         health = config["checks"]["health"]
         assert (health["type"], health["port"], health["path"]) == ("http", 18789, "/health")
         assert config["env"] == {"OPENCLAW_STATE_DIR": "/home/node/.openclaw"}  # no token in config
@@ -112,9 +119,15 @@ def test_1_up_three_users_matches_seed_000_checklist(fleet, emulator):
 
 
 def test_2_new_image_updates_every_machine_in_place_under_a_lease(fleet, emulator):
-    before = {name: (list(app["machines"]), [m.instance_id for m in app["machines"].values()],
-                     list(app["volumes"]), [ip["ip"] for ip in app["ips"]])
-              for name, app in apps_of(emulator, fleet).items()}
+    before = {
+        name: (
+            list(app["machines"]),
+            [m.instance_id for m in app["machines"].values()],
+            list(app["volumes"]),
+            [ip["ip"] for ip in app["ips"]],
+        )
+        for name, app in apps_of(emulator, fleet).items()
+    }
     entrypoint = fleet.dir / "image" / "entrypoint.sh"
     entrypoint.write_text(entrypoint.read_text() + f"# rebuild {secrets.token_hex(4)}\n")
     mark = len(emulator.calls)
@@ -125,10 +138,12 @@ def test_2_new_image_updates_every_machine_in_place_under_a_lease(fleet, emulato
         assert list(app["machines"]) == machine_ids  # same machine
         assert [m.instance_id for m in app["machines"].values()] != instance_ids  # new version
         assert list(app["volumes"]) == volumes and [ip["ip"] for ip in app["ips"]] == ips
-        updates = [c for c in calls if c["method"] == "POST" and c["path"] == f"/v1/apps/{name}/machines/{machine_ids[0]}"]
+        updates = [
+            c for c in calls if c["method"] == "POST" and c["path"] == f"/v1/apps/{name}/machines/{machine_ids[0]}"
+        ]
         assert updates and all(c["leased"] for c in updates)
         assert any(c["method"] == "POST" and c["path"].endswith("/lease") for c in calls if name in c["path"])
-    touched = [c for c in calls if c["method"] in MUTATING and not ("/machines/" in c["path"])]
+    touched = [c for c in calls if c["method"] in MUTATING and "/machines/" not in c["path"]]
     assert touched == []
 
 
@@ -184,9 +199,10 @@ def test_6_no_secret_in_preview_output_or_state(fleet, emulator):
     preview = fleet.run("preview", "--diff")
     assert "gpt-5.1" in preview
     fleet.up()
-    state = "\n".join(fleet.states + [fleet.state_file().read_text()])
+    state = "\n".join([*fleet.states, fleet.state_file().read_text()])
     output = "\n".join(fleet.transcript)
     assert len(fleet.secrets) == 5  # Fly API token, provider key, three gateway tokens
-    hits = [(where, s[:6]) for s in fleet.secrets for where, text in (("state", state), ("output", output))
-            if s in text]
+    hits = [
+        (where, s[:6]) for s in fleet.secrets for where, text in (("state", state), ("output", output)) if s in text
+    ]
     assert hits == []

@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 
-from components.docker.client import docker_client
-from tests.fly_emulator import Emulator
-from tests.fly_emulator.runtime import LABEL, DockerRuntime
+from openclaw_fleet.providers.docker.client import docker_client
 from tests.integration.fleet import Fleet
+from tools.fly_emulator import Emulator
+from tools.fly_emulator.runtime import LABEL, DockerRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +23,8 @@ ADA, GRACE = "user_2rgwada000001", "user_2rgwgrace0002"
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     runtime = DockerRuntime()
-    emulator = Emulator(tokens=(token := "fly-" + secrets.token_hex(16),), runtime=runtime).start()
-    fleet = Fleet(tmp_path_factory.mktemp("flyreal"), {
-        "target": "fly", "registry": "127.0.0.1:5000", "baseImage": "openclaw-fleet/node:24.21.0",
-        "flyApiUrl": emulator.url, "healthTimeoutSeconds": "240",
-    }, env={"FLY_API_TOKEN": token})
+    emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), runtime=runtime).start()
+    fleet = Fleet.for_fly(tmp_path_factory.mktemp("flyreal"), emulator, healthTimeoutSeconds="240")
     yield fleet, emulator, runtime
     fleet.run("destroy", "--yes", check=False)
     fleet.run("stack", "rm", "--yes", "--force", check=False)
@@ -35,12 +32,13 @@ def setup(tmp_path_factory):
 
 
 def test_real_gateways_answer_behind_the_emulator_with_their_own_tokens(setup):
-    fleet, emulator, runtime = setup
-    fleet.write_roster({"users": [{"id": ADA, "name": "Ada", "region": "sjc"},
-                                  {"id": GRACE, "name": "Grace", "region": "sjc"}]})
+    fleet, _emulator, runtime = setup
+    fleet.write_roster(
+        {"users": [{"id": ADA, "name": "Ada", "region": "sjc"}, {"id": GRACE, "name": "Grace", "region": "sjc"}]}
+    )
     fleet.up()  # MachineReady waited for the real /health check to pass
     users, tokens = fleet.users(), fleet.tokens()
-    urls = {uid: runtime.url(out["machine_id"], 18789) for uid, out in users.items()}
+    urls = {uid: runtime.url(out["instance_id"], 18789) for uid, out in users.items()}
     assert all(urls.values())
     for url in urls.values():
         deadline = time.monotonic() + 90
@@ -50,19 +48,25 @@ def test_real_gateways_answer_behind_the_emulator_with_their_own_tokens(setup):
     statuses = {}
     for gateway, url in urls.items():
         for caller, token in tokens.items():
-            answer = httpx.post(f"{url}/tools/invoke", headers={"Authorization": f"Bearer {token}"},
-                                json={"tool": "sessions_list", "args": {}}, timeout=30)
+            answer = httpx.post(
+                f"{url}/tools/invoke",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"tool": "sessions_list", "args": {}},
+                timeout=30,
+            )
             statuses[gateway, caller] = answer.status_code
     assert statuses == {(ADA, ADA): 200, (ADA, GRACE): 401, (GRACE, GRACE): 200, (GRACE, ADA): 401}
     # The config file reached the volume, and holds the token only as a reference.
     with docker_client() as docker:
-        code, text = docker.exec_run(f"flyemu-{users[ADA]['machine_id']}", ["cat", "/home/node/.openclaw/openclaw.json"])
+        code, text = docker.exec_run(
+            f"flyemu-{users[ADA]['instance_id']}", ["cat", "/home/node/.openclaw/openclaw.json"]
+        )
     in_file = tokens[ADA] in text  # compared outside the assert: a failure must not print it
     assert code == 0 and "${OPENCLAW_GATEWAY_TOKEN}" in text and not in_file
 
 
 def test_destroy_removes_the_containers(setup):
-    fleet, emulator, runtime = setup
+    fleet, _emulator, _runtime = setup
     fleet.run("destroy", "--yes")
     with docker_client() as docker:
         assert docker.list_labelled("containers", LABEL) == []

@@ -1,11 +1,11 @@
-"""Lifecycle, drift and safety on the Docker target (issue 4), through the real engine and Docker."""
+"""Lifecycle, drift and safety on the Docker target through the real engine and Docker."""
 
 import json
 import subprocess
 
 import pytest
 
-from components.docker.client import docker_client
+from openclaw_fleet.providers.docker.client import docker_client
 from tests.integration.fleet import Fleet, PulumiFailed
 
 pytestmark = pytest.mark.integration
@@ -19,10 +19,7 @@ def roster(users=USERS, **fields) -> dict:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    fleet = Fleet(tmp_path_factory.mktemp("lifecycle"), {
-        "target": "docker", "registry": "127.0.0.1:5000", "baseImage": "openclaw-fleet/node:24.21.0",
-        "publishHost": "127.0.0.1",
-    })
+    fleet = Fleet.for_docker(tmp_path_factory.mktemp("lifecycle"), publishHost="127.0.0.1")
     fleet.write_roster(roster())
     fleet.up()
     yield fleet
@@ -35,12 +32,20 @@ def container(fleet: Fleet, user_id: str) -> str:
     return f"{fleet.prefix}-u-{user_id[-12:].lower()}"
 
 
-def test_control_plane_rows_match_seed_000_table(fleet):
+def test_control_plane_rows_have_one_row_per_user(fleet):
     rows = json.loads(fleet.run("stack", "output", "machines", "--json"))
     assert [row["user_id"] for row in rows] == list(USERS)
     for row in rows:
-        assert set(row) == {"id", "user_id", "app_name", "region", "volume_id", "status", "gateway_url",
-                            "gateway_token"}
+        assert set(row) == {
+            "id",
+            "user_id",
+            "app_name",
+            "region",
+            "volume_id",
+            "status",
+            "gateway_url",
+            "gateway_token",
+        }
         assert row["gateway_token"] == "[secret]" and row["status"] == "running"
         assert row["app_name"] == container(fleet, row["user_id"])
 
@@ -64,12 +69,12 @@ def test_a_new_image_replaces_exactly_the_containers(fleet):
     entrypoint.write_text(entrypoint.read_text() + "# rebuild\n")
     fleet.up()
     after, now = fleet.users(), fleet.docker_objects()
-    assert all(after[u]["container_id"] != before[u]["container_id"] for u in USERS)
+    assert all(after[u]["instance_id"] != before[u]["instance_id"] for u in USERS)
     assert all(after[u]["volume_id"] == before[u]["volume_id"] and after[u]["state"] == "running" for u in USERS)
     assert now["networks"] == objects["networks"] and now["volumes"] == objects["volumes"]
     image = fleet.run("stack", "output", "image").strip()
     with docker_client() as docker:
-        assert {docker.inspect_container(out["container_id"])["Config"]["Image"] for out in after.values()} == {image}
+        assert {docker.inspect_container(out["instance_id"])["Config"]["Image"] for out in after.values()} == {image}
 
 
 def test_drift_is_seen_by_refresh_and_repaired_by_up(fleet):
@@ -78,8 +83,9 @@ def test_drift_is_seen_by_refresh_and_repaired_by_up(fleet):
     with docker_client() as docker:
         docker.remove_container(deleted)
         docker.stop_container(stopped, timeout_s=5)
-    subprocess.run(["docker", "update", "--memory", "1g", "--memory-swap", "1g", reconfigured], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["docker", "update", "--memory", "1g", "--memory-swap", "1g", reconfigured], check=True, capture_output=True
+    )
     refresh = fleet.run("refresh", "--yes")
     assert "deleted" in refresh and "updated" in refresh
     fleet.up()

@@ -1,12 +1,12 @@
-"""Lifecycle, drift and safety on the Fly target (issue 4), through the real engine and the emulator."""
+"""Lifecycle, drift and safety on the Fly target through the real engine and the emulator."""
 
 import json
 import secrets
 
 import pytest
 
-from tests.fly_emulator import Emulator, Timing
 from tests.integration.fleet import Fleet, PulumiFailed
+from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
 
@@ -20,11 +20,8 @@ def roster(users=USERS, **fields) -> dict:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    emulator = Emulator(tokens=(token := "fly-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
-    fleet = Fleet(tmp_path_factory.mktemp("lcfly"), {
-        "target": "fly", "registry": "127.0.0.1:5000", "baseImage": "openclaw-fleet/node:24.21.0",
-        "flyApiUrl": emulator.url, "healthTimeoutSeconds": "60",
-    }, env={"FLY_API_TOKEN": token})
+    emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
+    fleet = Fleet.for_fly(tmp_path_factory.mktemp("lcfly"), emulator)
     fleet.write_roster(roster())
     fleet.up()
     yield fleet, emulator
@@ -47,10 +44,10 @@ def test_post_provision_operations_run_in_order_and_pairings_only_once(setup):
     fleet, emulator = setup
     model = ["openclaw", "models", "set", "anthropic/claude-sonnet-4-5"]
     approve = ["openclaw", "pairing", "approve", "telegram"]
-    assert machine_of(emulator, fleet, USERS[2]).execs == [model]  # seed 002: right after provisioning
+    assert machine_of(emulator, fleet, USERS[2]).execs == [model]  # right after provisioning
     fleet.write_roster(roster(**{USERS[2]: {"telegramPairings": ["PAIR1", "PAIR2"]}}))
     fleet.up()
-    assert machine_of(emulator, fleet, USERS[2]).execs == [model, approve + ["PAIR1"], approve + ["PAIR2"]]
+    assert machine_of(emulator, fleet, USERS[2]).execs == [model, [*approve, "PAIR1"], [*approve, "PAIR2"]]
     fleet.write_roster(roster(**{USERS[2]: {"telegramPairings": ["PAIR1", "PAIR2"], "model": "openai/gpt-5.1"}}))
     fleet.up()
     assert machine_of(emulator, fleet, USERS[2]).execs[3:] == [["openclaw", "models", "set", "openai/gpt-5.1"]]
@@ -102,7 +99,8 @@ def test_drift_is_seen_by_refresh_and_repaired_by_up(setup):
     with emulator.state.lock:  # what someone with flyctl did behind the tool's back
         deleted.state, deleted.pending = "destroyed", []
         emulator.state.apps[f"{fleet.prefix}-u-{USERS[0][-12:].lower()}"]["volumes"][
-            fleet.users()[USERS[0]]["volume_id"]]["attached_machine_id"] = None
+            fleet.users()[USERS[0]]["volume_id"]
+        ]["attached_machine_id"] = None
         stopped.state, stopped.pending = "stopped", []
         reconfigured.config = {**reconfigured.config, "guest": {"cpu_kind": "shared", "cpus": 2, "memory_mb": 4096}}
     refresh = fleet.run("refresh", "--yes")

@@ -3,7 +3,7 @@
 import pulumi
 import pytest
 
-from components.departures import check_deletions, departed_record
+from openclaw_fleet.departures import check_deletions, departed_record
 
 TEN = [f"user_{i}" for i in range(10)]
 
@@ -31,10 +31,14 @@ def test_first_run_has_no_previous_users():
 
 
 def test_record_keeps_retained_and_snapshotted_users_until_they_return():
-    previous = {"u1": {"deprovision": "retain", "name": "p-u-1", "volume_id": "v1"},
-                "u2": {"deprovision": "delete", "name": "p-u-2", "volume_id": "v2"},
-                "u3": {"deprovision": "snapshot", "name": "p-u-3", "volume_id": "v3"}}
+    previous = {
+        "u1": {"deprovision": "retain", "name": "p-u-1", "volume_id": "v1"},
+        "u2": {"deprovision": "delete", "name": "p-u-2", "volume_id": "v2"},
+        "u3": {"deprovision": "snapshot", "name": "p-u-3", "volume_id": "v3"},
+    }
     record = departed_record(previous, {"u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"}}, ["u3"])
-    assert record == {"u1": {"policy": "retain", "name": "p-u-1", "volume_id": "v1"},
-                      "u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"}}
+    assert record == {
+        "u1": {"policy": "retain", "name": "p-u-1", "volume_id": "v1"},
+        "u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"},
+    }
     assert departed_record({}, record, ["u9"]) == {"u1": record["u1"]}

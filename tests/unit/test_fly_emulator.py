@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from tests.fly_emulator import Emulator, Timing
+from tools.fly_emulator import Emulator, Timing
 
 CONFIG = {"image": "r/i@sha256:1", "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 2048}}
 
@@ -30,8 +30,10 @@ def test_no_token_is_401(api):
 
 
 def test_invalid_config_is_400_with_a_fly_style_error(api):
-    answer = api.post("/apps/app-1/machines", json={"config": {"image": "x", "guest": {"cpu_kind": "shared",
-                                                                                       "cpus": 3, "memory_mb": 1}}})
+    answer = api.post(
+        "/apps/app-1/machines",
+        json={"config": {"image": "x", "guest": {"cpu_kind": "shared", "cpus": 3, "memory_mb": 1}}},
+    )
     assert answer.status_code == 400 and "guest" in answer.json()["error"]
 
 
@@ -59,8 +61,9 @@ def test_second_lease_and_unleased_update_are_refused(api):
     nonce = lease.json()["data"]["nonce"]
     assert api.post(f"/apps/app-1/machines/{m['id']}/lease", params={"ttl": 30}, json={}).status_code == 409
     assert api.post(f"/apps/app-1/machines/{m['id']}", json={"config": CONFIG}).status_code == 409
-    updated = api.post(f"/apps/app-1/machines/{m['id']}", json={"config": CONFIG},
-                       headers={"fly-machine-lease-nonce": nonce})
+    updated = api.post(
+        f"/apps/app-1/machines/{m['id']}", json={"config": CONFIG}, headers={"fly-machine-lease-nonce": nonce}
+    )
     assert updated.status_code == 200 and updated.json()["instance_id"] != m["instance_id"]
 
 

@@ -1,15 +1,18 @@
-"""Seed 000's short-id rule and the names derived from it."""
+"""The short-id rule hosted-OpenClaw services use, and the names derived from it."""
 
 import pytest
 
-from components.naming import instance_name, short_id
+from openclaw_fleet.roster.naming import instance_name, short_id
 
 
-@pytest.mark.parametrize("user_id, expected", [
-    ("user_2abc123def456", "abc123def456"),   # seed 000's own example: last 12 chars
-    ("user_ABC", "abc"),                      # short ids are lowercased and may be shorter
-    ("user_x_user_y", "x_user_y"),            # only the first "user_" is removed, as in JS replace
-])
+@pytest.mark.parametrize(
+    "user_id, expected",
+    [
+        ("user_2abc123def456", "abc123def456"),  # last 12 chars
+        ("user_ABC", "abc"),  # short ids are lowercased and may be shorter
+        ("user_x_user_y", "x_user_y"),  # only the first "user_" is removed, as in JS replace
+    ],
+)
 def test_short_id(user_id, expected):
     assert short_id(user_id) == expected
 

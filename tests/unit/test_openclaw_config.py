@@ -1,15 +1,9 @@
-"""openclaw.json rendering (seeds 001, 003)."""
+"""openclaw.json rendering: token by reference, the user's model, the WhatsApp allowlist."""
 
 import json
 
-from components.openclaw_config import render_config, render_config_text
-from components.roster import User
-
-
-def user(**overrides) -> User:
-    fields = dict(id="user_1", name="A", short_id="1", state="running", region="sjc", size="small",
-                  model="openai/gpt-5.1", provider_keys={}, whatsapp_owner=None, env={}, line=1)
-    return User(**{**fields, **overrides})
+from openclaw_fleet.gateway.openclaw_config import render_config, render_config_text
+from tests.unit.users import user
 
 
 def test_gateway_uses_token_auth_from_env_and_lan_bind():

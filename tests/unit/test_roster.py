@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from components.roster import RosterError, json_schema, load_roster
+from openclaw_fleet.roster import RosterError, load_roster
+from openclaw_fleet.roster.docs import json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +28,10 @@ def test_example_roster_loads_with_defaults_applied():
 
 
 def test_user_fields_override_and_merge_defaults(tmp_path):
-    users = load_roster(write(tmp_path, """
+    users = load_roster(
+        write(
+            tmp_path,
+            """
 defaults:
   state: stopped
   providerKeys: {ANTHROPIC_API_KEY: "config:shared"}
@@ -41,7 +45,9 @@ users:
     name: Two
     state: running
     providerKeys: {ANTHROPIC_API_KEY: "config:two"}
-"""))
+""",
+        )
+    )
     one, two = users
     assert one.state == "stopped" and two.state == "running"
     assert one.provider_keys == {"ANTHROPIC_API_KEY": "config:shared", "OPENAI_API_KEY": "env:ONE_OPENAI"}
@@ -49,19 +55,30 @@ users:
     assert one.env == {"TZ": "UTC", "LANG": "C.UTF-8"}
 
 
-@pytest.mark.parametrize("body, line, field, words", [
-    ("users:\n  - id: user_1\n    name: A\n    modle: x/y\n", 4, "users[0].modle", "unknown field"),
-    ("users:\n  - id: user_1\n    name: A\n    size: huge\n", 4, "users[0].size", "Input should be"),
-    ("users:\n  - id: bob\n    name: A\n", 2, "users[0].id", "should match pattern"),
-    ("users:\n  - id: user_1\n", 2, "users[0].name", "required field is missing"),
-    ("users:\n  - id: user_1\n    name: A\n    env:\n      NODE_OPTIONS: x\n", 5, "users[0].env.NODE_OPTIONS",
-     "not an allowed name"),
-    ("users:\n  - id: user_1\n    name: A\n    providerKeys:\n      FOO_KEY: env:X\n", 5,
-     "users[0].providerKeys.FOO_KEY", "not an allowed name"),
-    ("users:\n  - id: user_1\n    name: A\n    whatsappOwner: '5551234'\n", 4, "users[0].whatsappOwner", "pattern"),
-    ("defaults:\n  model: no-slash\nusers: []\n", 2, "defaults.model", "pattern"),
-    ("users:\n  - id: user_1\n    name: A\n    name: B\n", 4, "name", "duplicate key"),
-])
+@pytest.mark.parametrize(
+    "body, line, field, words",
+    [
+        ("users:\n  - id: user_1\n    name: A\n    modle: x/y\n", 4, "users[0].modle", "unknown field"),
+        ("users:\n  - id: user_1\n    name: A\n    size: huge\n", 4, "users[0].size", "Input should be"),
+        ("users:\n  - id: bob\n    name: A\n", 2, "users[0].id", "should match pattern"),
+        ("users:\n  - id: user_1\n", 2, "users[0].name", "required field is missing"),
+        (
+            "users:\n  - id: user_1\n    name: A\n    env:\n      NODE_OPTIONS: x\n",
+            5,
+            "users[0].env.NODE_OPTIONS",
+            "not an allowed name",
+        ),
+        (
+            "users:\n  - id: user_1\n    name: A\n    providerKeys:\n      FOO_KEY: env:X\n",
+            5,
+            "users[0].providerKeys.FOO_KEY",
+            "not an allowed name",
+        ),
+        ("users:\n  - id: user_1\n    name: A\n    whatsappOwner: '5551234'\n", 4, "users[0].whatsappOwner", "pattern"),
+        ("defaults:\n  model: no-slash\nusers: []\n", 2, "defaults.model", "pattern"),
+        ("users:\n  - id: user_1\n    name: A\n    name: B\n", 4, "name", "duplicate key"),
+    ],
+)
 def test_bad_roster_names_file_line_and_field(tmp_path, body, line, field, words):
     path = write(tmp_path, body)
     with pytest.raises(RosterError) as caught:
@@ -81,12 +98,15 @@ def test_plaintext_provider_key_is_refused_and_not_echoed(tmp_path):
 
 
 def test_two_users_with_the_same_short_id_are_named_together(tmp_path):
-    path = write(tmp_path, """users:
+    path = write(
+        tmp_path,
+        """users:
   - id: user_Aabc123def456
     name: A
   - id: user_Babc123def456
     name: B
-""")
+""",
+    )
     with pytest.raises(RosterError) as caught:
         load_roster(path)
     message = str(caught.value)
@@ -104,7 +124,9 @@ def test_yaml_syntax_error_has_a_line(tmp_path):
 
 def test_committed_schema_matches_the_models():
     committed = json.loads((ROOT / "users" / "roster.schema.json").read_text())
-    assert committed == json_schema(), "regenerate: python -m components.roster --schema > users/roster.schema.json"
+    assert committed == json_schema(), (
+        "regenerate: python -m openclaw_fleet.roster.docs --schema > users/roster.schema.json"
+    )
 
 
 def test_schema_lists_allowed_provider_keys():
@@ -114,6 +136,6 @@ def test_schema_lists_allowed_provider_keys():
 
 
 def test_committed_docs_table_matches_the_models():
-    from components.roster import docs_table
+    from openclaw_fleet.roster.docs import docs_table
 
     assert docs_table() in (ROOT / "users" / "ROSTER.md").read_text(), "regenerate users/ROSTER.md"

@@ -1,0 +1,115 @@
+"""``fleet adoptable``: list what ``adopt: true`` would take over, before it does.
+
+Reads the stack's config as ``pulumi config --json`` prints it (on stdin) and the stack's roster,
+then asks the stack's target what already exists under each user's names (``roster.naming``):
+on Fly the app with its machines, volumes and IP assignments (token ``FLY_API_TOKEN``); on Docker
+the container, volume and network. Prints one JSON row per user for whom something exists:
+``user_id``, ``name``, ``adopt`` (whether the roster says to), ``managed`` (already carries this
+stack's label or none of it differs) and ``found``. Reads only; changes nothing.
+"""
+
+import json
+import os
+import sys
+
+from openclaw_fleet.providers.docker.client import DEFAULT_HOST, docker_client
+from openclaw_fleet.providers.fly.client import DEFAULT_API_URL, FlyClient
+from openclaw_fleet.roster import User, instance_name, load_roster
+
+
+def fly_findings(users: list[User], prefix: str, api_url: str, token: str, stack_label: str) -> list[dict]:
+    """Per user whose app exists: the app's machines, volumes and IP addresses."""
+    rows = []
+    with FlyClient(api_url, token) as fly:
+        for user in users:
+            name = instance_name(prefix, user.id)
+            if fly.get_app(name) is None:
+                continue
+            machines = fly.list_machines(name) or []
+            managed = any(
+                ((m.get("config") or {}).get("metadata") or {}).get("openclaw-fleet-stack") == stack_label
+                for m in machines
+            )
+            rows.append(
+                {
+                    "user_id": user.id,
+                    "name": name,
+                    "adopt": user.adopt,
+                    "managed": managed,
+                    "found": {
+                        "app": name,
+                        "machines": [
+                            {
+                                "id": m["id"],
+                                "name": m.get("name"),
+                                "state": m.get("state"),
+                                "image": (m.get("config") or {}).get("image"),
+                            }
+                            for m in machines
+                        ],
+                        "volumes": [
+                            {
+                                "id": v["id"],
+                                "name": v["name"],
+                                "size_gb": v.get("size_gb"),
+                                "attached_machine_id": v.get("attached_machine_id"),
+                            }
+                            for v in fly.list_volumes(name) or []
+                        ],
+                        "ips": [ip["ip"] for ip in fly.list_ip_assignments(name) or []],
+                    },
+                }
+            )
+    return rows
+
+
+def docker_findings(users: list[User], prefix: str, host: str, stack_label: str) -> list[dict]:
+    """Per user with a container, volume or network of their name: what each is."""
+    rows = []
+    with docker_client(host) as docker:
+        for user in users:
+            name = instance_name(prefix, user.id)
+            container, volume = docker.inspect_container(name), docker.inspect_volume(f"{name}-data")
+            network = docker.inspect_network(name)
+            if not (container or volume or network):
+                continue
+            labels = ((container or {}).get("Config") or {}).get("Labels") or {}
+            rows.append(
+                {
+                    "user_id": user.id,
+                    "name": name,
+                    "adopt": user.adopt,
+                    "managed": labels.get("openclaw-fleet.stack") == stack_label,
+                    "found": {
+                        "container": container
+                        and {
+                            "id": container["Id"],
+                            "image": container["Config"]["Image"],
+                            "running": container["State"]["Running"],
+                        },
+                        "volume": volume and volume["Name"],
+                        "network": network and network["Id"],
+                    },
+                }
+            )
+    return rows
+
+
+def main(stack: str) -> None:
+    """Print the rows for ``stack``, whose config (``pulumi config --json``) comes on stdin."""
+    config = json.load(sys.stdin)
+
+    def setting(key: str, default: str | None = None) -> str | None:
+        return (config.get(f"openclaw-fleet:{key}") or {}).get("value", default)
+
+    users = load_roster(setting("roster", "users/roster.yaml"))
+    prefix = setting("namePrefix", "openclaw")
+    stack_label = f"openclaw-fleet/{stack}"
+    if setting("target", "docker") == "fly":
+        token = os.environ.get("FLY_API_TOKEN")
+        if not token:
+            sys.exit("adoptable: set FLY_API_TOKEN")
+        rows = fly_findings(users, prefix, setting("flyApiUrl", DEFAULT_API_URL), token, stack_label)
+    else:
+        rows = docker_findings(users, prefix, setting("dockerHost", DEFAULT_HOST), stack_label)
+    print(json.dumps(rows, indent=2))

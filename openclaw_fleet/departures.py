@@ -1,0 +1,72 @@
+"""Users leaving the roster: the mass-deletion guard and the record of what they left behind.
+
+Both compare the roster with the stack's own outputs from its last update (``roster_state`` and
+``departed``, read when the program starts), in ``preview`` as in ``up``; ``pulumi destroy`` does
+not run the program.
+
+- Guard: when a run would remove more than ``share`` of the stack's users and at least
+  ``minimum`` of them (defaults 20 %, 3 users), ``preview`` and ``up`` fail naming the count and
+  the users, unless the run sets ``OPENCLAW_FLEET_ALLOW_MASS_DELETION=1``.
+- Record (stack output ``departed``): per departed user whose policy was ``retain`` or
+  ``snapshot``, the policy, instance name and volume id; kept across runs until the user comes
+  back, when ``restore: latest`` uses it to recreate their volume from its snapshot.
+"""
+
+import json
+import os
+import subprocess
+
+import pulumi
+
+OVERRIDE_ENV = "OPENCLAW_FLEET_ALLOW_MASS_DELETION"
+
+
+def check_deletions(previous: list[str], current: list[str], share: float, minimum: int, override: bool) -> None:
+    """Raise pulumi.RunError when removing ``previous`` − ``current`` is a mass deletion not overridden."""
+    removed = sorted(set(previous) - set(current))
+    if override or len(removed) < minimum or len(removed) <= share * len(previous):
+        return
+    raise pulumi.RunError(
+        f"this run would delete {len(removed)} of {len(previous)} users ({', '.join(removed)}), more than "
+        f"{share:.0%} of the stack; if that is intended, run again with {OVERRIDE_ENV}=1"
+    )
+
+
+def departed_record(previous_users: dict, previous_departed: dict, current: list[str]) -> dict:
+    """Who left with something kept: user id → {policy, name, volume_id}. Users back in the roster drop out."""
+    record = {uid: row for uid, row in previous_departed.items() if uid not in current}
+    for uid, row in previous_users.items():
+        if uid not in current and row.get("deprovision") in ("retain", "snapshot"):
+            record[uid] = {"policy": row["deprovision"], "name": row.get("name"), "volume_id": row.get("volume_id")}
+    return record
+
+
+def previous_outputs() -> dict:
+    """The stack's outputs from its last update, without secrets (``pulumi stack output --json``).
+
+    Read once, when the program starts and before any resource is registered (a StackReference to
+    the stack itself races the engine's own checkpoint writes on the file backend). Raises
+    pulumi.RunError when they cannot be read.
+    """
+    result = subprocess.run(
+        ["pulumi", "stack", "output", "--json", "--stack", pulumi.get_stack()],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise pulumi.RunError(f"could not read the stack's previous outputs: {result.stderr.strip()[-500:]}")
+    return json.loads(result.stdout or "{}")
+
+
+class Departures:
+    """Who left since the last update. Construction raises pulumi.RunError for a refused mass
+    deletion; ``departed`` is the record to export; ``left_before`` the previous record, where a
+    returning user's old volume is found."""
+
+    def __init__(self, current: list[str], share: float, minimum: int):
+        previous = previous_outputs()
+        previous_users = previous.get("roster_state") or {}
+        check_deletions(list(previous_users), current, share, minimum, os.environ.get(OVERRIDE_ENV) == "1")
+        self.left_before: dict = previous.get("departed") or {}
+        self.departed = departed_record(previous_users, self.left_before, current)

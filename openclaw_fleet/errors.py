@@ -1,0 +1,106 @@
+"""Every exception openclaw-fleet raises on purpose, in one place.
+
+Each type says what failed, so an operator knows where to look: the Fly Machines API
+(``FlyApiError`` for a real HTTP answer, ``FlyUnreachable`` when there was none), the Docker
+engine (``DockerApiError``, ``DockerUnreachable``), a gateway (``GatewayNotReady``,
+``GatewayCommandFailed``), a volume snapshot (``SnapshotError``) or the roster (``RosterError``).
+An HTTP status appears only where an HTTP answer carried it. No message holds a request body, a
+token or a secret value.
+"""
+
+from __future__ import annotations
+
+
+class FleetError(Exception):
+    """Base of the errors below."""
+
+
+class FlyApiError(FleetError):
+    """The Fly Machines API answered a call with an error status.
+
+    Attributes: ``method``, ``path`` (no query string), ``status`` (the HTTP status), ``message``
+    (Fly's ``error`` field), ``request_id`` (the ``fly-request-id`` header, when there was one) and
+    ``retry_after`` (seconds, from a 429's ``Retry-After``). Following superfly/fly-go's
+    ``flaps`` errors, it is raised only for real HTTP answers.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        message: str,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ):
+        self.method, self.path, self.status, self.message = method, path, status, message
+        self.request_id, self.retry_after = request_id, retry_after
+        suffix = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"Fly {method} {path}: {status} {message}{suffix}")
+
+
+class FlyUnreachable(FleetError):
+    """A Fly Machines API call got no answer (could not connect, or the connection broke).
+
+    Attributes: ``method``, ``path``, ``reason`` (e.g. ``could not connect: ConnectError``).
+    """
+
+    def __init__(self, method: str, path: str, reason: str):
+        self.method, self.path, self.reason = method, path, reason
+        super().__init__(f"Fly {method} {path}: no answer ({reason})")
+
+
+class FlyAnswerLost(FlyUnreachable):
+    """The connection broke after a call that is not safe to repeat was sent: it may or may not
+    have taken effect, so the caller looks for what it may have made before trying again."""
+
+
+class FlyNotConfigured(FleetError):
+    """The Fly API cannot be called: no token is set (``FLY_API_TOKEN`` or the config secret
+    ``openclaw-fleet:flyApiToken``)."""
+
+
+class DockerApiError(FleetError):
+    """The Docker engine answered a call with an error status.
+
+    Attributes: ``method``, ``path`` (no query string), ``status``, ``message`` (the engine's
+    ``message`` field). Never holds request bodies, so the env sent to a container cannot leak.
+    """
+
+    def __init__(self, method: str, path: str, status: int, message: str):
+        self.method, self.path, self.status, self.message = method, path, status, message
+        super().__init__(f"Docker {method} {path}: {status} {message}")
+
+
+class DockerUnreachable(FleetError):
+    """A Docker engine call got no answer in time: the engine could not be reached, or it did not
+    answer within the call's timeout. Attributes: ``method``, ``path``, ``reason``."""
+
+    def __init__(self, method: str, path: str, reason: str):
+        self.method, self.path, self.reason = method, path, reason
+        super().__init__(f"Docker {method} {path}: no answer ({reason})")
+
+
+class GatewayNotReady(FleetError):
+    """A user's gateway did not become ready (Docker: ``GET /health`` 200; Fly: the machine
+    ``started`` with passing checks, or ``stopped``) in time; the message says what was seen."""
+
+
+class GatewayCommandFailed(FleetError):
+    """A command run inside a user's gateway (e.g. ``openclaw models set``) exited non-zero;
+    the message has its exit code and the end of its output."""
+
+
+class SnapshotError(FleetError):
+    """Saving a volume before deletion, or restoring one, failed or found no snapshot."""
+
+
+class RosterError(ValueError):
+    """An invalid roster; ``problems`` holds one ``file:line: field: message`` per problem.
+
+    Messages never echo a field's value: a mistyped secret must not reach a log.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid roster:\n  " + "\n  ".join(problems))

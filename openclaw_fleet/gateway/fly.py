@@ -1,0 +1,131 @@
+"""``FlyGateway``: one user's gateway on Fly.io Machines.
+
+Children, named after the user's instance name, in the order Fly needs them: ``GatewayToken`` →
+``App`` → ``IPAssignment`` ×2 (shared IPv4, IPv6, so ``<app>.fly.dev`` resolves) → ``Volume``
+(encrypted) → ``AppSecrets`` (token, provider keys) → ``Machine`` → ``MachineReady`` → the
+post-provision commands.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from openclaw_fleet.gateway.component import GATEWAY_COMMAND, STATE_DIR, Gateway, GatewayArgs
+from openclaw_fleet.gateway.openclaw_config import GATEWAY_PORT, render_config_text
+from openclaw_fleet.providers.fly.app import App, AppArgs
+from openclaw_fleet.providers.fly.ip_assignment import IPAssignment, IPAssignmentArgs
+from openclaw_fleet.providers.fly.machine import Machine, MachineArgs
+from openclaw_fleet.providers.fly.machine_ready import MachineReady, MachineReadyArgs
+from openclaw_fleet.providers.fly.secrets import AppSecrets, AppSecretsArgs
+from openclaw_fleet.providers.fly.volume import Volume, VolumeArgs
+from openclaw_fleet.providers.token import AdoptFrom
+from openclaw_fleet.roster import SIZE_PRESETS, User
+
+FLY_VOLUME_NAME = "openclaw_data"
+
+
+class FlyGateway(Gateway):
+    """A user's Fly app with its IPs, volume, secrets and machine; see ``GatewayArgs``."""
+
+    def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("openclaw:fleet:FlyGateway", name, args, opts)
+        user, settings, child = args.user, args.settings, self.child
+        secret_env = self._token(args, AdoptFrom(target="fly", app=name))
+        # A kept app holds a retained volume, or the snapshots of a deleted one.
+        app = App(
+            name,
+            AppArgs(name=name, org_slug=settings.fly_org, adopt=user.adopt),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision != "delete")),
+        )
+        IPAssignment(f"{name}-v4", IPAssignmentArgs(app=app.name, type="shared_v4"), child)
+        IPAssignment(f"{name}-v6", IPAssignmentArgs(app=app.name, type="v6"), child)
+        volume = Volume(
+            name,
+            VolumeArgs(
+                app=app.name,
+                name=FLY_VOLUME_NAME,
+                region=user.region,
+                size_gb=settings.volume_size_gb,
+                encrypted=True,
+                deprovision=user.deprovision,
+                adopt=user.adopt,
+                restore_from_volume=args.departed_volume_id if user.restore == "latest" else None,
+            ),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")),
+        )
+        secrets = AppSecrets(name, AppSecretsArgs(app=app.name, values=secret_env), child)
+        origin = f"https://{name}.fly.dev"
+        config = pulumi.Output.all(args.image_ref, volume.id).apply(
+            lambda values: machine_config(user, values[0], values[1], settings.stack_label, origin)
+        )
+        machine = Machine(
+            name,
+            MachineArgs(
+                app=app.name,
+                name=name,
+                region=user.region,
+                config=config,
+                min_secrets_version=secrets.version,
+                state=user.state,
+                adopt=user.adopt,
+            ),
+            child,
+        )
+        ready = MachineReady(
+            name,
+            MachineReadyArgs(
+                app=app.name,
+                machine_id=machine.id,
+                instance_id=machine.instance_id,
+                state=user.state,
+                timeout_s=settings.health_timeout_s,
+                user_id=user.id,
+            ),
+            child,
+        )
+        self.gateway_url = pulumi.Output.from_input(origin)
+        self.instance_id, self.volume_id, self.state = machine.id, volume.id, ready.status
+        self._post_provision(user, {"target": "fly", "app": app.name, "machine_id": machine.id}, ready)
+        self._register_gateway_outputs()
+
+
+def machine_config(user: User, image_ref: str, volume_id: str, stack_label: str, origin: str) -> dict:
+    """The fly.MachineConfig of a user's gateway (fields as in the Machines API spec).
+
+    The token and provider keys are app secrets, which Fly puts in the machine's env, never in
+    this config; ``openclaw.json`` has no secret, so it is a plain file (``text``; the client
+    sends it as the API's base64 ``raw_value``). Services: 443 (tls + http) and 80 (http) to the
+    gateway port; an HTTP check on ``/health`` with a grace period as long as a cold gateway start.
+    """
+    return {
+        "image": image_ref,
+        "init": {"cmd": GATEWAY_COMMAND},
+        "guest": dict(SIZE_PRESETS[user.size]),
+        "env": {**user.env, "OPENCLAW_STATE_DIR": STATE_DIR},
+        "services": [
+            {
+                "protocol": "tcp",
+                "internal_port": GATEWAY_PORT,
+                "autostart": True,
+                "autostop": "off",
+                "ports": [{"port": 443, "handlers": ["tls", "http"]}, {"port": 80, "handlers": ["http"]}],
+            }
+        ],
+        "checks": {
+            "health": {
+                "type": "http",
+                "port": GATEWAY_PORT,
+                "path": "/health",
+                "method": "GET",
+                "interval": "15s",
+                "timeout": "5s",
+                "grace_period": "240s",
+            }
+        },
+        "mounts": [{"volume": volume_id, "path": STATE_DIR, "name": FLY_VOLUME_NAME}],
+        "files": [
+            {"guest_path": f"{STATE_DIR}/openclaw.json", "mode": 0o600, "text": render_config_text(user, [origin])}
+        ],
+        "restart": {"policy": "always"},
+        "metadata": {"openclaw-fleet-user": user.id, "openclaw-fleet-stack": stack_label},
+    }

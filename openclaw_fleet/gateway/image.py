@@ -1,0 +1,48 @@
+"""``GatewayImage``: the gateway image from ``image/``, built and pushed to the stack's registry.
+
+Its output ``ref`` is the digest reference (``<registry>/openclaw-gateway@sha256:…``). Gateways
+take their image from that output, so a change to the build context or the build args rebuilds
+and pushes once, and then updates exactly the gateways, each of which sees a new ``image``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+
+from openclaw_fleet.providers.docker.image import Image, ImageArgs, context_hash
+
+REPOSITORY_NAME = "openclaw-gateway"
+
+
+@dataclass(frozen=True)
+class GatewayImageArgs:
+    """``context_dir``: the build context (``image/``); ``registry``: ``host:port`` or
+    ``registry.fly.io/<app>``; ``build_args``: e.g. ``{"BASE_IMAGE": …}``."""
+
+    context_dir: Path
+    registry: str
+    build_args: dict[str, str] = field(default_factory=dict)
+
+
+class GatewayImage(pulumi.ComponentResource):
+    """The gateway image; output ``ref``, the digest reference."""
+
+    ref: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GatewayImageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("openclaw:fleet:GatewayImage", name, None, opts)
+        image = Image(
+            name,
+            ImageArgs(
+                context_dir=str(args.context_dir),
+                context_hash=context_hash(args.context_dir, args.build_args),
+                repository=f"{args.registry}/{REPOSITORY_NAME}",
+                build_args=args.build_args,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.ref = image.ref
+        self.register_outputs({"ref": self.ref})

@@ -1,0 +1,137 @@
+"""What every dynamic provider here shares: typed inputs, provider settings, the API clients.
+
+Typed inputs. Each resource declares its inputs as one ``ResourceArgs`` model (pydantic) and its
+state (inputs + outputs) as a subclass. The program builds the args with keyword arguments, so a
+misspelt or mistyped input fails at once, where it is written; Pulumi Outputs (and values still
+unknown in a preview) pass through untouched where a field is ``Input[...]``.
+The provider validates the resolved values again in ``check`` (Pulumi's place for input
+validation), so a bad value fails the preview with the property's name.
+
+Provider settings come from the stack config in ``configure`` (``dockerHost``, ``flyApiUrl``,
+``flyApiToken`` with ``FLY_API_TOKEN`` winning, ``registryUsername``/``registryPassword``), as in
+Pulumi's dynamic-provider guide (https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/).
+Each resource is a ``FleetResource``: Pulumi's ``(name, args, opts)``, with its outputs taken from
+its state model, so they are declared once.
+
+The SDK pickles each provider *object* into every resource's state, so settings live on the
+object only after the engine has unpickled and configured it, ``__getstate__`` keeps them out of
+a pickle in any case, and each call opens its own client.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, ClassVar, Self, TypeVar
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource, ResourceProvider
+from pulumi.output import Unknown
+from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
+
+from openclaw_fleet.errors import FlyNotConfigured
+from openclaw_fleet.providers.docker.client import DEFAULT_HOST, DockerClient, docker_client
+from openclaw_fleet.providers.fly.client import DEFAULT_API_URL, FlyClient
+
+T = TypeVar("T")
+
+
+def _outputs_pass(value: Any, validate: Any) -> Any:
+    return value if isinstance(value, (pulumi.Output, Unknown)) else validate(value)
+
+
+Input = Annotated[T, WrapValidator(_outputs_pass)]
+"""A field that takes a plain value (validated as ``T``) or a Pulumi ``Output`` (passed as is)."""
+
+
+class ResourceArgs(BaseModel):
+    """Base of a resource's typed inputs (and, in subclasses, its state)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    omit_unset: ClassVar[bool] = False
+    """True where an input left out must stay out (``props()`` then gives only the fields set)."""
+
+    @classmethod
+    def parse(cls, props: dict[str, Any]) -> Self:
+        """The model of the fields of ``cls`` in ``props`` (engine properties); others are ignored.
+
+        Raises pydantic.ValidationError. The engine hands every number over as a float; int
+        fields take ``2.0`` as ``2``.
+        """
+        return cls.model_validate({key: value for key, value in props.items() if key in cls.model_fields})
+
+    def props(self) -> dict[str, Any]:
+        """Field name → value in declaration order, as the engine takes them: Outputs stay
+        Outputs, nested args become dicts."""
+        names = [name for name in type(self).model_fields if not self.omit_unset or name in self.model_fields_set]
+        return {name: _prop(getattr(self, name)) for name in names}
+
+
+def _prop(value: Any) -> Any:
+    return value.props() if isinstance(value, ResourceArgs) else value
+
+
+class FleetProvider(ResourceProvider):
+    """Base of the providers: ``check`` validates ``args_type``; ``fly()`` and ``docker()`` give
+    the process's API clients, configured from the stack."""
+
+    args_type: ClassVar[type[ResourceArgs]]
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._docker_host = req.config.get("dockerHost") or DEFAULT_HOST
+        self._fly_api_url = req.config.get("flyApiUrl") or DEFAULT_API_URL
+        self._fly_token = os.environ.get("FLY_API_TOKEN") or req.config.get("flyApiToken")
+        self._registry_username = req.config.get("registryUsername")
+        self._registry_password = req.config.get("registryPassword")
+
+    def __getstate__(self) -> dict:
+        return {}  # a pickled provider is its class alone: settings are read again in configure
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate the new inputs against ``args_type``; unknown values (preview) are not judged."""
+        try:
+            self.args_type.parse(news)
+        except ValidationError as error:
+            failures = [
+                CheckFailure(".".join(str(part) for part in problem["loc"]), problem["msg"])
+                for problem in error.errors(include_input=False)
+            ]
+            return CheckResult(news, failures)
+        return CheckResult(news, [])
+
+    def fly(self) -> FlyClient:
+        """A Fly Machines API client for one provider call. Raises FlyNotConfigured without a token."""
+        if not getattr(self, "_fly_token", None):
+            raise FlyNotConfigured(
+                "no Fly API token: set FLY_API_TOKEN or the config secret openclaw-fleet:flyApiToken"
+            )
+        return FlyClient(self._fly_api_url, self._fly_token)
+
+    def docker(self) -> DockerClient:
+        """A Docker Engine API client for one provider call."""
+        return docker_client(getattr(self, "_docker_host", DEFAULT_HOST))
+
+
+class FleetResource(Resource):
+    """Base of the dynamic resources: ``Kind(resource_name, args, opts)``.
+
+    A subclass names its ``provider_type`` and ``state_type``; the resource's outputs are the
+    fields of ``state_type`` that are not inputs. ``secret_outputs`` are stored only as Pulumi
+    secrets, in and out; ``delete_before_replace`` for objects whose name a replacement reuses.
+    """
+
+    provider_type: ClassVar[type[FleetProvider]]
+    state_type: ClassVar[type[ResourceArgs]]
+    secret_outputs: ClassVar[tuple[str, ...]] = ()
+    delete_before_replace: ClassVar[bool] = False
+
+    def __init__(self, resource_name: str, args: ResourceArgs, opts: pulumi.ResourceOptions | None = None):
+        props = args.props()
+        props.update((name, None) for name in self.state_type.model_fields if name not in type(args).model_fields)
+        for name in self.secret_outputs:
+            if props.get(name) is not None:
+                props[name] = pulumi.Output.secret(props[name])
+        own = pulumi.ResourceOptions(
+            additional_secret_outputs=list(self.secret_outputs),
+            delete_before_replace=self.delete_before_replace or None,
+        )
+        super().__init__(self.provider_type(), resource_name, props, pulumi.ResourceOptions.merge(opts, own))

@@ -1,0 +1,179 @@
+"""``fly:Machine``: a user's gateway machine (``/apps/{app_name}/machines``).
+
+Create launches the machine and returns as soon as Fly has assigned an id, so the id is in state
+before anything waits on it (``MachineReady`` waits). Updates go through ``POST …/machines/{id}``
+in place under a lease (Fly: https://fly.io/docs/machines/api/machines-resource/#update-a-machine
+and the lease endpoints). Only what Fly cannot change in place replaces the machine: app, name,
+region and the volume mount. ``read`` says a machine is gone only on 404 (or ``destroyed``), never
+on a transient error, so refresh never forgets a live machine.
+
+Files in the ``config`` input are written as ``{"guest_path", "mode", "text"}`` so that preview
+shows a changed file as readable text; the client sends them as the API's base64 ``raw_value``.
+
+Adoption (``adopt``): create takes over the machine named ``name`` or, failing that, the app's only
+live machine (machines made by hand have generated names); the next update brings its config to
+the declared one, in place under a lease.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.output import Unknown
+
+from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
+from openclaw_fleet.providers.fly.client import FlyClient, decode_files, encode_files
+
+LEASE_TTL_S = 60
+LEASE_DESCRIPTION = "openclaw-fleet update"
+REPLACE_FIELDS = ("app", "name", "region")
+# Fly answers a launch, update or start with the state the machine passes through; what it is
+# heading to is what stays true (MachineReady then checks it got there).
+HEADING_TO = {"starting": "started", "stopping": "stopped", "destroying": "destroyed"}
+IN_PROGRESS = ("created", "replacing", "updating")
+
+
+class MachineArgs(ResourceArgs):
+    """Inputs: ``app``, ``name``, ``region``, ``config`` (a fly.MachineConfig, files as text),
+    ``min_secrets_version`` (the app secrets version it must see), ``state`` (the roster's
+    ``running``/``stopped``) and ``adopt``."""
+
+    app: Input[str]
+    name: str
+    region: str
+    config: Input[dict[str, Any]]
+    min_secrets_version: Input[int]
+    state: Literal["running", "stopped"] = "running"
+    adopt: bool = False
+
+
+class MachineState(MachineArgs):
+    """The inputs, the current ``instance_id`` (version), ``status`` and ``private_ip``.
+
+    ``status`` is the state Fly reported, a transitional one (``starting``, ``created``…) recorded
+    as the state it leads to, so that the next run does not mistake it for drift; ``refresh``
+    records what it sees."""
+
+    instance_id: str | None = None
+    status: str | None = None
+    private_ip: str | None = None
+
+
+class MachineProvider(FleetProvider):
+    """Launches (or finds), updates under a lease, starts/stops, reads and destroys. Id: the machine id."""
+
+    args_type = MachineArgs
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        args = MachineArgs.parse(props)
+        request = {
+            "name": args.name,
+            "region": args.region,
+            "config": encode_files(args.config),
+            "min_secrets_version": args.min_secrets_version,
+            "skip_launch": args.state == "stopped",
+        }
+        with self.fly() as fly:
+            machine = fly.find_or_create(
+                lambda: _find(fly, args), lambda: fly.launch_machine(args.app, request), wait_out=frozenset({409})
+            )
+            if args.adopt and machine.get("config") != request["config"]:
+                machine = _converge(fly, machine["id"], args, config_changed=True)  # taken over: declared config now
+        return CreateResult(machine["id"], outs=_state(args, machine))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [key for key in REPLACE_FIELDS if olds.get(key) != news.get(key)]
+        old_config, new_config = olds.get("config") or {}, news.get("config") or {}
+        # In preview the config is unknown while the image or volume it names is being made: that is
+        # a change; whether it replaces (a new volume) is decided by the update's own diff.
+        if not isinstance(new_config, Unknown) and old_config.get("mounts") != new_config.get("mounts"):
+            replaces.append("config")
+        changed = (
+            old_config != new_config
+            or olds.get("min_secrets_version") != news.get("min_secrets_version")
+            or olds.get("state") != news.get("state")
+            or _drifted(olds.get("status"), news.get("state"))
+        )
+        return DiffResult(changes=bool(replaces) or changed, replaces=replaces, delete_before_replace=True)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        args = MachineArgs.parse(news)
+        changed = olds.get("config") != args.config or olds.get("min_secrets_version") != args.min_secrets_version
+        with self.fly() as fly:
+            return UpdateResult(outs=_state(args, _converge(fly, id_, args, config_changed=changed)))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with self.fly() as fly:
+            machine = fly.get_machine(props["app"], id_)
+        if machine is None or machine.get("state") == "destroyed":
+            return ReadResult(None, {})
+        live = decode_files(machine.get("config") or {})
+        config = {key: live.get(key) for key in props.get("config") or {}}
+        return ReadResult(id_, {**props, **_observed(machine), "config": config, "region": machine.get("region")})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        with self.fly() as fly:
+            fly.destroy_machine(props["app"], id_)
+
+
+def _converge(fly: FlyClient, machine_id: str, args: MachineArgs, config_changed: bool) -> dict:
+    """Bring the machine to ``args``: its config (under a lease) when it changed, then its run state."""
+    if config_changed:
+        request = {
+            "config": encode_files(args.config),
+            "region": args.region,
+            "min_secrets_version": args.min_secrets_version,
+            "skip_launch": args.state == "stopped",
+        }
+        with fly.lease(args.app, machine_id, LEASE_TTL_S, LEASE_DESCRIPTION) as nonce:
+            machine = fly.update_machine(args.app, machine_id, request, nonce)
+    else:
+        machine = fly.get_machine(args.app, machine_id) or {}
+    if args.state == "running" and machine.get("state") in ("stopped", "created", "suspended"):
+        fly.start_machine(args.app, machine_id)
+        machine = fly.get_machine(args.app, machine_id) or {}
+    elif args.state == "stopped" and machine.get("state") in ("started", "starting"):
+        fly.stop_machine(args.app, machine_id)
+        machine = fly.get_machine(args.app, machine_id) or {}
+    return machine
+
+
+def _find(fly: FlyClient, args: MachineArgs) -> dict | None:
+    """The machine named ``args.name``; with ``adopt``, else the app's only live machine."""
+    machines = fly.list_machines(args.app) or []
+    named = next((machine for machine in machines if machine.get("name") == args.name), None)
+    return named or (machines[0] if args.adopt and len(machines) == 1 else None)
+
+
+def _drifted(observed: str | None, wanted: str | None) -> bool:
+    """The machine was found (by refresh) in a run state other than the roster's."""
+    return (wanted == "running" and observed in ("stopped", "suspended", "created")) or (
+        wanted == "stopped" and observed == "started"
+    )
+
+
+def _observed(machine: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "instance_id": machine.get("instance_id"),
+        "status": machine.get("state"),
+        "private_ip": machine.get("private_ip"),
+    }
+
+
+def _state(args: MachineArgs, machine: dict[str, Any]) -> dict[str, Any]:
+    observed = _observed(machine)
+    state = observed["status"]
+    if state in IN_PROGRESS:
+        state = "started" if args.state == "running" else "stopped"
+    return MachineState(**args.props(), **{**observed, "status": HEADING_TO.get(state, state)}).props()
+
+
+class Machine(FleetResource, module="fly", name="Machine"):
+    """A Fly machine running a user's gateway."""
+
+    provider_type, state_type = MachineProvider, MachineState
+    delete_before_replace = True  # a replacement takes over the volume of the machine it replaces
+    instance_id: pulumi.Output[str]
+    status: pulumi.Output[str]

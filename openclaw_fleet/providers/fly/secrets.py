@@ -1,0 +1,79 @@
+"""``fly:AppSecrets``: an app's secrets (``POST|GET /apps/{app_name}/secrets``, ``DELETE …/{name}``).
+
+Holds the gateway token and the user's provider keys. Values are sent once and never read back:
+the API lists names and digests only. Each update answers a new secrets ``version``; machines
+pick up changed secrets only when they are updated (Fly: https://fly.io/docs/apps/secrets/), so
+the machine takes ``version`` as its ``min_secrets_version`` input and is updated whenever the
+secrets change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.output import Unknown
+
+from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
+
+
+class AppSecretsArgs(ResourceArgs):
+    """Inputs: the ``app`` and ``values`` (env name → value; a Pulumi secret)."""
+
+    app: Input[str]
+    values: Input[dict[str, str]]
+
+
+class AppSecretsState(AppSecretsArgs):
+    """The inputs, the secret ``names`` Fly holds, and the secrets ``version``."""
+
+    names: list[str] | None = None
+    version: int | None = None
+
+
+class AppSecretsProvider(FleetProvider):
+    """Sets, reads (names only) and deletes an app's secrets. Id: ``<app>/secrets``."""
+
+    args_type = AppSecretsArgs
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        args = AppSecretsArgs.parse(props)
+        return CreateResult(f"{args.app}/secrets", outs=self._apply(args, args.values))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        args = AppSecretsArgs.parse(news)
+        removed = {name: None for name in olds.get("values") or {} if name not in args.values}
+        return UpdateResult(outs=self._apply(args, {**args.values, **removed}))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = ["app"] if olds.get("app") != news.get("app") else []
+        if isinstance(news["values"], Unknown):  # preview of a token still to be made: a change
+            return DiffResult(changes=True, replaces=replaces)
+        drifted = sorted(olds.get("names") or []) != sorted(news["values"])
+        return DiffResult(changes=bool(replaces) or drifted or olds.get("values") != news["values"], replaces=replaces)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with self.fly() as fly:
+            listing = fly.list_secrets(props["app"])
+        if listing is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "names": sorted(secret["name"] for secret in listing)})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        with self.fly() as fly:
+            for name in props.get("values") or {}:
+                fly.delete_secret(props["app"], name)
+
+    def _apply(self, args: AppSecretsArgs, values: dict[str, str | None]) -> dict[str, Any]:
+        with self.fly() as fly:
+            version = fly.set_secrets(args.app, values)
+        return AppSecretsState(**args.props(), names=sorted(args.values), version=version).props()
+
+
+class AppSecrets(FleetResource, module="fly", name="AppSecrets"):
+    """The secrets of an app; ``values`` is stored only as a Pulumi secret."""
+
+    provider_type, state_type = AppSecretsProvider, AppSecretsState
+    secret_outputs = ("values",)
+    version: pulumi.Output[int]

@@ -1,0 +1,107 @@
+"""``fleet:GatewayCommand``: a one-off command inside a user's running gateway.
+
+The post-provision operations of a hosted gateway:
+
+- ``openclaw models set <model>``, on creation and whenever the user's model changes: the model a
+  gateway persisted in its state wins over the environment, so the config alone does not switch
+  an existing gateway (OpenClaw: https://docs.openclaw.ai/cli/models);
+- ``openclaw pairing approve telegram <code>``, once per code listed in the roster; the gateway
+  component chains the commands so a gateway never runs two at a time (concurrent CLI writes to
+  one state dir race).
+
+pulumi-command's provider plugin cannot be built here (see the README), so this small provider
+runs the command itself: Docker exec (Engine API ``/containers/{id}/exec``) on the Docker target,
+``POST /apps/{app}/machines/{id}/exec`` on Fly. A command waits while the user is stopped and
+runs at the next start; otherwise any change of the command or of the container/machine runs it
+again, unless ``once`` and it already ran. A failure fails the run; deleting does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, UpdateResult
+
+from openclaw_fleet.errors import DockerUnreachable, GatewayCommandFailed
+from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
+
+EXEC_TIMEOUT_S = 120
+DIFF_FIELDS = ("command", "container", "machine_id", "state")
+
+
+class GatewayCommandArgs(ResourceArgs):
+    """Inputs: ``target`` and where the gateway runs (Docker ``container`` id, or Fly ``app`` +
+    ``machine_id``), ``command`` (argv), ``user_id``, ``state`` (the user's run state) and
+    ``once`` (run at most once, for pairing approvals). A Docker command has no ``app`` or
+    ``machine_id`` input and a Fly one no ``container``."""
+
+    omit_unset = True
+
+    target: Literal["docker", "fly"]
+    container: Input[str] | None = None
+    app: Input[str] | None = None
+    machine_id: Input[str] | None = None
+    command: list[str]
+    user_id: str
+    state: Literal["running", "stopped"]
+    once: bool = False
+
+
+class GatewayCommandState(GatewayCommandArgs):
+    """The inputs, whether it ``ran`` and the last 500 characters of its ``output``."""
+
+    ran: bool = False
+    output: str | None = None
+
+
+class GatewayCommandProvider(FleetProvider):
+    """Runs the command; see the module docstring. Id: ``<user id>:<command>``."""
+
+    args_type = GatewayCommandArgs
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        args = GatewayCommandArgs.parse(props)
+        return CreateResult(f"{args.user_id}:{' '.join(args.command)}", outs=self._maybe_run(None, args))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._maybe_run(GatewayCommandState.parse(olds), GatewayCommandArgs.parse(news)))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=any(olds.get(key) != news.get(key) for key in DIFF_FIELDS), replaces=[])
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to undo: the command ran."""
+
+    def _maybe_run(self, old: GatewayCommandState | None, args: GatewayCommandArgs) -> dict[str, Any]:
+        ran, output = (old.ran, old.output) if old else (False, None)
+        if args.state == "running" and not (args.once and ran and old.command == args.command):
+            ran, output = True, self._run(args)
+        return GatewayCommandState(**args.props(), ran=ran, output=output).props()
+
+    def _run(self, args: GatewayCommandArgs) -> str:
+        shown = " ".join(args.command)
+        if args.target == "fly":
+            with self.fly() as fly:
+                result = fly.exec(args.app, args.machine_id, args.command, EXEC_TIMEOUT_S)
+            code, output = result.exit_code, result.stdout + result.stderr
+        else:
+            try:
+                with self.docker() as docker:
+                    code, output = docker.exec_run(args.container, args.command, timeout_s=EXEC_TIMEOUT_S)
+            except DockerUnreachable as error:
+                raise GatewayCommandFailed(
+                    f"`{shown}` in the gateway of user {args.user_id} did not finish: {error.reason}"
+                ) from None
+        if code != 0:
+            raise GatewayCommandFailed(
+                f"`{shown}` in the gateway of user {args.user_id} exited {code}: {output[-500:]}"
+            )
+        return output[-500:]
+
+
+class GatewayCommand(FleetResource, module="fleet", name="GatewayCommand"):
+    """A command run once in a user's gateway, and again when its inputs change."""
+
+    provider_type, state_type = GatewayCommandProvider, GatewayCommandState
+    output: pulumi.Output[str]

@@ -1,0 +1,8 @@
+"""The roster: its model, its loader (``file:line`` errors) and its generated schema and docs."""
+
+from openclaw_fleet.errors import RosterError
+from openclaw_fleet.roster.loader import load_roster
+from openclaw_fleet.roster.model import SIZE_PRESETS, User
+from openclaw_fleet.roster.naming import instance_name, short_id
+
+__all__ = ["SIZE_PRESETS", "RosterError", "User", "instance_name", "load_roster", "short_id"]

@@ -1,0 +1,171 @@
+"""The roster's model: who gets a gateway, and how it is configured.
+
+A roster file is YAML with a ``defaults`` block and a ``users`` list::
+
+    defaults:
+      region: sjc
+      size: small
+      model: anthropic/claude-sonnet-4-5
+    users:
+      - id: user_2abc123def456
+        name: Ada Lovelace
+        providerKeys:
+          ANTHROPIC_API_KEY: config:anthropicKeyAda
+
+Every user entry is the defaults overlaid with the entry's own fields (``User``, made by
+``loader.load_roster``). The pydantic models here are the single description of a roster field:
+validation, defaults, error locations, the JSON Schema and the docs (``docs.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The environment variables OpenClaw reads provider keys and channel tokens from
+# (https://docs.openclaw.ai/concepts/model-providers); a roster may set only these.
+PROVIDER_KEY_NAMES = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_OAUTH_TOKEN",
+    "GEMINI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "ZAI_API_KEY",
+    "QWEN_API_KEY",
+    "AI_GATEWAY_API_KEY",
+    "MINIMAX_API_KEY",
+    "SYNTHETIC_API_KEY",
+    "DEEPGRAM_API_KEY",
+    "TELEGRAM_BOT_TOKEN",
+    "DISCORD_BOT_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+)
+
+# Plain (non-secret) environment a roster may add. Everything the gateway needs to run
+# (token, state dir, bind flags) is set by the fleet and cannot be overridden here.
+EXTRA_ENV_NAMES = ("TZ", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+
+# Machine sizes: Fly guest fields; the Docker target applies the same CPU and memory as limits.
+# `small` is Fly's shared-cpu-1x with 2 GB, enough for one gateway (https://fly.io/docs/about/pricing/).
+SIZE_PRESETS: dict[str, dict[str, Any]] = {
+    "small": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 2048},
+    "medium": {"cpu_kind": "shared", "cpus": 2, "memory_mb": 4096},
+    "large": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 8192},
+}
+
+SECRET_REF_RE = re.compile(r"^(config|env):[A-Za-z_][A-Za-z0-9_.-]*$")
+
+State = Literal["running", "stopped"]
+Deprovision = Literal["delete", "retain", "snapshot"]
+Size = Literal["small", "medium", "large"]
+ProviderKeyName = Literal[PROVIDER_KEY_NAMES]
+ExtraEnvName = Literal[EXTRA_ENV_NAMES]
+SecretRef = Annotated[
+    str, Field(pattern=SECRET_REF_RE.pattern, description="`config:<stack config key>` or `env:<VARIABLE>`.")
+]
+Region = Annotated[str, Field(pattern=r"^[a-z]{3}$", description="Fly region code, e.g. `sjc`; a label on Docker.")]
+Model = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*/\S+$",
+        description="Default model as `provider/model`, e.g. `anthropic/claude-sonnet-4-5`.",
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Defaults(_Strict):
+    """Fields every user inherits unless the user entry sets them."""
+
+    state: State = "running"
+    region: Region = "sjc"
+    size: Size = "small"
+    model: Model = "anthropic/claude-sonnet-4-5"
+    provider_keys: dict[ProviderKeyName, SecretRef] = Field(default_factory=dict, alias="providerKeys")
+    env: dict[ExtraEnvName, str] = Field(default_factory=dict)
+    deprovision: Deprovision = "delete"
+    adopt: bool = False
+
+
+class UserEntry(_Strict):
+    """One user as written in the roster; unset fields come from `defaults`."""
+
+    id: str = Field(pattern=r"^user_[A-Za-z0-9]+$", description="Clerk user id, `user_…`.")
+    name: str = Field(min_length=1, max_length=100, description="Display name.")
+    state: State | None = Field(default=None, description="`running` or `stopped` (the volume is kept).")
+    region: Region | None = None
+    size: Size | None = Field(default=None, description="Size preset: `small`, `medium`, `large`.")
+    model: Model | None = None
+    provider_keys: dict[ProviderKeyName, SecretRef] | None = Field(
+        default=None,
+        alias="providerKeys",
+        description="Env name → `config:<key>` or `env:<VAR>`; merged over the defaults' keys.",
+    )
+    whatsapp_owner: str | None = Field(
+        default=None,
+        alias="whatsappOwner",
+        pattern=r"^\+[1-9][0-9]{6,14}$",
+        description="E.164 number (such as +15551234567) allowed to DM the WhatsApp channel: its `allowFrom`.",
+    )
+    env: dict[ExtraEnvName, str] | None = Field(default=None, description="Extra plain env, merged over defaults.")
+    deprovision: Deprovision | None = Field(
+        default=None,
+        description="When the user leaves the roster: `delete` everything, `retain` the volume, or `snapshot` "
+        "it first.",
+    )
+    telegram_pairings: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{4,32}$")]] = Field(
+        default_factory=list,
+        alias="telegramPairings",
+        description="Telegram pairing codes to approve, each once, one at a time.",
+    )
+    adopt: bool | None = Field(
+        default=None,
+        description="Take over what already exists under this user's names (an app, its IPs, volume and "
+        "machine, or a container and its volume) instead of failing; keeps its gateway token.",
+    )
+    restore: Literal["latest"] | None = Field(
+        default=None,
+        description="`latest`: a returning user's new volume starts from the latest snapshot taken when they left.",
+    )
+    token_rotation: int = Field(
+        default=0,
+        ge=0,
+        alias="tokenRotation",
+        description="Raise by one to replace this user's gateway token (only this user changes).",
+    )
+
+
+class Roster(_Strict):
+    """A whole roster file; exists to produce the JSON Schema of the file."""
+
+    defaults: Defaults = Field(default_factory=Defaults)
+    users: list[UserEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class User:
+    """A resolved user: defaults applied, names derived. All fields are plain values."""
+
+    id: str
+    name: str
+    short_id: str
+    state: str
+    region: str
+    size: str
+    model: str
+    provider_keys: dict[str, str]
+    whatsapp_owner: str | None
+    env: dict[str, str]
+    line: int
+    deprovision: str = "delete"
+    token_rotation: int = 0
+    restore: str | None = None
+    telegram_pairings: tuple[str, ...] = ()
+    adopt: bool = False

@@ -1,0 +1,109 @@
+"""Stacks made before the code moved to ``openclaw_fleet/`` keep working with the new code.
+
+The SDK pickles every dynamic provider by its module path into state, and the gateway components
+changed type; a stack created by the last commit of the former layout is refreshed, updated with
+no change and destroyed by the current code, on both targets.
+"""
+
+import io
+import json
+import secrets
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+from openclaw_fleet.providers.docker.client import docker_client
+from tests.integration.fleet import ROOT, Fleet
+from tools.fly_emulator import Emulator, Timing
+
+pytestmark = pytest.mark.integration
+
+FORMER_MAIN = "c78101b4e3afbc75139f247aebc8caac1a8b1e44"  # the last commit with components/ as the package
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+USERS = ("user_2formerada001", "user_2formergrace2")
+
+
+@pytest.fixture(scope="module")
+def former_checkout(tmp_path_factory):
+    """The program of FORMER_MAIN, unpacked from git, with today's ``image/`` (the image is not
+    what changed layout, and a different build context would rightly update every gateway)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", FORMER_MAIN, "Pulumi.yaml", "__main__.py", "components"],
+        capture_output=True,
+        check=False,
+    )
+    assert archive.returncode == 0, f"git archive {FORMER_MAIN} failed (a shallow clone?): {archive.stderr.decode()}"
+    where = tmp_path_factory.mktemp("former")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(where, filter="data")
+    shutil.copytree(ROOT / "image", where / "image", ignore=shutil.ignore_patterns("base"))
+    return where
+
+
+def roster(users) -> dict:
+    return {
+        "defaults": {"model": "anthropic/claude-sonnet-4-5"},
+        "users": [{"id": uid, "name": uid[-5:], "region": "sjc"} for uid in users],
+    }
+
+
+def changes(preview_json: str) -> dict[str, int]:
+    """The resource operations of a ``pulumi preview --json``, less the ones that change nothing."""
+    steps = json.loads(preview_json).get("steps") or []
+    return {
+        f"{step['op']} {step['urn'].split('::')[-2:]} {step.get('diffReasons')} {step.get('detailedDiff')}": 1
+        for step in steps
+        if step["op"] != "same"
+    }
+
+
+def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_destroys(tmp_path, former_checkout):
+    emulator = Emulator(tokens=("fly-former-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
+    fleet = Fleet.for_fly(tmp_path, emulator, source=former_checkout)
+    try:
+        fleet.write_roster(roster(USERS))
+        fleet.up()
+        made = {name: list(app["machines"]) for name, app in emulator.state.apps.items()}
+        assert len(made) == len(USERS)
+
+        fleet.use_program(ROOT)
+        fleet.run("refresh", "--yes")
+        assert changes(fleet.run("preview", "--json")) == {}
+        mark = len(emulator.calls)
+        fleet.up()
+        assert [c for c in emulator.calls[mark:] if c["method"] in MUTATING] == []
+        assert {name: list(app["machines"]) for name, app in emulator.state.apps.items()} == made
+        assert set(fleet.users()) == set(USERS) and all(out["instance_id"] for out in fleet.users().values())
+
+        fleet.run("destroy", "--yes")
+        assert emulator.state.apps == {}
+    finally:
+        fleet.run("destroy", "--yes", check=False)
+        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        emulator.stop()
+
+
+def test_docker_stack_of_the_former_layout_refreshes_updates_with_no_change_and_destroys(tmp_path, former_checkout):
+    fleet = Fleet.for_docker(tmp_path, source=former_checkout)
+    try:
+        fleet.write_roster(roster(USERS[:1]))
+        fleet.up()
+        made = fleet.docker_objects()
+        assert len(made["containers"]) == 1
+
+        fleet.use_program(ROOT)
+        fleet.run("refresh", "--yes")
+        assert changes(fleet.run("preview", "--json")) == {}
+        fleet.up()
+        assert fleet.docker_objects() == made  # same ids, same run state
+
+        fleet.run("destroy", "--yes")
+        assert fleet.docker_objects() == {"containers": {}, "volumes": {}, "networks": {}}
+    finally:
+        fleet.run("destroy", "--yes", check=False)
+        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        with docker_client() as docker:
+            leftovers = docker.list_labelled("containers", f"openclaw-fleet.stack={fleet.label}")
+        assert leftovers == []

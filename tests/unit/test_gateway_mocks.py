@@ -1,0 +1,101 @@
+"""DockerGateway wiring under Pulumi's mocks: what the container is asked for."""
+
+import json
+
+import pulumi
+import pytest
+
+from openclaw_fleet.settings import StackSettings
+from tests.unit.users import user
+
+SECRET_SIG, SECRET_VALUE_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self):
+        self.resources = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ.endswith(":GatewayToken"):
+            outputs["token"] = "mock-token-value"
+        if args.typ.endswith(":Container"):
+            outputs.update(status=outputs["state"], gateway_url="http://127.0.0.1:1")
+        self.resources[args.name + "|" + args.typ] = outputs
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+@pytest.fixture
+def mocks():
+    mocks = Mocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    yield mocks
+
+
+SETTINGS = StackSettings(
+    target="docker",
+    roster="r.yaml",
+    name_prefix="automna",
+    registry="reg",
+    fly_org="personal",
+    volume_size_gb=1,
+    mass_deletion_share=0.2,
+    mass_deletion_minimum=3,
+    snapshot_dir="/tmp/snap",
+    base_image="b",
+    publish_host=None,
+    health_timeout_s=240,
+    pids_limit=512,
+    restart_policy="unless-stopped",
+    stack_label="openclaw-fleet/test",
+)
+USER = user(
+    id="user_2abc123def456",
+    short_id="abc123def456",
+    provider_keys={"OPENAI_API_KEY": "config:k"},
+    env={"TZ": "UTC"},
+)
+
+
+@pulumi.runtime.test
+def test_container_gets_the_gateway_flags_mount_and_env(mocks):
+    from openclaw_fleet.gateway import GatewayArgs, create_gateway
+
+    instance = create_gateway(
+        "automna-u-abc123def456",
+        GatewayArgs(
+            user=USER,
+            image_ref="reg/openclaw-gateway@sha256:aa",
+            settings=SETTINGS,
+            provider_keys={"OPENAI_API_KEY": pulumi.Output.secret("sk-mock")},
+        ),
+    )
+
+    def check(_):
+        container = mocks.resources["automna-u-abc123def456|pulumi-python:dynamic/docker:Container"]
+        assert container["command"] == ["gateway", "--allow-unconfigured", "--bind", "lan", "--auth", "token"]
+        assert container["mount_path"] == "/home/node/.openclaw"
+        volume = mocks.resources["automna-u-abc123def456|pulumi-python:dynamic/docker:Volume"]
+        assert volume["name"] == "automna-u-abc123def456-data"
+        assert container["volume_name"] == "automna-u-abc123def456-id"  # the volume resource's id
+        # The env reaches the engine as a secret value (Pulumi's secret signature), never plain.
+        assert container["env"][SECRET_SIG] == SECRET_VALUE_SIG
+        assert container["env"]["value"] == {
+            "TZ": "UTC",
+            "OPENAI_API_KEY": "sk-mock",
+            "OPENCLAW_GATEWAY_TOKEN": "mock-token-value",
+            "OPENCLAW_STATE_DIR": "/home/node/.openclaw",
+        }
+        assert (container["cpus"], container["memory_mb"]) == (1, 2048)  # Fly's shared-cpu-1x, 2 GB
+        assert container["labels"] == {
+            "openclaw-fleet.stack": "openclaw-fleet/test",
+            "openclaw-fleet.user": "user_2abc123def456",
+        }
+        config = json.loads(container["files"]["openclaw.json"])
+        assert config["agents"]["defaults"]["model"]["primary"] == "openai/gpt-5.1"
+        assert "mock-token-value" not in container["files"]["openclaw.json"]
+
+    return pulumi.Output.all(instance.gateway_url, instance.instance_id).apply(check)
