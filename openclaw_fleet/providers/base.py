@@ -11,20 +11,24 @@ Provider settings come from the stack config in ``configure`` (``dockerHost``, `
 ``flyApiToken`` with ``FLY_API_TOKEN`` winning, ``registryUsername``/``registryPassword``), as in
 Pulumi's dynamic-provider guide (https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/).
 Each resource is a ``FleetResource``: Pulumi's ``(name, args, opts)``, with its outputs taken from
-its state model, so they are declared once.
+its state model, so they are declared once, and its provider serialized once per class (below).
 
 The SDK pickles each provider *object* into every resource's state, so settings live on the
 object only after the engine has unpickled and configured it, ``__getstate__`` keeps them out of
-a pickle in any case, and each call opens its own client.
+a pickle in any case, and the API clients are shared by the whole provider process.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import threading
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource, ResourceProvider
+from pulumi.dynamic.dynamic import PROVIDER_KEY, serialize_provider
 from pulumi.output import Unknown
 from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 
@@ -99,16 +103,35 @@ class FleetProvider(ResourceProvider):
         return CheckResult(news, [])
 
     def fly(self) -> FlyClient:
-        """A Fly Machines API client for one provider call. Raises FlyNotConfigured without a token."""
+        """The provider process's Fly Machines API client. Raises FlyNotConfigured without a token."""
         if not getattr(self, "_fly_token", None):
             raise FlyNotConfigured(
                 "no Fly API token: set FLY_API_TOKEN or the config secret openclaw-fleet:flyApiToken"
             )
-        return FlyClient(self._fly_api_url, self._fly_token)
+        url, token = self._fly_api_url, self._fly_token
+        return _shared(("fly", url, token), lambda: FlyClient(url, token))
 
     def docker(self) -> DockerClient:
-        """A Docker Engine API client for one provider call."""
-        return docker_client(getattr(self, "_docker_host", DEFAULT_HOST))
+        """The provider process's Docker Engine API client."""
+        host = getattr(self, "_docker_host", DEFAULT_HOST)
+        return _shared(("docker", host), lambda: docker_client(host))
+
+
+_CLIENTS: dict[tuple[str, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared(key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+    """One client per API and address for the whole provider process, kept until it exits.
+
+    The engine runs every dynamic resource's calls in one provider process, on several threads;
+    httpx clients are thread-safe and pool their connections, while opening one per call cost a
+    TLS context each time (tens of milliseconds of CPU) and a new connection to Fly.
+    """
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = make()
+        return _CLIENTS[key]
 
 
 class FleetResource(Resource):
@@ -117,6 +140,9 @@ class FleetResource(Resource):
     A subclass names its ``provider_type`` and ``state_type``; the resource's outputs are the
     fields of ``state_type`` that are not inputs. ``secret_outputs`` are stored only as Pulumi
     secrets, in and out; ``delete_before_replace`` for objects whose name a replacement reuses.
+
+    The provider goes into the resource's ``__provider`` input serialized once per provider class
+    (``serialized_provider``) instead of once per resource as ``pulumi.dynamic.Resource`` does.
     """
 
     provider_type: ClassVar[type[FleetProvider]]
@@ -130,8 +156,41 @@ class FleetResource(Resource):
         for name in self.secret_outputs:
             if props.get(name) is not None:
                 props[name] = pulumi.Output.secret(props[name])
+        props[PROVIDER_KEY] = serialized_provider(self.provider_type)
         own = pulumi.ResourceOptions(
             additional_secret_outputs=list(self.secret_outputs),
             delete_before_replace=self.delete_before_replace or None,
         )
-        super().__init__(self.provider_type(), resource_name, props, pulumi.ResourceOptions.merge(opts, own))
+        # pulumi.dynamic.Resource.__init__ only serializes the provider and then registers the
+        # resource as a CustomResource of type pulumi-python:dynamic/<module>:<name>; the
+        # serialization is done above, so the registration is called directly.
+        pulumi.CustomResource.__init__(
+            self,
+            f"pulumi-python:{self._resource_type_name}",
+            resource_name,
+            props,
+            pulumi.ResourceOptions.merge(opts, own),
+        )
+
+
+_SERIALIZED_PROVIDERS: dict[type[FleetProvider], str] = {}
+
+
+def serialized_provider(provider_type: type[FleetProvider]) -> str:
+    """The SDK's serialization (``serialize_provider``: dill, base64) of a provider of this class.
+
+    Made once per class: a provider here holds no state until the engine configures it, so every
+    instance pickles to the same string. Once per class also sidesteps a flaw of the SDK
+    (``pulumi/dynamic/dynamic.py`` up to 3.259.0 at least): each call wraps
+    ``pickle._Pickler._batch_setitems`` and ``save_dict`` in one more sorting layer and restores
+    only ``pickle.Pickler``, so after about 500 resources the next pickled dict overflows the stack
+    (``RecursionError``; pulumi/pulumi#17803, closed as not reproduced). Those two methods are put
+    back after the call.
+    """
+    if provider_type not in _SERIALIZED_PROVIDERS:
+        saved = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict
+        try:
+            _SERIALIZED_PROVIDERS[provider_type] = serialize_provider(provider_type())
+        finally:
+            pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = saved
+    return _SERIALIZED_PROVIDERS[provider_type]

@@ -82,13 +82,13 @@ class GatewayCommandProvider(FleetProvider):
     def _run(self, args: GatewayCommandArgs) -> str:
         shown = " ".join(args.command)
         if args.target == "fly":
-            with self.fly() as fly:
-                result = fly.exec(args.app, args.machine_id, args.command, EXEC_TIMEOUT_S)
+            fly = self.fly()
+            result = fly.exec(args.app, args.machine_id, args.command, EXEC_TIMEOUT_S)
             code, output = result.exit_code, result.stdout + result.stderr
         else:
             try:
-                with self.docker() as docker:
-                    code, output = docker.exec_run(args.container, args.command, timeout_s=EXEC_TIMEOUT_S)
+                docker = self.docker()
+                code, output = docker.exec_run(args.container, args.command, timeout_s=EXEC_TIMEOUT_S)
             except DockerUnreachable as error:
                 raise GatewayCommandFailed(
                     f"`{shown}` in the gateway of user {args.user_id} did not finish: {error.reason}"

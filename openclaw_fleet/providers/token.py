@@ -69,13 +69,13 @@ class GatewayTokenProvider(FleetProvider):
 
     def _existing(self, where: AdoptFrom) -> str | None:
         if where.target == "fly":
-            with self.fly() as fly:
-                configs = [machine.get("config") or {} for machine in fly.list_machines(where.app) or []]
+            fly = self.fly()
+            configs = [machine.get("config") or {} for machine in fly.list_machines(where.app) or []]
             envs = [config.get("env") or {} for config in configs]
             commands = [(config.get("init") or {}).get("cmd") or [] for config in configs]
         else:
-            with self.docker() as docker:
-                config = (docker.inspect_container(where.container) or {}).get("Config") or {}
+            docker = self.docker()
+            config = (docker.inspect_container(where.container) or {}).get("Config") or {}
             envs = [dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)]
             commands = [config.get("Cmd") or []]
         for env in envs:

@@ -130,6 +130,11 @@ class Fleet:
             if self.state_file().exists():
                 self.states.append(self.state_file().read_text())
 
+    def preview_changes(self) -> list[str]:
+        """``pulumi preview --json``: one ``<op> <type>::<name>`` per step that is not ``same``."""
+        steps = json.loads(self.run("preview", "--json")).get("steps") or []
+        return [f"{step['op']} {step['urn'].split('::', 3)[-1]}" for step in steps if step["op"] != "same"]
+
     def users(self) -> dict:
         """The ``users`` stack output, less the tokens (so no assertion message can show one)."""
         users = json.loads(self.run("stack", "output", "users", "--json"))

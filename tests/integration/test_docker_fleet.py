@@ -126,6 +126,13 @@ def test_1_up_three_users_each_gateway_answers_and_tokens_are_isolated(fleet):
             assert docker.exec_run(out["instance_id"], ["test", "-f", "/home/node/.openclaw/openclaw.json.bak"])[0] == 0
 
 
+def test_1b_a_converged_fleet_previews_no_change_and_a_second_up_keeps_every_container(fleet):
+    before = fleet.docker_objects()
+    assert fleet.preview_changes() == []
+    fleet.up()
+    assert fleet.docker_objects() == before
+
+
 def test_2_model_change_previews_only_that_user_then_applies(fleet):
     before = fleet.users()
     fleet.write_roster(roster(**{GRACE: {"model": "anthropic/claude-opus-4-6"}}))

@@ -6,7 +6,6 @@ no change and destroyed by the current code, on both targets.
 """
 
 import io
-import json
 import secrets
 import shutil
 import subprocess
@@ -49,16 +48,6 @@ def roster(users) -> dict:
     }
 
 
-def changes(preview_json: str) -> dict[str, int]:
-    """The resource operations of a ``pulumi preview --json``, less the ones that change nothing."""
-    steps = json.loads(preview_json).get("steps") or []
-    return {
-        f"{step['op']} {step['urn'].split('::')[-2:]} {step.get('diffReasons')} {step.get('detailedDiff')}": 1
-        for step in steps
-        if step["op"] != "same"
-    }
-
-
 def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_destroys(tmp_path, former_checkout):
     emulator = Emulator(tokens=("fly-former-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
     fleet = Fleet.for_fly(tmp_path, emulator, source=former_checkout)
@@ -70,7 +59,7 @@ def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_des
 
         fleet.use_program(ROOT)
         fleet.run("refresh", "--yes")
-        assert changes(fleet.run("preview", "--json")) == {}
+        assert fleet.preview_changes() == []
         mark = len(emulator.calls)
         fleet.up()
         assert [c for c in emulator.calls[mark:] if c["method"] in MUTATING] == []
@@ -95,7 +84,7 @@ def test_docker_stack_of_the_former_layout_refreshes_updates_with_no_change_and_
 
         fleet.use_program(ROOT)
         fleet.run("refresh", "--yes")
-        assert changes(fleet.run("preview", "--json")) == {}
+        assert fleet.preview_changes() == []
         fleet.up()
         assert fleet.docker_objects() == made  # same ids, same run state
 

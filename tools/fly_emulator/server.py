@@ -296,10 +296,38 @@ class Emulator:
     def roll(self, rate: float) -> bool:
         return rate > 0 and self._random.random() < rate
 
-    def log(self, method: str, path: str, status: int, leased: bool = False) -> None:
-        """Record one call: method, path (no query), status (0: dropped) and whether it carried a lease nonce."""
+    def log(self, method: str, path: str, status: int, leased: bool = False, started: float | None = None) -> None:
+        """Record one call: method, path (no query), status (0: dropped), whether it carried a lease
+        nonce, and when it arrived and was answered (``started``, ``ended``: ``time.monotonic()``)."""
+        ended = time.monotonic()
         with self._calls_lock:
-            self.calls.append({"method": method, "path": path, "status": status, "leased": leased})
+            self.calls.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "leased": leased,
+                    "started": ended if started is None else started,
+                    "ended": ended,
+                }
+            )
+
+    def in_flight(self, since: int = 0, start: float | None = None, end: float | None = None) -> tuple[float, int]:
+        """Calls open at once among ``calls[since:]`` between ``start`` and ``end`` (monotonic
+        seconds; default: the first arrival and the last answer): the time-weighted mean and the most."""
+        calls = self.calls[since:]
+        if not calls:
+            return 0.0, 0
+        start = min(call["started"] for call in calls) if start is None else start
+        end = max(call["ended"] for call in calls) if end is None else end
+        events = sorted([(call["started"], 1) for call in calls] + [(call["ended"], -1) for call in calls])
+        busy, open_now, most, last = 0.0, 0, 0, start
+        for at, change in events:
+            at = min(max(at, start), end)
+            busy += open_now * (at - last)
+            last, open_now = at, open_now + change
+            most = max(most, open_now)
+        return busy / max(end - start, 1e-9), most
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -325,6 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("DELETE")
 
     def _handle(self, method: str) -> None:
+        self._started = time.monotonic()
         emulator = self.owner
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query)
@@ -335,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(faults.latency_s)
         leased = bool(self.headers.get("fly-machine-lease-nonce"))
         if emulator.roll(faults.rate_drop_before):
-            emulator.log(method, path, 0, leased)
+            emulator.log(method, path, 0, leased, self._started)
             self.close_connection = True
             self.connection.close()
             return
@@ -360,7 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as error:
             status, answer = error.status, {"error": error.message}
         if emulator.roll(faults.rate_drop_after):
-            emulator.log(method, path, 0, leased)
+            emulator.log(method, path, 0, leased, self._started)
             self.close_connection = True
             self.connection.close()
             return
@@ -369,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(
         self, method: str, path: str, status: int, answer: Any, headers: dict | None = None, leased: bool = False
     ) -> None:
-        self.owner.log(method, path, status, leased)
+        self.owner.log(method, path, status, leased, self._started)
         data = b"" if answer is None else json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

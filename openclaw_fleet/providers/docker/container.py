@@ -93,19 +93,19 @@ class ContainerProvider(FleetProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         args = ContainerArgs.parse(props)
-        with self.docker() as docker:
-            if args.adopt and docker.inspect_container(args.name):
-                self.delete(args.name, props)
-            container_id = docker.create_container(args.name, _container_config(args))
-            try:
-                docker.put_files(container_id, args.mount_path, args.files, NODE_UID, NODE_UID)
-                if args.state == "running":
-                    docker.start_container(container_id)
-                    _wait_ready(docker, container_id, args)
-            except (DockerApiError, DockerUnreachable, GatewayNotReady):
-                docker.remove_container(container_id)
-                raise
-            return CreateResult(container_id, outs=_state(docker, container_id, args))
+        docker = self.docker()
+        if args.adopt and docker.inspect_container(args.name):
+            self.delete(args.name, props)
+        container_id = docker.create_container(args.name, _container_config(args))
+        try:
+            docker.put_files(container_id, args.mount_path, args.files, NODE_UID, NODE_UID)
+            if args.state == "running":
+                docker.start_container(container_id)
+                _wait_ready(docker, container_id, args)
+        except (DockerApiError, DockerUnreachable, GatewayNotReady):
+            docker.remove_container(container_id)
+            raise
+        return CreateResult(container_id, outs=_state(docker, container_id, args))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_FIELDS if olds.get(key) != news.get(key)]
@@ -117,49 +117,49 @@ class ContainerProvider(FleetProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         args = ContainerArgs.parse(news)
-        with self.docker() as docker:
-            if any(olds.get(key) != news[key] for key in ("cpus", "memory_mb", "pids_limit", "restart_policy")):
-                docker.update_container(id_, _resources(args))
-            files_changed = olds.get("files") != args.files
-            if files_changed:
-                docker.put_files(id_, args.mount_path, args.files, NODE_UID, NODE_UID)
-            running = (docker.inspect_container(id_) or {}).get("State", {}).get("Running", False)
-            if args.state == "running":
-                if not running:
-                    docker.start_container(id_)
-                elif files_changed:
-                    docker.restart_container(id_)
-                _wait_ready(docker, id_, args)
-            elif running:
-                docker.stop_container(id_)
-            return UpdateResult(outs=_state(docker, id_, args))
+        docker = self.docker()
+        if any(olds.get(key) != news[key] for key in ("cpus", "memory_mb", "pids_limit", "restart_policy")):
+            docker.update_container(id_, _resources(args))
+        files_changed = olds.get("files") != args.files
+        if files_changed:
+            docker.put_files(id_, args.mount_path, args.files, NODE_UID, NODE_UID)
+        running = (docker.inspect_container(id_) or {}).get("State", {}).get("Running", False)
+        if args.state == "running":
+            if not running:
+                docker.start_container(id_)
+            elif files_changed:
+                docker.restart_container(id_)
+            _wait_ready(docker, id_, args)
+        elif running:
+            docker.stop_container(id_)
+        return UpdateResult(outs=_state(docker, id_, args))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.docker() as docker:
-            found = docker.inspect_container(id_)
-            if found is None:
-                return ReadResult(None, {})
-            host = found["HostConfig"]
-            return ReadResult(
-                id_,
-                {
-                    **props,
-                    "image": found["Config"]["Image"],
-                    "labels": found["Config"].get("Labels") or {},
-                    "cpus": host["NanoCpus"] / 1e9,
-                    "memory_mb": host["Memory"] // (1024 * 1024),
-                    "pids_limit": host["PidsLimit"],
-                    "restart_policy": host["RestartPolicy"]["Name"],
-                    **_observed(found, props["name"], props.get("publish_host")),
-                },
-            )
+        docker = self.docker()
+        found = docker.inspect_container(id_)
+        if found is None:
+            return ReadResult(None, {})
+        host = found["HostConfig"]
+        return ReadResult(
+            id_,
+            {
+                **props,
+                "image": found["Config"]["Image"],
+                "labels": found["Config"].get("Labels") or {},
+                "cpus": host["NanoCpus"] / 1e9,
+                "memory_mb": host["Memory"] // (1024 * 1024),
+                "pids_limit": host["PidsLimit"],
+                "restart_policy": host["RestartPolicy"]["Name"],
+                **_observed(found, props["name"], props.get("publish_host")),
+            },
+        )
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         """Stop gracefully (SIGTERM, 30 s: the gateway drains and releases its locks), then remove."""
-        with self.docker() as docker:
-            if (docker.inspect_container(id_) or {}).get("State", {}).get("Running"):
-                docker.stop_container(id_, timeout_s=30)
-            docker.remove_container(id_)
+        docker = self.docker()
+        if (docker.inspect_container(id_) or {}).get("State", {}).get("Running"):
+            docker.stop_container(id_, timeout_s=30)
+        docker.remove_container(id_)
 
 
 def _resources(args: ContainerArgs) -> dict[str, Any]:

@@ -89,8 +89,8 @@ class ImageProvider(FleetProvider):
         return DiffResult(changes=bool(changed), replaces=[])
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.docker() as docker:
-            found = docker.inspect_image(props["ref"]) if props.get("ref") else None
+        docker = self.docker()
+        found = docker.inspect_image(props["ref"]) if props.get("ref") else None
         return ReadResult(id_ if found else None, props if found else {})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -107,9 +107,9 @@ class ImageProvider(FleetProvider):
 
     def _build_and_push(self, args: ImageArgs) -> dict[str, Any]:
         tag = args.context_hash[:16]
-        with self.docker() as docker:
-            docker.build_image(context_tar(Path(args.context_dir)), f"{args.repository}:{tag}", args.build_args)
-            digest = docker.push_image(args.repository, tag, self._credentials(args.repository))
+        docker = self.docker()
+        docker.build_image(context_tar(Path(args.context_dir)), f"{args.repository}:{tag}", args.build_args)
+        digest = docker.push_image(args.repository, tag, self._credentials(args.repository))
         return ImageState(**args.props(), digest=digest, ref=f"{args.repository}@{digest}").props()
 
 

@@ -35,14 +35,14 @@ class NetworkProvider(FleetProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         args = NetworkArgs.parse(props)
-        with self.docker() as docker:
-            try:
-                network_id = docker.create_network(args.name, args.labels)
-            except DockerApiError as error:
-                existing = docker.inspect_network(args.name) if error.status == 409 and args.adopt else None
-                if existing is None:
-                    raise
-                network_id = existing["Id"]
+        docker = self.docker()
+        try:
+            network_id = docker.create_network(args.name, args.labels)
+        except DockerApiError as error:
+            existing = docker.inspect_network(args.name) if error.status == 409 and args.adopt else None
+            if existing is None:
+                raise
+            network_id = existing["Id"]
         return CreateResult(network_id, outs=args.props())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -50,15 +50,15 @@ class NetworkProvider(FleetProvider):
         return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=True)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.docker() as docker:
-            found = docker.inspect_network(id_)
+        docker = self.docker()
+        found = docker.inspect_network(id_)
         if found is None:
             return ReadResult(None, {})
         return ReadResult(id_, {**props, "name": found["Name"], "labels": found.get("Labels") or {}})
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        with self.docker() as docker:
-            docker.remove_network(id_)
+        docker = self.docker()
+        docker.remove_network(id_)
 
 
 class Network(FleetResource, module="docker", name="Network"):

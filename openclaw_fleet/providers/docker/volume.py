@@ -56,11 +56,11 @@ class VolumeProvider(FleetProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         args = VolumeArgs.parse(props)
         restored_from = None
-        with self.docker() as docker:
-            existed = docker.inspect_volume(args.name) is not None  # retained when the user left
-            volume = docker.create_volume(args.name, args.labels)
-            if args.restore == "latest" and not existed:
-                restored_from = _restore_latest(docker, args)
+        docker = self.docker()
+        existed = docker.inspect_volume(args.name) is not None  # retained when the user left
+        volume = docker.create_volume(args.name, args.labels)
+        if args.restore == "latest" and not existed:
+            restored_from = _restore_latest(docker, args)
         state = VolumeState(**args.props(), mountpoint=volume["Mountpoint"], restored_from=restored_from)
         return CreateResult(volume["Name"], outs=state.props())
 
@@ -78,8 +78,8 @@ class VolumeProvider(FleetProvider):
         return UpdateResult(outs=state.props())
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.docker() as docker:
-            found = docker.inspect_volume(id_)
+        docker = self.docker()
+        found = docker.inspect_volume(id_)
         if found is None:
             return ReadResult(None, {})
         return ReadResult(
@@ -88,10 +88,10 @@ class VolumeProvider(FleetProvider):
         )
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with self.docker() as docker:
-            if props.get("deprovision") == "snapshot" and docker.inspect_volume(id_):
-                _snapshot(docker, VolumeArgs.parse(props))
-            docker.remove_volume(id_)
+        docker = self.docker()
+        if props.get("deprovision") == "snapshot" and docker.inspect_volume(id_):
+            _snapshot(docker, VolumeArgs.parse(props))
+        docker.remove_volume(id_)
 
 
 def _snapshot(docker: DockerClient, args: VolumeArgs) -> None:

@@ -42,19 +42,19 @@ class AppProvider(FleetProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         args = AppArgs.parse(props)
-        with self.fly() as fly:
-            try:
-                fly.create_app(args.name, args.org_slug)
-            except FlyApiError as error:
-                existing = fly.get_app(args.name) if error.status == 409 else None
-                org = ((existing or {}).get("organization") or {}).get("slug")
-                if (
-                    existing is None
-                    or org not in (None, args.org_slug)
-                    or (existing.get("machine_count") and not args.adopt)
-                ):
-                    raise
-            app = fly.get_app(args.name) or {}
+        fly = self.fly()
+        try:
+            fly.create_app(args.name, args.org_slug)
+        except FlyApiError as error:
+            existing = fly.get_app(args.name) if error.status == 409 else None
+            org = ((existing or {}).get("organization") or {}).get("slug")
+            if (
+                existing is None
+                or org not in (None, args.org_slug)
+                or (existing.get("machine_count") and not args.adopt)
+            ):
+                raise
+        app = fly.get_app(args.name) or {}
         return CreateResult(args.name, outs=AppState(**args.props(), status=app.get("status")).props())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -62,15 +62,15 @@ class AppProvider(FleetProvider):
         return DiffResult(changes=bool(changed), replaces=changed)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.fly() as fly:
-            app = fly.get_app(id_)
+        fly = self.fly()
+        app = fly.get_app(id_)
         if app is None:
             return ReadResult(None, {})
         return ReadResult(id_, {**props, "name": app["name"], "status": app.get("status")})
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        with self.fly() as fly:
-            fly.delete_app(id_)
+        fly = self.fly()
+        fly.delete_app(id_)
 
 
 class App(FleetResource, module="fly", name="App"):

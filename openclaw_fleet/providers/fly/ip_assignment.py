@@ -44,12 +44,12 @@ class IPAssignmentProvider(FleetProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         args = IPAssignmentArgs.parse(props)
-        with self.fly() as fly:
-            made = fly.find_or_create(
-                lambda: next((a for a in fly.list_ip_assignments(args.app) or [] if ip_kind(a) == args.type), None),
-                lambda: fly.assign_ip(args.app, args.type),
-                wait_out=frozenset({409}),
-            )
+        fly = self.fly()
+        made = fly.find_or_create(
+            lambda: next((a for a in fly.list_ip_assignments(args.app) or [] if ip_kind(a) == args.type), None),
+            lambda: fly.assign_ip(args.app, args.type),
+            wait_out=frozenset({409}),
+        )
         return CreateResult(made["ip"], outs=IPAssignmentState(**args.props(), ip=made["ip"]).props())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -57,13 +57,13 @@ class IPAssignmentProvider(FleetProvider):
         return DiffResult(changes=bool(changed), replaces=changed)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.fly() as fly:
-            assigned = fly.list_ip_assignments(props["app"]) or []
+        fly = self.fly()
+        assigned = fly.list_ip_assignments(props["app"]) or []
         return ReadResult(id_, props) if any(a["ip"] == id_ for a in assigned) else ReadResult(None, {})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with self.fly() as fly:
-            fly.release_ip(props["app"], id_)
+        fly = self.fly()
+        fly.release_ip(props["app"], id_)
 
 
 class IPAssignment(FleetResource, module="fly", name="IPAssignment"):

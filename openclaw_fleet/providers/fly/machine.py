@@ -75,12 +75,12 @@ class MachineProvider(FleetProvider):
             "min_secrets_version": args.min_secrets_version,
             "skip_launch": args.state == "stopped",
         }
-        with self.fly() as fly:
-            machine = fly.find_or_create(
-                lambda: _find(fly, args), lambda: fly.launch_machine(args.app, request), wait_out=frozenset({409})
-            )
-            if args.adopt and machine.get("config") != request["config"]:
-                machine = _converge(fly, machine["id"], args, config_changed=True)  # taken over: declared config now
+        fly = self.fly()
+        machine = fly.find_or_create(
+            lambda: _find(fly, args), lambda: fly.launch_machine(args.app, request), wait_out=frozenset({409})
+        )
+        if args.adopt and machine.get("config") != request["config"]:
+            machine = _converge(fly, machine["id"], args, config_changed=True)  # taken over: declared config now
         return CreateResult(machine["id"], outs=_state(args, machine))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -101,12 +101,12 @@ class MachineProvider(FleetProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         args = MachineArgs.parse(news)
         changed = olds.get("config") != args.config or olds.get("min_secrets_version") != args.min_secrets_version
-        with self.fly() as fly:
-            return UpdateResult(outs=_state(args, _converge(fly, id_, args, config_changed=changed)))
+        fly = self.fly()
+        return UpdateResult(outs=_state(args, _converge(fly, id_, args, config_changed=changed)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.fly() as fly:
-            machine = fly.get_machine(props["app"], id_)
+        fly = self.fly()
+        machine = fly.get_machine(props["app"], id_)
         if machine is None or machine.get("state") == "destroyed":
             return ReadResult(None, {})
         live = decode_files(machine.get("config") or {})
@@ -114,8 +114,8 @@ class MachineProvider(FleetProvider):
         return ReadResult(id_, {**props, **_observed(machine), "config": config, "region": machine.get("region")})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with self.fly() as fly:
-            fly.destroy_machine(props["app"], id_)
+        fly = self.fly()
+        fly.destroy_machine(props["app"], id_)
 
 
 def _converge(fly: FlyClient, machine_id: str, args: MachineArgs, config_changed: bool) -> dict:

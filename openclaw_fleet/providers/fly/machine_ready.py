@@ -60,8 +60,8 @@ class MachineReadyProvider(FleetProvider):
         return DiffResult(changes=changed, replaces=[])
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.fly() as fly:
-            machine = fly.get_machine(props["app"], props["machine_id"])
+        fly = self.fly()
+        machine = fly.get_machine(props["app"], props["machine_id"])
         if machine is None:
             return ReadResult(None, {})
         return ReadResult(id_, {**props, "status": machine["state"] if checks_pass(machine) else "unhealthy"})
@@ -73,20 +73,20 @@ class MachineReadyProvider(FleetProvider):
         target = "started" if args.state == "running" else "stopped"
         deadline = time.monotonic() + args.timeout_s
         machine: dict = {}
-        with self.fly() as fly:
-            while time.monotonic() < deadline:
-                version = args.instance_id if target == "started" else None
-                fly.wait_machine(
-                    args.app,
-                    args.machine_id,
-                    target,
-                    version=version,
-                    timeout_s=max(1, int(deadline - time.monotonic())),
-                )
-                machine = fly.get_machine(args.app, args.machine_id) or {}
-                if machine.get("state") == target and (target == "stopped" or checks_pass(machine)):
-                    return target
-                time.sleep(1)
+        fly = self.fly()
+        while time.monotonic() < deadline:
+            version = args.instance_id if target == "started" else None
+            fly.wait_machine(
+                args.app,
+                args.machine_id,
+                target,
+                version=version,
+                timeout_s=max(1, int(deadline - time.monotonic())),
+            )
+            machine = fly.get_machine(args.app, args.machine_id) or {}
+            if machine.get("state") == target and (target == "stopped" or checks_pass(machine)):
+                return target
+            time.sleep(1)
         checks = ", ".join(f"{c.get('name')}={c.get('status')}" for c in machine.get("checks") or []) or "none"
         raise GatewayNotReady(
             f"machine {args.machine_id} of user {args.user_id} did not become {target} with passing "

@@ -54,20 +54,20 @@ class AppSecretsProvider(FleetProvider):
         return DiffResult(changes=bool(replaces) or drifted or olds.get("values") != news["values"], replaces=replaces)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.fly() as fly:
-            listing = fly.list_secrets(props["app"])
+        fly = self.fly()
+        listing = fly.list_secrets(props["app"])
         if listing is None:
             return ReadResult(None, {})
         return ReadResult(id_, {**props, "names": sorted(secret["name"] for secret in listing)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        with self.fly() as fly:
-            for name in props.get("values") or {}:
-                fly.delete_secret(props["app"], name)
+        fly = self.fly()
+        for name in props.get("values") or {}:
+            fly.delete_secret(props["app"], name)
 
     def _apply(self, args: AppSecretsArgs, values: dict[str, str | None]) -> dict[str, Any]:
-        with self.fly() as fly:
-            version = fly.set_secrets(args.app, values)
+        fly = self.fly()
+        version = fly.set_secrets(args.app, values)
         return AppSecretsState(**args.props(), names=sorted(args.values), version=version).props()
 
 

@@ -75,30 +75,29 @@ class VolumeProvider(FleetProvider):
             "size_gb": args.size_gb,
             "encrypted": args.encrypted,
         }
-        with self.fly() as fly:
-            if args.restore_from_volume:
-                snapshots = fly.list_volume_snapshots(args.app, args.restore_from_volume)
-                if not snapshots:
-                    raise SnapshotError(
-                        f"restore: latest, but the departed volume {args.restore_from_volume} of "
-                        f"{args.app} has no snapshot"
-                    )
-                request["snapshot_id"] = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
-
-            def find() -> dict | None:
-                return next(
-                    (
-                        v
-                        for v in fly.list_volumes(args.app) or []
-                        if v["name"] == args.name
-                        and v["region"] == args.region
-                        and (args.adopt or not v.get("attached_machine_id"))
-                        and v.get("state") != "destroyed"
-                    ),
-                    None,
+        fly = self.fly()
+        if args.restore_from_volume:
+            snapshots = fly.list_volume_snapshots(args.app, args.restore_from_volume)
+            if not snapshots:
+                raise SnapshotError(
+                    f"restore: latest, but the departed volume {args.restore_from_volume} of {args.app} has no snapshot"
                 )
+            request["snapshot_id"] = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
 
-            volume = fly.find_or_create(find, lambda: fly.create_volume(args.app, request), wait_out=frozenset({404}))
+        def find() -> dict | None:
+            return next(
+                (
+                    v
+                    for v in fly.list_volumes(args.app) or []
+                    if v["name"] == args.name
+                    and v["region"] == args.region
+                    and (args.adopt or not v.get("attached_machine_id"))
+                    and v.get("state") != "destroyed"
+                ),
+                None,
+            )
+
+        volume = fly.find_or_create(find, lambda: fly.create_volume(args.app, request), wait_out=frozenset({404}))
         return CreateResult(volume["id"], outs=_state(args, volume, request.get("snapshot_id")))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -112,13 +111,13 @@ class VolumeProvider(FleetProvider):
         if old.size_gb == args.size_gb:  # only the policy changed: nothing to tell Fly
             volume = {"attached_machine_id": old.attached_machine_id, "state": old.state}
         else:
-            with self.fly() as fly:
-                volume = fly.extend_volume(args.app, id_, args.size_gb)
+            fly = self.fly()
+            volume = fly.extend_volume(args.app, id_, args.size_gb)
         return UpdateResult(outs=_state(args, volume, old.snapshot_id))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with self.fly() as fly:
-            volume = fly.get_volume(props["app"], id_)
+        fly = self.fly()
+        volume = fly.get_volume(props["app"], id_)
         if volume is None or volume.get("state") == "destroyed":
             return ReadResult(None, {})
         return ReadResult(
@@ -134,10 +133,10 @@ class VolumeProvider(FleetProvider):
         )
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with self.fly() as fly:
-            if props.get("deprovision") == "snapshot":
-                fly.create_volume_snapshot(props["app"], id_)
-            fly.delete_volume(props["app"], id_)
+        fly = self.fly()
+        if props.get("deprovision") == "snapshot":
+            fly.create_volume_snapshot(props["app"], id_)
+        fly.delete_volume(props["app"], id_)
 
 
 def _state(args: VolumeArgs, volume: dict[str, Any], snapshot_id: str | None) -> dict[str, Any]:

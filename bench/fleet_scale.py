@@ -1,0 +1,154 @@
+"""How the fleet scales on the Fly target, against the baselines it must beat, in one run.
+
+    .venv/bin/python bench/fleet_scale.py --users 10,100 [--parallel 32] [--latency 0.05] [--start 4]
+
+(after ``bin/setup``; the Pulumi CLI from ``~/.cache/openclaw-fleet/env.sh`` must be on PATH.)
+
+Everything runs against the project's Fly emulator in this process, with ``--latency`` seconds
+added to every API call and machines taking ``--start`` seconds from created to started. For each
+roster size N it measures:
+
+- (a) the imperative flow hosted-OpenClaw operators run today, one user after another over httpx:
+  create app → shared IPv4 → IPv6 → secrets → volume → machine → wait until started;
+- (b) the fleet: ``pulumi up`` of an N-user roster from empty state with ``--parallel``;
+- (c) the critical-path bound: one user's chain alone (the first user of (a)) × ⌈N / parallel⌉;
+- the API calls in flight during (b): the mean (time-weighted) and the most at once;
+- a no-op ``preview`` and ``up`` after (b), and the writing API calls of that ``up``;
+- changing one user's model: its ``preview`` and ``up``, and how many resources they touch;
+- the checkpoint (the stack's state file) in bytes per user.
+
+Above ``--imperative-max`` users, (a) is estimated as N × the chain of one user instead of run.
+It prints one table, a column per N, with the target each figure must meet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.integration.fleet import Fleet
+from tools.fly_emulator import Emulator, Faults, Timing
+
+WRITING = {"POST", "PUT", "PATCH", "DELETE"}
+MACHINE_CONFIG = {
+    "image": "registry.fly.io/openclaw-gateway@sha256:" + "0" * 64,
+    "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 2048},
+    "services": [{"protocol": "tcp", "internal_port": 18789, "ports": [{"port": 443, "handlers": ["tls", "http"]}]}],
+}
+
+
+def imperative_user(api: httpx.Client, app: str) -> None:
+    """One user the way an API route or a script provisions it: each call after the last."""
+
+    def call(method: str, path: str, **kwargs) -> dict:
+        while True:
+            answer = api.request(method, path, **kwargs)
+            if answer.status_code == 404 and path.endswith("/volumes"):  # a brand-new app is not visible yet
+                time.sleep(0.3)
+                continue
+            answer.raise_for_status()
+            return answer.json() if answer.content else {}
+
+    call("POST", "/apps", json={"name": app, "org_slug": "personal"})
+    call("POST", f"/apps/{app}/ip_assignments", json={"type": "shared_v4"})
+    call("POST", f"/apps/{app}/ip_assignments", json={"type": "v6"})
+    call("POST", f"/apps/{app}/secrets", json={"values": {"OPENCLAW_GATEWAY_TOKEN": secrets.token_hex(32)}})
+    volume = call("POST", f"/apps/{app}/volumes", json={"name": "openclaw_data", "region": "sjc", "size_gb": 1})
+    config = {**MACHINE_CONFIG, "mounts": [{"volume": volume["id"], "path": "/home/node/.openclaw"}]}
+    machine = call("POST", f"/apps/{app}/machines", json={"name": app, "region": "sjc", "config": config})
+    call("GET", f"/apps/{app}/machines/{machine['id']}/wait", params={"state": "started", "timeout": 60}, timeout=90)
+
+
+def timed(action) -> tuple[float, object]:
+    started = time.monotonic()
+    result = action()
+    return time.monotonic() - started, result
+
+
+def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, str]:
+    emulator = Emulator(tokens=("bench-" + secrets.token_hex(16),), timing=Timing(start_s=args.start)).start()
+    emulator.set_faults(Faults(latency_s=args.latency))
+    token = next(iter(emulator.tokens))
+    row: dict[str, str] = {}
+    try:
+        with httpx.Client(base_url=emulator.url + "/v1", headers={"Authorization": f"Bearer {token}"}) as api:
+            chain, _ = timed(lambda: imperative_user(api, "imp-u-000000"))
+            if users <= args.imperative_max:
+                rest, _ = timed(lambda: [imperative_user(api, f"imp-u-{i:06d}") for i in range(1, users)])
+                imperative = f"{chain + rest:.1f}"
+            else:
+                imperative = f"{chain * users:.1f} (est.)"
+        emulator.state.apps.clear()
+        bound = chain * math.ceil(users / args.parallel)
+
+        fleet = Fleet.for_fly(workdir / f"n{users}", emulator)
+        roster = [{"id": f"user_2bench{i:06d}", "name": f"User {i}"} for i in range(users)]
+        fleet.write_roster({"users": roster})
+        mark, began = len(emulator.calls), time.monotonic()
+        up_s, _ = timed(lambda: fleet.run("up", "--yes", "--skip-preview", "--parallel", str(args.parallel)))
+        mean, most = emulator.in_flight(mark, began, time.monotonic())
+
+        noop_preview_s, _ = timed(lambda: fleet.run("preview", "--parallel", str(args.parallel)))
+        mark = len(emulator.calls)
+        noop_up_s, _ = timed(lambda: fleet.run("up", "--yes", "--skip-preview", "--parallel", str(args.parallel)))
+        noop_writes = sum(1 for call in emulator.calls[mark:] if call["method"] in WRITING)
+
+        roster[0]["model"] = "openai/gpt-5.1"
+        fleet.write_roster({"users": roster})
+        change_preview_s, changed = timed(fleet.preview_changes)
+        change_up_s, _ = timed(lambda: fleet.run("up", "--yes", "--skip-preview", "--parallel", str(args.parallel)))
+
+        imperative_s = float(imperative.split()[0])
+        row = {
+            "(a) imperative, one user after another (s)": imperative,
+            "(b) fleet cold up (s)": f"{up_s:.1f}",
+            "(c) critical-path bound (s)": f"{bound:.1f}",
+            "a / b (target ≥ 10 at 100 users)": f"{imperative_s / up_s:.1f}×",
+            "b / c (target ≤ 1.5 at 100 users)": f"{up_s / bound:.2f}×",
+            "API calls in flight during (b): mean / most": f"{mean:.1f} / {most}",
+            "no-op preview (s) (target ≤ 60 at 1,000 users)": f"{noop_preview_s:.1f}",
+            "no-op up (s) / its writing API calls (target 0)": f"{noop_up_s:.1f} / {noop_writes}",
+            "one model change: resources changed": str(len(changed)),
+            "one model change: preview / up (s) (target ≤ 1.2 × no-op preview)": (
+                f"{change_preview_s:.1f} / {change_up_s:.1f}"
+            ),
+            "checkpoint bytes per user (target ≤ 10,240)": f"{fleet.state_file().stat().st_size // users:,}",
+        }
+        fleet.run("destroy", "--yes", "--parallel", str(args.parallel), check=False)
+        fleet.run("stack", "rm", "--yes", "--force", check=False)
+    finally:
+        emulator.stop()
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", default="10,100", help="roster sizes, comma-separated")
+    parser.add_argument("--parallel", type=int, default=32, help="pulumi --parallel (and the bound's concurrency)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
+    parser.add_argument("--start", type=float, default=4.0, help="seconds from machine created to started")
+    parser.add_argument("--imperative-max", type=int, default=100, help="largest N for which (a) is run, not estimated")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.users.split(",")]
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
+        columns = {n: measure(n, args, Path(workdir)) for n in sizes}
+    metrics = list(next(iter(columns.values())))
+    width = max(len(metric) for metric in metrics)
+    setting = f"{args.latency:g} s per API call, machine start {args.start:g} s, --parallel {args.parallel}"
+    print(f"\nFly emulator, {setting}")
+    print(f"{'':{width}}  " + "  ".join(f"{f'N = {n:,}':>18}" for n in sizes))
+    for metric in metrics:
+        print(f"{metric:{width}}  " + "  ".join(f"{columns[n][metric]:>18}" for n in sizes))
+
+
+if __name__ == "__main__":
+    main()
