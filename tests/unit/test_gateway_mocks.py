@@ -6,33 +6,27 @@ import pulumi
 import pytest
 
 from openclaw_fleet.settings import StackSettings
+from tests.unit.conftest import RecordingMocks
 from tests.unit.users import user
 
 SECRET_SIG, SECRET_VALUE_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self):
-        self.resources = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        outputs = dict(args.inputs)
+class GatewayMocks(RecordingMocks):
+    def outputs(self, args: pulumi.runtime.MockResourceArgs) -> dict:
+        outputs = super().outputs(args)
         if args.typ.endswith(":GatewayToken"):
             outputs["token"] = "mock-token-value"
         if args.typ.endswith(":Container"):
             outputs.update(status=outputs["state"], gateway_url="http://127.0.0.1:1")
-        self.resources[args.name + "|" + args.typ] = outputs
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
+        return outputs
 
 
 @pytest.fixture
-def mocks():
-    mocks = Mocks()
+def mocks() -> GatewayMocks:
+    mocks = GatewayMocks()
     pulumi.runtime.set_mocks(mocks, preview=False)
-    yield mocks
+    return mocks
 
 
 SETTINGS = StackSettings(

@@ -6,28 +6,8 @@ import pickle
 
 import dill
 import pulumi
-import pytest
 
 from openclaw_fleet.providers.fly.app import App, AppArgs, AppProvider
-
-
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self):
-        self.inputs: list[dict] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.inputs.append(dict(args.inputs))
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
-@pytest.fixture
-def mocks():
-    mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
-    return mocks
 
 
 class Stateful:
@@ -45,8 +25,8 @@ def test_a_thousand_resources_leave_the_pickler_as_it_was(mocks):
     dill.dumps(Stateful(), recurse=True)  # would raise RecursionError under a pile of wrappers
 
     def check(_):
-        providers = {inputs["__provider"] for inputs in mocks.inputs}
-        assert len(mocks.inputs) == 1000 and len(providers) == 1
+        providers = {outputs["__provider"] for outputs in mocks.resources.values()}
+        assert len(mocks.resources) == 1000 and len(providers) == 1
         assert isinstance(dill.loads(base64.b64decode(providers.pop())), AppProvider)
 
     return pulumi.Output.all(*[app.id for app in apps[-3:]]).apply(check)
