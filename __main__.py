@@ -1,10 +1,12 @@
 """openclaw-fleet: a roster in, one isolated OpenClaw gateway per user out.
 
-Load the stack's settings and roster → refuse a mass deletion → build and push the gateway
+Load the stack's settings and roster (this shard's users, when the roster is split over several
+stacks) → refuse a mass deletion → build and push the gateway
 image → one gateway component per user → export the users, what departed users left, and one
 control-plane row per user.
 """
 
+import os
 from pathlib import Path
 
 import pulumi
@@ -14,12 +16,20 @@ from openclaw_fleet.gateway import GatewayArgs, create_gateway
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
 from openclaw_fleet.settings import StackSettings, provider_key_values
+from openclaw_fleet.shards import parse_shard_stack, shard_of
 
 settings = StackSettings.load()
 try:
     users = load_roster(settings.roster)
 except RosterError as error:
     raise pulumi.RunError(str(error)) from None
+_, shard, shard_count = parse_shard_stack(pulumi.get_stack())
+if shard_count != settings.shards:
+    raise pulumi.RunError(
+        f"openclaw-fleet:shards is {settings.shards} but stack {pulumi.get_stack()} is shard {shard} of "
+        f"{shard_count}; run `bin/fleet up`, which runs every shard's stack with the base stack's config"
+    )
+users = [user for user in users if shard_of(user.id, shard_count) == shard]
 # Every secret reference and the deletion guard are checked before the first resource is
 # registered, so a missing key or a refused mass deletion changes nothing.
 keys = {user.id: provider_key_values(user) for user in users}
@@ -43,6 +53,9 @@ gateways = {
 }
 
 pulumi.export("image", image.ref)
+# What `fleet up --changed` compares with to skip a shard nothing touched (set by the fleet command).
+if os.environ.get("OPENCLAW_FLEET_DIGEST"):
+    pulumi.export("fleet_digest", os.environ["OPENCLAW_FLEET_DIGEST"])
 pulumi.export(
     "users",
     {

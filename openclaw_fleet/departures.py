@@ -21,10 +21,16 @@ import pulumi
 OVERRIDE_ENV = "OPENCLAW_FLEET_ALLOW_MASS_DELETION"
 
 
+def is_mass_loss(affected: int, total: int, share: float, minimum: int) -> bool:
+    """Whether losing ``affected`` of ``total`` users is a mass deletion: at least ``minimum`` of
+    them and more than ``share`` (0..1) of ``total``."""
+    return affected >= minimum and affected > share * total
+
+
 def check_deletions(previous: list[str], current: list[str], share: float, minimum: int, override: bool) -> None:
     """Raise pulumi.RunError when removing ``previous`` − ``current`` is a mass deletion not overridden."""
     removed = sorted(set(previous) - set(current))
-    if override or len(removed) < minimum or len(removed) <= share * len(previous):
+    if override or not is_mass_loss(len(removed), len(previous), share, minimum):
         return
     raise pulumi.RunError(
         f"this run would delete {len(removed)} of {len(previous)} users ({', '.join(removed)}), more than "

@@ -8,12 +8,15 @@ as a cold gateway start may take), ``pidsLimit`` (default 512), ``restartPolicy`
 ``unless-stopped``), ``flyOrg`` (default ``personal``), ``volumeSizeGb`` (Fly volume size, default
 1), ``massDeletionShare`` / ``massDeletionMinimum`` (the mass-deletion guard, default 0.2 and 3),
 ``snapshotDir`` (Docker target: where volume snapshots are written, on the Docker host; default
-``~/.local/share/openclaw-fleet/snapshots/<stack>``). ``dockerHost``, ``flyApiUrl`` and
+``~/.local/share/openclaw-fleet/snapshots/<stack>``), ``shards`` (how many stacks the roster is
+split over, default 1; see ``shards.py``). A number set explicitly is kept as set, 0 included, and
+checked against its range before anything is created. ``dockerHost``, ``flyApiUrl`` and
 ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are read by the providers themselves
 (``providers/base.py``).
 """
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,17 @@ import pulumi
 from openclaw_fleet.roster import User
 
 TARGETS = ("docker", "fly")
+# Instance names are <prefix>-u-<short id, up to 12>; Fly app names stop at 63 characters.
+NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,45}[a-z0-9]$|^[a-z]$")
+# Numeric settings: key → (default, lowest, highest, type).
+NUMBERS = {
+    "healthTimeoutSeconds": (240, 1, 3600, int),
+    "pidsLimit": (512, 16, 1_000_000, int),
+    "volumeSizeGb": (1, 1, 500, int),
+    "massDeletionShare": (0.2, 0.0, 1.0, float),
+    "massDeletionMinimum": (3, 0, 1_000_000, int),
+    "shards": (1, 1, 256, int),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class StackSettings:
     mass_deletion_minimum: int
     snapshot_dir: str
     stack_label: str
+    shards: int
 
     @classmethod
     def load(cls) -> "StackSettings":
@@ -51,24 +66,54 @@ class StackSettings:
         target = config.get("target") or "docker"
         if target not in TARGETS:
             raise pulumi.RunError(f"openclaw-fleet:target is {target!r}; expected one of {', '.join(TARGETS)}")
+        name_prefix = config.get("namePrefix") or "openclaw"
+        if not NAME_PREFIX.match(name_prefix):
+            raise pulumi.RunError(
+                "openclaw-fleet:namePrefix must be 1 to 47 lowercase letters, digits and dashes, starting with a "
+                "letter and not ending with a dash (it starts every app, container and volume name)"
+            )
         return cls(
             target=target,
             roster=config.get("roster") or "users/roster.yaml",
-            name_prefix=config.get("namePrefix") or "openclaw",
+            name_prefix=name_prefix,
             registry=config.require("registry"),
             base_image=config.get("baseImage") or "node:24-bookworm-slim",
             publish_host=config.get("publishHost"),
-            health_timeout_s=config.get_int("healthTimeoutSeconds") or 240,
-            pids_limit=config.get_int("pidsLimit") or 512,
+            health_timeout_s=_number(config, "healthTimeoutSeconds"),
+            pids_limit=_number(config, "pidsLimit"),
             restart_policy=config.get("restartPolicy") or "unless-stopped",
             fly_org=config.get("flyOrg") or "personal",
-            volume_size_gb=config.get_int("volumeSizeGb") or 1,
-            mass_deletion_share=config.get_float("massDeletionShare") or 0.2,
-            mass_deletion_minimum=config.get_int("massDeletionMinimum") or 3,
+            volume_size_gb=_number(config, "volumeSizeGb"),
+            mass_deletion_share=_number(config, "massDeletionShare"),
+            mass_deletion_minimum=_number(config, "massDeletionMinimum"),
             snapshot_dir=config.get("snapshotDir")
             or str(Path.home() / ".local/share/openclaw-fleet/snapshots" / pulumi.get_stack()),
             stack_label=f"{pulumi.get_project()}/{pulumi.get_stack()}",
+            shards=_number(config, "shards"),
         )
+
+
+def number(key: str, raw: object):
+    """A numeric setting (``NUMBERS``) from its raw config value: the default when unset (None),
+    else the value as set (0 stays 0) within its range. Raises ValueError naming the key and the
+    range, never the value (a mistyped secret must not reach a log)."""
+    default, low, high, kind = NUMBERS[key]
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"openclaw-fleet:{key} must be a {'whole ' if kind is int else ''}number") from None
+    if not low <= value <= high:
+        raise ValueError(f"openclaw-fleet:{key} must be between {low} and {high}")
+    return value
+
+
+def _number(config: pulumi.Config, key: str):
+    try:
+        return number(key, config.get(key))
+    except ValueError as error:
+        raise pulumi.RunError(str(error)) from None
 
 
 def provider_key_values(user: User) -> dict[str, pulumi.Output[str]]:

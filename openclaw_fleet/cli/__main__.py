@@ -1,16 +1,37 @@
 """``python -m openclaw_fleet.cli COMMAND``: the ``fleet`` subcommands written in Python.
 
-adoptable --stack NAME   what ``adopt: true`` would take over (stack config on stdin)
+preview | up | destroy | machines [--stack BASE]   the fleet over all its shards (cli/fleet.py)
+adoptable --stack NAME                            what ``adopt: true`` would take over (stack config on stdin)
 """
 
 import argparse
+import os
+import sys
+from pathlib import Path
 
 from openclaw_fleet.cli import adoptable
+from openclaw_fleet.cli.fleet import run_command
 
 parser = argparse.ArgumentParser(prog="fleet", description="openclaw-fleet commands")
 commands = parser.add_subparsers(dest="command", required=True)
+for name, text in [
+    ("preview", "preview every shard; print the fleet's plan by user; refuse a mass deletion"),
+    ("up", "preview, then update every shard with changes; name every user that failed"),
+    ("destroy", "destroy every shard's resources"),
+    ("machines", "one JSON row per user over all shards, for the service's database"),
+]:
+    sub = commands.add_parser(name, help=text, description=text)
+    sub.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
+    sub.add_argument("--stacks-at-once", type=int, default=4, help="shards run at once (default 4)")
+    sub.add_argument("--parallel", type=int, default=32, help="resource operations at once per stack (default 32)")
+    sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
+    sub.add_argument("--show-secrets", action="store_true", help="machines: print gateway tokens")
+    if name == "destroy":
+        sub.add_argument("--yes", action="store_true", required=True, help="required: destroy is not undone")
 adoptable_parser = commands.add_parser("adoptable", help="list what adopt: true would take over, per roster user")
 adoptable_parser.add_argument("--stack", required=True, help="the stack whose config comes on stdin")
 args = parser.parse_args()
 if args.command == "adoptable":
     adoptable.main(args.stack)
+else:
+    sys.exit(run_command(args.command, Path.cwd(), args.stack, args))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from openclaw_fleet.roster.model import EXTRA_ENV_NAMES, PROVIDER_KEY_NAMES, Defaults, Roster
+from openclaw_fleet.roster.model import EXTRA_ENV_NAMES, FLY_REGIONS, PROVIDER_KEY_NAMES, Defaults, Roster
 
 
 def json_schema() -> dict:
@@ -27,7 +27,9 @@ def docs_table() -> str:
     rows = ["| field | type | default | description |", "| --- | --- | --- | --- |"]
     for key, prop in entry["properties"].items():
         prop = next((p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"), prop)
-        if "enum" in prop:
+        if "enum" in prop and len(prop["enum"]) > 6:
+            kind = f"one of {len(prop['enum'])} codes, below"
+        elif "enum" in prop:
             kind = " \\| ".join(f"`{value}`" for value in prop["enum"])
         elif "pattern" in prop:
             kind = f"string `{prop['pattern']}`"
@@ -43,7 +45,12 @@ def docs_table() -> str:
         rows.append(f"| `{key}` | {kind} | {default} | {description} |")
     allowed = ", ".join(f"`{name}`" for name in PROVIDER_KEY_NAMES)
     extra = ", ".join(f"`{name}`" for name in EXTRA_ENV_NAMES)
-    return "\n".join(rows) + f"\n\nProvider key names: {allowed}.\n\nExtra env names: {extra}.\n"
+    regions = ", ".join(f"`{code}`" for code in FLY_REGIONS)
+    return (
+        "\n".join(rows)
+        + f"\n\nRegions (Fly's, https://fly.io/docs/reference/regions/): {regions}.\n"
+        + f"\nProvider key names: {allowed}.\n\nExtra env names: {extra}.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -1,39 +1,42 @@
 """Read a roster file: YAML in, validated users out, or every problem as ``file:line: field: message``.
 
-Line numbers come from PyYAML's node marks; messages never echo a field's value (a mistyped
-secret must not reach a log).
+Line numbers come from PyYAML's node marks. Messages never repeat a value from the file (a
+mistyped secret must not reach a log) nor a key that does not look like a field name (a key
+pasted where a name belongs). What is read is bounded, so no file can make the loader slow or
+crash it: at most ``MAX_BYTES`` of UTF-8, ``MAX_DEPTH`` levels of nesting and ``MAX_VALUES``
+values once YAML aliases are expanded (an "alias bomb" of a few lines expands to billions).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from openclaw_fleet.errors import RosterError
-from openclaw_fleet.roster.model import EXTRA_ENV_NAMES, PROVIDER_KEY_NAMES, Roster, User
+from openclaw_fleet.roster.model import EXTRA_ENV_NAMES, FLY_REGIONS, PROVIDER_KEY_NAMES, Roster, User
 from openclaw_fleet.roster.naming import short_id
+
+MAX_BYTES = 4 * 1024 * 1024  # ~25,000 users
+MAX_DEPTH = 16  # a roster needs 5: users → user → env → name → value
+MAX_VALUES = 500_000
+# libyaml when PyYAML has it (the wheels do): the pure-Python parser takes seconds on a large file.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
 
 def load_roster(path: str | Path) -> list[User]:
     """Read and validate a roster file; return its users in file order.
 
-    Raises RosterError (file, line and field of every problem) for YAML syntax errors, unknown
-    keys, wrong types, disallowed env names, plaintext keys, and two users sharing an id or a
-    short id. Reads the file only; changes nothing.
+    Raises RosterError (file, line and field of every problem) for a missing or unreadable file,
+    one over the bounds above, YAML syntax errors, unknown keys, wrong types, values out of range,
+    disallowed env names, plaintext keys, and two users sharing an id or a short id. Reads the
+    file only; changes nothing.
     """
     path = Path(path)
-    text = path.read_text()
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise RosterError([f"{path}:{line}: YAML syntax: {getattr(exc, 'problem', exc)}"]) from None
-    if data is None:
-        data, root = {}, None
+    root, data = _read_yaml(path)
     problems = _duplicate_keys(path, root)
     if not isinstance(data, dict):
         raise RosterError([f"{path}:1: roster: must be a mapping with `defaults` and `users`"])
@@ -91,6 +94,97 @@ def _check_unique(path: Path, users: list[User]) -> None:
         raise RosterError(problems)
 
 
+def _read_yaml(path: Path) -> tuple[yaml.Node | None, object]:
+    """The file's YAML node tree and data, within the bounds. Raises RosterError."""
+
+    def refuse(line: int, message: str) -> RosterError:
+        return RosterError([f"{path}:{line}: roster: {message}"])
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise refuse(1, "no such file (openclaw-fleet:roster names it)") from None
+    except OSError as error:
+        raise refuse(1, f"cannot be read: {error.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise refuse(1, f"larger than {MAX_BYTES // (1024 * 1024)} MiB; split the fleet over several rosters")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise refuse(raw[: error.start].count(b"\n") + 1, "is not UTF-8 text") from None
+    try:
+        _check_depth(path, text)
+        root = yaml.compose(text, Loader=_Loader)
+        if root is None:
+            return None, {}
+        _check_size(path, root)
+        data = _Loader("").construct_document(root)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        raise refuse(mark.line + 1 if mark else 1, f"YAML syntax: {_plain(error.problem or error.context)}") from None
+    except yaml.YAMLError as error:  # a character YAML does not allow
+        position = getattr(error, "position", 0) or 0
+        raise refuse(text[:position].count("\n") + 1, "YAML syntax: a character YAML does not allow") from None
+    except RosterError:
+        raise
+    except RecursionError:
+        raise refuse(1, f"nested more than {MAX_DEPTH} levels deep") from None
+    except (ValueError, OverflowError, TypeError):  # e.g. a date that does not exist
+        raise refuse(1, "a value YAML cannot read (such as a date that does not exist)") from None
+    return root, data
+
+
+def _check_depth(path: Path, text: str) -> None:
+    """Raise RosterError at the first collection nested past MAX_DEPTH, reading YAML events one
+    at a time (before any tree is built: a tree of 20,000 levels takes seconds to build)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise RosterError(
+                    [f"{path}:{event.start_mark.line + 1}: roster: nested more than {MAX_DEPTH} levels deep"]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_size(path: Path, root: yaml.Node) -> None:
+    """Raise RosterError past MAX_VALUES values with aliases expanded.
+
+    Each node's expanded size is counted once (aliases share nodes), so an alias bomb costs as
+    little to measure as it took to write.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+            if isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            sizes[id(node)] = 1 + sum(size(child) for child in children)
+            if sizes[id(node)] > MAX_VALUES:
+                raise RosterError(
+                    [
+                        f"{path}:{node.start_mark.line + 1}: roster: more than {MAX_VALUES:,} values once its YAML "
+                        "aliases are expanded"
+                    ]
+                )
+        return sizes[id(node)]
+
+    size(root)
+
+
+def _plain(problem: str | None) -> str:
+    """PyYAML's problem text with any quoted part of the file longer than a few characters left out."""
+    return re.sub(r"'[^']{5,}'|\"[^\"]{5,}\"", "(…)", problem or "not valid YAML")
+
+
+def _shown(key: object) -> str:
+    """A key as a message may show it: a field-like name as is, anything else not at all."""
+    return key if isinstance(key, str) and _NAME.match(key) else "(a key that is not a field name)"
+
+
 def _duplicate_keys(path: Path, node: yaml.Node | None) -> list[str]:
     """PyYAML keeps the last of two equal keys silently; a roster must not."""
     problems: list[str] = []
@@ -98,8 +192,9 @@ def _duplicate_keys(path: Path, node: yaml.Node | None) -> list[str]:
         seen = set()
         for key, value in node.value:
             if key.value in seen:
-                problems.append(f"{path}:{key.start_mark.line + 1}: {key.value}: duplicate key")
-            seen.add(key.value)
+                problems.append(f"{path}:{key.start_mark.line + 1}: {_shown(key.value)}: duplicate key")
+            if isinstance(key.value, str):
+                seen.add(key.value)
             problems += _duplicate_keys(path, value)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
@@ -130,19 +225,34 @@ def _field_path(loc: tuple) -> str:
     for part in loc:
         if part == "[key]":
             continue
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_shown(part)}" if out else _shown(part))
     return out
+
+
+# What a field that failed its pattern expects, in words (pydantic would print the regex).
+_EXPECTED = {
+    "id": "must be a Clerk user id: `user_` then letters and digits, such as user_2abc123def456",
+    "whatsappOwner": "must be an E.164 phone number: + and the country code, such as +15551234567",
+    "model": "must be `provider/model`, such as anthropic/claude-sonnet-4-5",
+    "telegramPairings": "must be a pairing code of 4 to 32 letters, digits or dashes",
+}
 
 
 def _message(err: dict) -> str:
     loc, kind = err["loc"], err["type"]
+    fields = [part for part in loc if isinstance(part, str)]
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
     if kind == "literal_error" and loc[-1] == "[key]":
         allowed = PROVIDER_KEY_NAMES if "providerKeys" in loc else EXTRA_ENV_NAMES
-        return f"{loc[-2]} is not an allowed name (allowed: {', '.join(allowed)})"
+        return f"{_shown(loc[-2])} is not an allowed name (allowed: {', '.join(allowed)})"
+    if kind == "literal_error" and "region" in fields:
+        return f"not a Fly region (fly.io/docs/reference/regions): one of {', '.join(FLY_REGIONS)}"
     if kind == "string_pattern_mismatch" and "providerKeys" in loc:
         return "must be a reference `config:<stack config key>` or `env:<VARIABLE>`, never the key itself"
+    if kind == "string_pattern_mismatch":
+        return next((_EXPECTED[field] for field in reversed(fields) if field in _EXPECTED), "has the wrong form")
+    # pydantic's messages say what was expected, never the input, except a value error's own text.
     return err["msg"].removeprefix("Value error, ")

@@ -57,6 +57,14 @@ SIZE_PRESETS: dict[str, dict[str, Any]] = {
     "large": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 8192},
 }
 
+# Fly's regions as https://fly.io/docs/reference/regions/ lists them (2025; `fly platform regions`
+# prints today's). On the Docker target the region is only a label, checked all the same.
+FLY_REGIONS = (
+    "ams", "arn", "atl", "bog", "bom", "bos", "cdg", "den", "dfw", "ewr", "eze", "fra",
+    "gdl", "gig", "gru", "hkg", "iad", "jnb", "lax", "lhr", "mad", "mia", "nrt", "ord",
+    "otp", "phx", "qro", "scl", "sea", "sin", "sjc", "syd", "waw", "yul", "yyz",
+)  # fmt: skip
+
 SECRET_REF_RE = re.compile(r"^(config|env):[A-Za-z_][A-Za-z0-9_.-]*$")
 
 State = Literal["running", "stopped"]
@@ -67,7 +75,7 @@ ExtraEnvName = Literal[EXTRA_ENV_NAMES]
 SecretRef = Annotated[
     str, Field(pattern=SECRET_REF_RE.pattern, description="`config:<stack config key>` or `env:<VARIABLE>`.")
 ]
-Region = Annotated[str, Field(pattern=r"^[a-z]{3}$", description="Fly region code, e.g. `sjc`; a label on Docker.")]
+Region = Annotated[Literal[FLY_REGIONS], Field(description="Fly region code, e.g. `sjc`; a label on Docker.")]
 Model = Annotated[
     str,
     Field(
@@ -137,6 +145,7 @@ class UserEntry(_Strict):
     token_rotation: int = Field(
         default=0,
         ge=0,
+        le=1_000_000,
         alias="tokenRotation",
         description="Raise by one to replace this user's gateway token (only this user changes).",
     )

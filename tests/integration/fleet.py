@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -98,10 +99,16 @@ class Fleet:
         )
 
     def run(
-        self, *args: str, check: bool = True, record: bool = True, stdin: str | None = None, timeout: int = 900
+        self,
+        *args: str,
+        check: bool = True,
+        record: bool = True,
+        stdin: str | None = None,
+        timeout: int = 900,
+        stack: str | None = None,
     ) -> str:
         result = subprocess.run(
-            ["pulumi", *args, "--stack", self.stack, "--non-interactive"],
+            ["pulumi", *args, "--stack", stack or self.stack, "--non-interactive"],
             cwd=self.dir,
             env=self.env,
             input=stdin,
@@ -115,6 +122,19 @@ class Fleet:
         if check and result.returncode != 0:
             raise PulumiFailed(f"pulumi {' '.join(args)} exited {result.returncode}:\n{output}")
         return output
+
+    def fleet(self, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+        """The ``fleet`` command (``python -m openclaw_fleet.cli``) on this stack as base; recorded."""
+        result = subprocess.run(
+            [sys.executable, "-m", "openclaw_fleet.cli", *args, "--stack", self.stack],
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        self.transcript.append(f"$ fleet {' '.join(args)}\n{result.stdout}{result.stderr}")
+        return result
 
     def set_secret(self, key: str, value: str) -> None:
         """Set a config secret, passing the value on stdin so it is on no command line."""

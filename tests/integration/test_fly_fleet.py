@@ -72,6 +72,8 @@ def test_1_up_three_users_gets_each_their_app_ips_volume_secrets_machine(fleet, 
     for user_id, out in users.items():
         app = apps[out["gateway_url"].removeprefix("https://").removesuffix(".fly.dev")]
         assert out["state"] == "started"
+        # Its own private network: no other user's machine can reach its gateway port over 6PN
+        assert app["network"] == app["name"]
         # IPs: one shared v4, one v6, so that <app>.fly.dev resolves
         assert sorted("v6" if ":" in ip["ip"] else ("shared_v4" if ip["shared"] else "v4") for ip in app["ips"]) == [
             "shared_v4",

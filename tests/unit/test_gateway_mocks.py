@@ -45,6 +45,7 @@ SETTINGS = StackSettings(
     pids_limit=512,
     restart_policy="unless-stopped",
     stack_label="openclaw-fleet/test",
+    shards=1,
 )
 USER = user(
     id="user_2abc123def456",

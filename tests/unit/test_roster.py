@@ -60,7 +60,7 @@ users:
     [
         ("users:\n  - id: user_1\n    name: A\n    modle: x/y\n", 4, "users[0].modle", "unknown field"),
         ("users:\n  - id: user_1\n    name: A\n    size: huge\n", 4, "users[0].size", "Input should be"),
-        ("users:\n  - id: bob\n    name: A\n", 2, "users[0].id", "should match pattern"),
+        ("users:\n  - id: bob\n    name: A\n", 2, "users[0].id", "must be a Clerk user id"),
         ("users:\n  - id: user_1\n", 2, "users[0].name", "required field is missing"),
         (
             "users:\n  - id: user_1\n    name: A\n    env:\n      NODE_OPTIONS: x\n",
@@ -74,8 +74,35 @@ users:
             "users[0].providerKeys.FOO_KEY",
             "not an allowed name",
         ),
-        ("users:\n  - id: user_1\n    name: A\n    whatsappOwner: '5551234'\n", 4, "users[0].whatsappOwner", "pattern"),
-        ("defaults:\n  model: no-slash\nusers: []\n", 2, "defaults.model", "pattern"),
+        (
+            "users:\n  - id: user_1\n    name: A\n    whatsappOwner: '5551234'\n",
+            4,
+            "users[0].whatsappOwner",
+            "must be an E.164 phone number: + and the country code, such as +15551234567",
+        ),
+        ("defaults:\n  model: no-slash\nusers: []\n", 2, "defaults.model", "must be `provider/model`"),
+        ("users:\n  - id: user_1\n    name: A\n    region: xyz\n", 4, "users[0].region", "not a Fly region"),
+        (
+            "users:\n  - id: user_1\n    name: A\n    tokenRotation: 1" + "0" * 400 + "\n",
+            4,
+            "users[0].tokenRotation",
+            "less than or equal",
+        ),
+        (
+            "users:\n  - id: user_1\n    name: A\n    providerKeys:\n      sk-ant-api03-abcdefgh: env:X\n",
+            5,
+            "users[0].providerKeys.(a key that is not a field name)",
+            "not an allowed name",
+        ),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+            "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+            6,
+            "roster",
+            "more than 500,000 values once its YAML aliases are expanded",
+        ),
+        ("users: " + "[" * 40 + "]" * 40 + "\n", 1, "roster", "nested more than 16 levels deep"),
         ("users:\n  - id: user_1\n    name: A\n    name: B\n", 4, "name", "duplicate key"),
     ],
 )
@@ -95,6 +122,11 @@ def test_plaintext_provider_key_is_refused_and_not_echoed(tmp_path):
         load_roster(path)
     assert "must be a reference" in str(caught.value)
     assert secret not in str(caught.value)
+
+
+def test_a_missing_roster_file_is_a_roster_error(tmp_path):
+    with pytest.raises(RosterError, match=r"roster.yaml:1: roster: no such file"):
+        load_roster(tmp_path / "roster.yaml")
 
 
 def test_two_users_with_the_same_short_id_are_named_together(tmp_path):

@@ -4,8 +4,14 @@ Deleting an app deletes everything in it (machines, volumes, IPs, secrets). Crea
 name is taken answers 409 (live API; the spec lists only 201/400): when the existing app is in
 our org and has no machine, it is the one an interrupted earlier create made, or one kept by a
 ``retain``/``snapshot`` deprovision policy for a returning user, and is taken over; otherwise the
-409 stands. With ``adopt`` (taking over apps made by hand or by an earlier tool), an existing app
-of our org is taken over whatever it holds.
+409 stands. With ``adopt`` (taking over apps made by hand or by an earlier tool), an existing
+app of our org is taken over whatever it holds.
+
+Each app is created on a private network of its own, named after the app: by default every app of
+an org shares one private network (6PN), where any user's machine could reach every other user's
+gateway port, guarded by its token alone. The network is chosen at creation only (Fly has no call
+to move an app), so an app made before this was set keeps the org's network until it is
+re-created. ``GET /apps/{app_name}`` (Machines API) answers the app's ``network``.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ class AppProvider(FleetProvider):
         args = AppArgs.parse(props)
         fly = self.fly()
         try:
-            fly.create_app(args.name, args.org_slug)
+            fly.create_app(args.name, args.org_slug, network=args.name)
         except FlyApiError as error:
             existing = fly.get_app(args.name) if error.status == 409 else None
             org = ((existing or {}).get("organization") or {}).get("slug")

@@ -1,0 +1,331 @@
+"""The ``fleet`` command: preview, up, destroy and list a fleet over all its shards.
+
+Built on Pulumi's Automation API (``pulumi.automation``): every shard is a stack of this project
+(``shards.py``), run by the Pulumi CLI in the project directory, a bounded number at once. Before
+a run each shard's stack is checked for what a killed run left (``recovery.py``); every run is
+previewed first, and the mass-deletion guard judges the whole fleet's plan (``guard``), not one
+stack's; ``up`` then applies only the stacks whose preview has changes, with
+``--continue-on-error`` so one failing gateway does not stop the others; the report names every
+user that failed.
+
+Exit status: 0 done; 1 a user or stack failed (named in the report); 2 bad input (roster or
+settings; nothing was run); 3 refused by the guard (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+from pulumi import automation as auto
+
+from openclaw_fleet.cli.plan import RunReport
+from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
+from openclaw_fleet.departures import OVERRIDE_ENV, is_mass_loss
+from openclaw_fleet.errors import RosterError
+from openclaw_fleet.roster import User, instance_name, load_roster
+from openclaw_fleet.settings import number
+from openclaw_fleet.shards import parse_shard_stack, shard_of, shard_stacks
+
+# What the program is made of: a change to any of these may change every shard's plan.
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "openclaw_fleet", "image")
+
+
+class FleetError(Exception):
+    """Bad input found before anything ran (exit status 2); the message says what and where."""
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """The base stack's settings the command itself needs, read from ``Pulumi.<base>.yaml``."""
+
+    base: str
+    project: str
+    config_text: str
+    shards: int
+    roster: Path
+    name_prefix: str
+    deletion_share: float
+    deletion_minimum: int
+
+    @classmethod
+    def read(cls, root: Path, base: str) -> FleetConfig:
+        """Raises FleetError naming the file and key of a bad or missing setting."""
+        path = root / f"Pulumi.{base}.yaml"
+        project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+        try:
+            text = path.read_text()
+            config = (yaml.safe_load(text) or {}).get("config") or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise FleetError(f"{path}: cannot read the stack's settings: {error}") from None
+
+        def setting(key: str):
+            value = config.get(f"openclaw-fleet:{key}")
+            return value if value is None or isinstance(value, (str, int, float)) else "?"
+
+        try:
+            return cls(
+                base=base,
+                project=project,
+                config_text=text,
+                shards=number("shards", setting("shards")),
+                roster=root / (setting("roster") or "users/roster.yaml"),
+                name_prefix=setting("namePrefix") or "openclaw",
+                deletion_share=number("massDeletionShare", setting("massDeletionShare")),
+                deletion_minimum=number("massDeletionMinimum", setting("massDeletionMinimum")),
+            )
+        except ValueError as error:
+            raise FleetError(f"{path}: {error}") from None
+
+
+def program_digest(root: Path, config_text: str, users: list[User]) -> str:
+    """SHA-256 (hex) of what decides a shard's plan: the program's files, the settings, its users."""
+    digest = hashlib.sha256(config_text.encode())
+    for entry in PROGRAM_FILES:
+        paths = [root / entry] if (root / entry).is_file() else sorted((root / entry).rglob("*"))
+        for path in paths:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for user in sorted(users, key=lambda user: user.id):
+        fields = {key: value for key, value in asdict(user).items() if key != "line"}
+        digest.update(json.dumps(fields, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class StackRun:
+    """One shard's stack in this run, and what came of it."""
+
+    name: str
+    stack: auto.Stack
+    users: list[User]
+    digest: str
+    previous: dict  # the stack's outputs from its last update, values only
+    changes: dict[str, int] | None = None  # op → count, from the preview
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes) and any(op != "same" and count for op, count in self.changes.items())
+
+
+class Fleet:
+    """The shards of one base stack, run a bounded number at once (``stacks_at_once``), each with
+    ``parallel`` resource operations at once (``pulumi up --parallel``)."""
+
+    def __init__(self, root: Path, config: FleetConfig, stacks_at_once: int = 4, parallel: int = 32, out=print):
+        self.root, self.config, self.out = root, config, out
+        self.stacks_at_once, self.parallel = stacks_at_once, parallel
+        try:
+            self.users = load_roster(config.roster)
+        except FileNotFoundError:
+            raise FleetError(f"{config.roster}: no such roster file (openclaw-fleet:roster)") from None
+        except RosterError as error:
+            raise FleetError(str(error)) from None
+        self.names = {instance_name(config.name_prefix, user.id): user.id for user in self.users}
+
+    def _each(self, function, items):
+        with ThreadPoolExecutor(max_workers=self.stacks_at_once) as pool:
+            return list(pool.map(function, items))
+
+    def _workspace_env(self, digest: str) -> dict[str, str]:
+        # The fleet judges mass deletion over all shards itself (``guard``), so the program's own
+        # one-stack guard is told it has been done.
+        return {OVERRIDE_ENV: "1", "OPENCLAW_FLEET_DIGEST": digest}
+
+    def open(self) -> list[StackRun]:
+        """Create or select every shard's stack, copy the base stack's settings to each, clear
+        what killed runs left, read each stack's previous outputs. Raises FleetError when a former
+        shard count still holds users."""
+        count = self.config.shards
+        names = shard_stacks(self.config.base, count)
+        secrets = (
+            "passphrase" if {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & set(os.environ) else None
+        )
+        if count > 1:
+            header = f"# Written by `fleet` from Pulumi.{self.config.base}.yaml at every run; edit that file.\n"
+            for name in names:
+                (self.root / f"Pulumi.{name}.yaml").write_text(header + self.config.config_text)
+
+        def open_one(name: str) -> StackRun:
+            _, index, _ = parse_shard_stack(name)
+            users = [user for user in self.users if shard_of(user.id, count) == index]
+            digest = program_digest(self.root, self.config.config_text, users)
+            options = auto.LocalWorkspaceOptions(env_vars=self._workspace_env(digest), secrets_provider=secrets)
+            backend = os.environ.get("PULUMI_BACKEND_URL")
+            found = repair_backend_files(name, self.config.project, backend)
+            stack = auto.create_or_select_stack(name, work_dir=str(self.root), opts=options)
+            for sentence in found + clear_killed_run(stack, self.config.project, backend):
+                self.out(f"{name}: {sentence}")
+            previous = {key: output.value for key, output in stack.outputs().items()}
+            return StackRun(name, stack, users, digest, previous)
+
+        runs = self._each(open_one, names)
+        for summary in runs[0].stack.workspace.list_stacks():
+            base, _, former = parse_shard_stack(summary.name)
+            if base == self.config.base and former != count and (summary.resource_count or 0) > 0:
+                raise FleetError(
+                    f"stack {summary.name} still holds {summary.resource_count} resources of a split in {former} "
+                    f"shards, and openclaw-fleet:shards is now {count}: changing the count would move users "
+                    "between stacks (delete and re-create them); set it back, or destroy the former shards first"
+                )
+        return runs
+
+    def preview(self, runs: list[StackRun]) -> RunReport:
+        """Preview every run's stack; fill in ``changes``; return the fleet's plan by user."""
+        report = RunReport(self.names | self._previous_names(runs))
+
+        def preview_one(run: StackRun) -> None:
+            started = time.monotonic()
+            try:
+                result = run.stack.preview(parallel=self.parallel, on_event=report.on_event)
+                run.changes = dict(result.change_summary)
+            except auto.CommandError as error:
+                run.error = _last_error_line(error)
+            run.seconds = time.monotonic() - started
+
+        self._each(preview_one, runs)
+        return report
+
+    def _previous_names(self, runs: list[StackRun]) -> dict[str, str]:
+        return {
+            row.get("name"): user_id
+            for run in runs
+            for user_id, row in (run.previous.get("roster_state") or {}).items()
+            if row.get("name")
+        }
+
+    def guard(self, runs: list[StackRun], plan: RunReport) -> str | None:
+        """Why the plan is refused as a mass deletion over the whole fleet, or None.
+
+        Counts the users leaving the roster and the users whose volume or app the plan deletes or
+        replaces (a ``namePrefix`` or region change), against all users of the last update.
+        Overridden by ``OPENCLAW_FLEET_ALLOW_MASS_DELETION=1`` in the command's environment.
+        """
+        previous = {user_id for run in runs for user_id in run.previous.get("roster_state") or {}}
+        current = {user.id for user in self.users}
+        removed = previous - current
+        losing = set(plan.users_losing_data) - removed
+        affected = removed | losing
+        share, minimum = self.config.deletion_share, self.config.deletion_minimum
+        if os.environ.get(OVERRIDE_ENV) == "1" or not is_mass_loss(len(affected), len(previous), share, minimum):
+            return None
+        parts = [f"{len(removed)} leave the roster"] if removed else []
+        if losing:
+            reasons = sorted({reason for user in losing for reason in plan.users[user].data_loss})
+            parts.append(f"{len(losing)} would lose their data ({'; '.join(reasons)})")
+        return (
+            f"refused: this run would delete or lose the data of {len(affected)} of {len(previous)} users, more than "
+            f"{share:.0%} of the fleet: {', '.join(parts)}. Users: {_few(sorted(affected))}. If that is intended, "
+            f"run again with {OVERRIDE_ENV}=1"
+        )
+
+    def up(self, runs: list[StackRun]) -> RunReport:
+        """``pulumi up`` (continue on error) of every run whose preview has changes; return what happened."""
+        report = RunReport(self.names | self._previous_names(runs))
+
+        def up_one(run: StackRun) -> None:
+            started = time.monotonic()
+            try:
+                result = run.stack.up(parallel=self.parallel, on_event=report.on_event, continue_on_error=True)
+                run.changes = dict(result.summary.resource_changes or {})
+                run.error = None
+            except auto.CommandError as error:
+                run.error = _last_error_line(error)
+            run.seconds = time.monotonic() - started
+
+        self._each(up_one, [run for run in runs if run.has_changes])
+        return report
+
+    def destroy(self, runs: list[StackRun]) -> RunReport:
+        """``pulumi destroy`` (continue on error) of every run's stack."""
+        report = RunReport(self.names | self._previous_names(runs))
+
+        def destroy_one(run: StackRun) -> None:
+            started = time.monotonic()
+            try:
+                result = run.stack.destroy(parallel=self.parallel, on_event=report.on_event, continue_on_error=True)
+                run.changes = dict(result.summary.resource_changes or {})
+            except auto.CommandError as error:
+                run.error = _last_error_line(error)
+            run.seconds = time.monotonic() - started
+
+        self._each(destroy_one, runs)
+        return report
+
+
+def _few(names: list[str], limit: int = 20) -> str:
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _last_error_line(error: auto.CommandError) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if "error:" in line]
+    return (lines[-1] if lines else str(error).strip().splitlines()[-1])[:500]
+
+
+def print_report(out, verb: str, runs: list[StackRun], report: RunReport, limit: int = 200) -> None:
+    """Per stack: users, resource changes by op, seconds, error; then one line per user that
+    changes or failed (at most ``limit``); then the counts."""
+    for run in runs:
+        changes = ", ".join(f"{op} {n}" for op, n in sorted((run.changes or {}).items()) if n) or "not run"
+        line = f"{run.name}: {len(run.users)} users; resources: {changes}; {run.seconds:.1f} s"
+        out(line + (f"; FAILED: {run.error}" if run.error else ""))
+    users = sorted(set(report.changed_users) | set(report.failed_users))
+    for user in users[:limit]:
+        out(f"  {user}: {report.users[user].summary()}")
+    if len(users) > limit:
+        out(f"  … and {len(users) - limit} more users")
+    current = {user.id for run in runs for user in run.users}
+    out(f"{verb}: {len(users)} users change, {len(current - set(users))} unchanged, over {len(runs)} stack(s)")
+
+
+def run_command(command: str, root: Path, base: str, options) -> int:
+    """Run ``preview``, ``up``, ``destroy`` or ``machines``; return the exit status."""
+    out = print
+    try:
+        fleet = Fleet(root, FleetConfig.read(root, base), options.stacks_at_once, options.parallel, out)
+        runs = fleet.open()
+    except (FleetError, RuntimeError) as error:
+        print(f"fleet: {error}", file=sys.stderr)
+        return 2
+    if command == "machines":
+        rows = [row for run in runs for row in run.previous.get("machines") or []]
+        if not options.show_secrets:
+            rows = [{**row, "gateway_token": "[secret]"} for row in rows]
+        out(json.dumps(rows, indent=2))
+        return 0
+    if command == "destroy":
+        report = fleet.destroy(runs)
+        print_report(out, "destroy", runs, report)
+        return _status(runs, report)
+    if options.changed:
+        skipped = [run for run in runs if run.previous.get("fleet_digest") == run.digest]
+        for run in skipped:
+            out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")
+        runs = [run for run in runs if run not in skipped]
+    plan = fleet.preview(runs)
+    refusal = fleet.guard(runs, plan)
+    if command == "preview" or refusal or any(run.error for run in runs):
+        print_report(out, "preview", runs, plan)
+        if refusal:
+            print(f"fleet: {refusal}", file=sys.stderr)
+            return 3
+        return _status(runs, plan)
+    report = fleet.up(runs)
+    print_report(out, "up", runs, report)
+    return _status(runs, report)
+
+
+def _status(runs: list[StackRun], report: RunReport) -> int:
+    failed = report.failed_users
+    if failed:
+        print(f"fleet: {len(failed)} user(s) failed: {_few(failed, 100)}", file=sys.stderr)
+    return 1 if failed or any(run.error for run in runs) or report.stack_errors else 0

@@ -1,0 +1,132 @@
+"""What a run would do (preview) or did (up), per user, read from the engine's events.
+
+The Automation API hands every engine event of a run to a callback (``on_event``; event shapes:
+``pulumi.automation.events``). ``RunReport`` collects them for any number of stacks at once (one
+thread per stack) and tells, per user: which resources change and how, which of them would lose
+data (a volume or app deleted or replaced), and which failed and why.
+
+Resource kinds are the dynamic resources' types (``pulumi-python:dynamic/fly:Volume``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from pulumi.automation import events
+
+# Resource kinds whose deletion or replacement loses a user's data (the volume) or what holds it
+# (a Fly app holds its volumes and their snapshots).
+_DATA_KINDS = {
+    "pulumi-python:dynamic/fly:Volume": "Fly volume",
+    "pulumi-python:dynamic/docker:Volume": "Docker volume",
+    "pulumi-python:dynamic/fly:App": "Fly app",
+}
+_LOSING_OPS = {"delete", "replace", "create-replacement", "delete-replaced"}
+_QUIET_OPS = {"same", "read", "refresh"}
+
+
+@dataclass
+class UserReport:
+    """One user's part of a run: ``changes`` (op → resource descriptions), ``data_loss`` (reasons),
+    ``errors`` (messages from the engine, first line of each)."""
+
+    changes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    data_loss: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: ``added``, ``removed``, or ``<op> <Kind (fields)>, …``; then data loss and the first error."""
+        ops = set(self.changes)
+        if ops == {"create"}:
+            parts = ["added"]
+        elif ops == {"delete"}:
+            parts = ["removed"]
+        else:
+            parts = [f"{op} {', '.join(sorted(set(what)))}" for op, what in sorted(self.changes.items())]
+        parts += [f"**loses data: {reason}**" for reason in self.data_loss]
+        parts += [f"FAILED: {message}" for message in self.errors[:1]]
+        return "; ".join(parts)
+
+
+class RunReport:
+    """Engine events of one or more stack runs, by user.
+
+    ``names`` maps instance names (the gateway components' resource names) to user ids; a component
+    whose name is not in it is reported under its name. Thread-safe: ``on_event`` may be called
+    from one thread per stack.
+    """
+
+    def __init__(self, names: dict[str, str]):
+        self._names = dict(names)
+        self._lock = threading.Lock()
+        self._parents: dict[str, str] = {}
+        self.users: dict[str, UserReport] = defaultdict(UserReport)
+        self.stack_errors: list[str] = []
+
+    def _user_of(self, urn: str, parent: str | None) -> str | None:
+        if parent and "Gateway::" in parent:
+            urn = parent
+        elif urn in self._parents:
+            urn = self._parents[urn]
+        if "Gateway::" not in urn:
+            return None
+        name = urn.rsplit("::", 1)[-1]
+        return self._names.get(name, name)
+
+    def on_event(self, event: events.EngineEvent) -> None:
+        """The Automation API's ``on_event`` callback."""
+        with self._lock:
+            if event.resource_pre_event:
+                self._step(event.resource_pre_event.metadata)
+            elif event.res_op_failed_event:
+                meta = event.res_op_failed_event.metadata
+                state = meta.new or meta.old
+                user = self._user_of(meta.urn, state.parent if state else None)
+                if user and not self.users[user].errors:
+                    self.users[user].errors.append(
+                        f"{getattr(meta.op, 'value', meta.op)} of {meta.urn.rsplit('::', 1)[-1]} failed"
+                    )
+            elif event.diagnostic_event and event.diagnostic_event.severity == "error":
+                diagnostic = event.diagnostic_event
+                message = " ".join(diagnostic.message.split())[:400]
+                user = self._user_of(diagnostic.urn, None) if diagnostic.urn else None
+                if user:
+                    self.users[user].errors.insert(0, message)
+                else:
+                    self.stack_errors.append(message)
+
+    def _step(self, meta: events.StepEventMetadata) -> None:
+        op = getattr(meta.op, "value", meta.op)
+        state = meta.new or meta.old
+        parent = state.parent if state else None
+        if parent:
+            self._parents[meta.urn] = parent
+        if op in _QUIET_OPS:
+            return
+        user = self._user_of(meta.urn, parent)
+        if user is None:
+            return
+        kind = _DATA_KINDS.get(meta.type)
+        what = meta.type.rsplit(":", 1)[-1]
+        because = f" ({', '.join(meta.keys or meta.diffs or [])})" if (meta.keys or meta.diffs) else ""
+        report = self.users[user]
+        report.changes[op].append(what + because)
+        old_kept = bool(meta.old and meta.old.retain_on_delete)
+        if kind and op in _LOSING_OPS and (op != "delete" or not old_kept):
+            reason = f"{kind} {'deleted' if op == 'delete' else 'replaced'}{because}"
+            if reason not in report.data_loss:
+                report.data_loss.append(reason)
+
+    @property
+    def changed_users(self) -> list[str]:
+        return sorted(user for user, report in self.users.items() if report.changes)
+
+    @property
+    def users_losing_data(self) -> list[str]:
+        return sorted(user for user, report in self.users.items() if report.data_loss)
+
+    @property
+    def failed_users(self) -> list[str]:
+        return sorted(user for user, report in self.users.items() if report.errors)
