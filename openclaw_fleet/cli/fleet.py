@@ -151,6 +151,11 @@ class Fleet:
             "passphrase" if {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & set(os.environ) else None
         )
         if count > 1:
+            # The base stack's secrets settings (a passphrase salt, a KMS key) go into its file
+            # when it is created; every shard's copy must carry them to read the same secrets.
+            base_options = auto.LocalWorkspaceOptions(secrets_provider=secrets)
+            auto.create_or_select_stack(self.config.base, work_dir=str(self.root), opts=base_options)
+            self.config = FleetConfig.read(self.root, self.config.base)
             header = f"# Written by `fleet` from Pulumi.{self.config.base}.yaml at every run; edit that file.\n"
             for name in names:
                 (self.root / f"Pulumi.{name}.yaml").write_text(header + self.config.config_text)
