@@ -9,7 +9,9 @@ as a cold gateway start may take), ``pidsLimit`` (default 512), ``restartPolicy`
 1), ``massDeletionShare`` / ``massDeletionMinimum`` (the mass-deletion guard, default 0.2 and 3),
 ``snapshotDir`` (Docker target: where volume snapshots are written, on the Docker host; default
 ``~/.local/share/openclaw-fleet/snapshots/<stack>``), ``shards`` (how many stacks the roster is
-split over, default 1; see ``shards.py``). A number set explicitly is kept as set, 0 included, and
+split over, default 1; see ``shards.py``), ``commandTimeoutSeconds`` (how long a command inside a
+gateway, such as ``openclaw models set``, may take before it is stopped; default 300, read by the
+providers). A number set explicitly is kept as set, 0 included, and
 checked against its range before anything is created. ``dockerHost``, ``flyApiUrl`` and
 ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are read by the providers themselves
 (``providers/base.py``).
@@ -35,6 +37,7 @@ NUMBERS = {
     "massDeletionShare": (0.2, 0.0, 1.0, float),
     "massDeletionMinimum": (3, 0, 1_000_000, int),
     "shards": (1, 1, 256, int),
+    "commandTimeoutSeconds": (300, 10, 3600, int),
 }
 
 

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 from openclaw_fleet.errors import FlyNotConfigured
 from openclaw_fleet.providers.docker.client import DEFAULT_HOST, DockerClient, docker_client
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL, FlyClient
+from openclaw_fleet.settings import number
 
 T = TypeVar("T")
 
@@ -86,6 +87,7 @@ class FleetProvider(ResourceProvider):
         self._fly_token = os.environ.get("FLY_API_TOKEN") or req.config.get("flyApiToken")
         self._registry_username = req.config.get("registryUsername")
         self._registry_password = req.config.get("registryPassword")
+        self.command_timeout_s = number("commandTimeoutSeconds", req.config.get("commandTimeoutSeconds"))
 
     def __getstate__(self) -> dict:
         return {}  # a pickled provider is its class alone: settings are read again in configure

@@ -14,6 +14,12 @@ runs the command itself: Docker exec (Engine API ``/containers/{id}/exec``) on t
 ``POST /apps/{app}/machines/{id}/exec`` on Fly. A command waits while the user is stopped and
 runs at the next start; otherwise any change of the command or of the container/machine runs it
 again, unless ``once`` and it already ran. A failure fails the run; deleting does nothing.
+
+Deadline: ``openclaw models set`` takes 20–45 s on a quiet host and more on a busy one, so a
+command gets the stack setting ``commandTimeoutSeconds`` (default 300). It runs under coreutils'
+``timeout`` inside the gateway, so at the deadline the command itself is stopped (TERM, then KILL
+10 s later) rather than left running while a rerun starts the next one; the API call waits that
+long plus a margin. Past it the error says so, with the command's last output.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from pulumi.dynamic import CreateResult, DiffResult, UpdateResult
 from openclaw_fleet.errors import DockerUnreachable, GatewayCommandFailed
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
 
-EXEC_TIMEOUT_S = 120
+KILL_AFTER_S = 10  # after the deadline's TERM, KILL
+API_MARGIN_S = KILL_AFTER_S + 20  # the exec call outlasts the command
+TIMED_OUT = (124, 137)  # timeout(1): the deadline passed (137: it had to KILL)
 DIFF_FIELDS = ("command", "container", "machine_id", "state")
 
 
@@ -81,18 +89,25 @@ class GatewayCommandProvider(FleetProvider):
 
     def _run(self, args: GatewayCommandArgs) -> str:
         shown = " ".join(args.command)
+        deadline = getattr(self, "command_timeout_s", 300)
+        argv = ["timeout", f"--kill-after={KILL_AFTER_S}", str(deadline), *args.command]
         if args.target == "fly":
-            fly = self.fly()
-            result = fly.exec(args.app, args.machine_id, args.command, EXEC_TIMEOUT_S)
+            result = self.fly().exec(args.app, args.machine_id, argv, deadline + API_MARGIN_S)
             code, output = result.exit_code, result.stdout + result.stderr
         else:
             try:
-                docker = self.docker()
-                code, output = docker.exec_run(args.container, args.command, timeout_s=EXEC_TIMEOUT_S)
+                code, output = self.docker().exec_run(args.container, argv, timeout_s=deadline + API_MARGIN_S)
             except DockerUnreachable as error:
                 raise GatewayCommandFailed(
-                    f"`{shown}` in the gateway of user {args.user_id} did not finish: {error.reason}"
+                    f"`{shown}` in the gateway of user {args.user_id}: the Docker engine did not answer "
+                    f"({error.reason})"
                 ) from None
+        if code in TIMED_OUT:
+            last = output[-300:].strip() or "(none)"
+            raise GatewayCommandFailed(
+                f"`{shown}` in the gateway of user {args.user_id} did not finish within {deadline} s "
+                f"(stack setting commandTimeoutSeconds) and was stopped; last output: {last}"
+            )
         if code != 0:
             raise GatewayCommandFailed(
                 f"`{shown}` in the gateway of user {args.user_id} exited {code}: {output[-500:]}"
