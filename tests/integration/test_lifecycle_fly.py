@@ -40,20 +40,27 @@ def machine_of(emulator: Emulator, fleet: Fleet, user_id: str):
     return machine
 
 
+def commands_run(emulator: Emulator, fleet: Fleet, user_id: str) -> list[list[str]]:
+    """The commands exec'd in a user's machine, each under its deadline (``timeout … N``)."""
+    execs = machine_of(emulator, fleet, user_id).execs
+    assert all(argv[:2] == ["timeout", "--kill-after=10"] for argv in execs), execs
+    return [argv[3:] for argv in execs]
+
+
 def test_post_provision_operations_run_in_order_and_pairings_only_once(setup):
     fleet, emulator = setup
     model = ["openclaw", "models", "set", "anthropic/claude-sonnet-4-5"]
     approve = ["openclaw", "pairing", "approve", "telegram"]
-    assert machine_of(emulator, fleet, USERS[2]).execs == [model]  # right after provisioning
+    assert commands_run(emulator, fleet, USERS[2]) == [model]  # right after provisioning
     fleet.write_roster(roster(**{USERS[2]: {"telegramPairings": ["PAIR1", "PAIR2"]}}))
     fleet.up()
-    assert machine_of(emulator, fleet, USERS[2]).execs == [model, [*approve, "PAIR1"], [*approve, "PAIR2"]]
+    assert commands_run(emulator, fleet, USERS[2]) == [model, [*approve, "PAIR1"], [*approve, "PAIR2"]]
     fleet.write_roster(roster(**{USERS[2]: {"telegramPairings": ["PAIR1", "PAIR2"], "model": "openai/gpt-5.1"}}))
     fleet.up()
-    assert machine_of(emulator, fleet, USERS[2]).execs[3:] == [["openclaw", "models", "set", "openai/gpt-5.1"]]
+    assert commands_run(emulator, fleet, USERS[2])[3:] == [["openclaw", "models", "set", "openai/gpt-5.1"]]
     fleet.up()
-    assert len(machine_of(emulator, fleet, USERS[2]).execs) == 4  # nothing runs twice
-    assert machine_of(emulator, fleet, USERS[0]).execs == [model]  # the other users untouched
+    assert len(commands_run(emulator, fleet, USERS[2])) == 4  # nothing runs twice
+    assert commands_run(emulator, fleet, USERS[0]) == [model]  # the other users untouched
     fleet.write_roster(roster())
     fleet.up()
 
