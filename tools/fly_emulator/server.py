@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import random
 import re
 import secrets
@@ -41,6 +42,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tools.fly_emulator.contract import Contract
 
 APP_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 VOLUME_NAME_RE = re.compile(r"^[a-z0-9_]{1,30}$")
@@ -268,6 +271,8 @@ class Emulator:
         runtime=None,
     ):
         self.tokens, self.faults = set(tokens), Faults()
+        # Every call checked against the spec when FLY_EMULATOR_CONTRACT=1 (the test suite sets it).
+        self.contract = Contract() if os.environ.get("FLY_EMULATOR_CONTRACT") == "1" else None
         self.state = FlyState(orgs, timing or Timing(), runtime)
         self.calls: list[dict] = []
         self._calls_lock = threading.Lock()
@@ -359,23 +364,24 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = url.path, parse_qs(url.query)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        self._query, self._raw = query, raw
         faults = emulator.faults
         if faults.latency_s:
             time.sleep(faults.latency_s)
         leased = bool(self.headers.get("fly-machine-lease-nonce"))
         if emulator.roll(faults.rate_drop_before):
+            self._check_contract(method, path, None, b"")
             emulator.log(method, path, 0, leased, self._started)
             self.close_connection = True
             self.connection.close()
             return
         if emulator.roll(faults.rate_429):
             return self._answer(
-                method, path, 429, {"error": "rate limited"}, {"Retry-After": str(faults.retry_after_s)}, leased
+                method, path, 429, {"error": "rate limited"}, {"Retry-After": str(faults.retry_after_s)}, leased, True
             )
         if emulator.roll(faults.rate_5xx):
-            return self._answer(
-                method, path, emulator._random.choice([500, 502, 503]), {"error": "internal error"}, leased=leased
-            )
+            status = emulator._random.choice([500, 502, 503])
+            return self._answer(method, path, status, {"error": "internal error"}, leased=leased, injected=True)
         token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").removeprefix("FlyV1 ").strip()
         if token not in emulator.tokens:
             return self._answer(method, path, 401, {"error": "unauthorized"}, leased=leased)
@@ -389,17 +395,31 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as error:
             status, answer = error.status, {"error": error.message}
         if emulator.roll(faults.rate_drop_after):
+            self._check_contract(method, path, status, b"" if answer is None else json.dumps(answer).encode())
             emulator.log(method, path, 0, leased, self._started)
             self.close_connection = True
             self.connection.close()
             return
         self._answer(method, path, status, answer, leased=leased)
 
+    def _check_contract(self, method: str, path: str, status: int | None, data: bytes) -> None:
+        if self.owner.contract is not None:
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            self.owner.contract.check(method, path, self._query, headers, self._raw, status, data)
+
     def _answer(
-        self, method: str, path: str, status: int, answer: Any, headers: dict | None = None, leased: bool = False
+        self,
+        method: str,
+        path: str,
+        status: int,
+        answer: Any,
+        headers: dict | None = None,
+        leased: bool = False,
+        injected: bool = False,
     ) -> None:
         self.owner.log(method, path, status, leased, self._started)
         data = b"" if answer is None else json.dumps(answer).encode()
+        self._check_contract(method, path, None if injected else status, data)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -824,7 +844,7 @@ def delete_machine(state, app_name, machine_id, *, query, body, headers):
         raise ApiError(412, f"failed_precondition: machine {machine_id} is {machine.state}; stop it or use force=true")
     machine.state = "destroying"
     state.schedule(machine, (state.timing.destroy_s, "destroyed"))
-    return 200, {"ok": True}
+    return 200, None  # the spec: no body
 
 
 @_route("GET", "/apps/([^/]+)/machines/([^/]+)/wait")
