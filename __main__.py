@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pulumi
 
+from openclaw_fleet.checkpoint import program_frames_only
 from openclaw_fleet.departures import Departures
 from openclaw_fleet.gateway import GatewayArgs, create_gateway
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
@@ -18,6 +19,7 @@ from openclaw_fleet.roster import RosterError, instance_name, load_roster
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
 
+program_frames_only(Path(__file__).parent)
 settings = StackSettings.load()
 try:
     users = load_roster(settings.roster)

@@ -1,6 +1,7 @@
 """How the fleet scales on the Fly target, against the baselines it must beat, in one run.
 
-    .venv/bin/python bench/fleet_scale.py --users 10,100 [--parallel 32] [--latency 0.05] [--start 4]
+    .venv/bin/python bench/fleet_scale.py --users 10,100,1000 [--parallel 32] [--shard-size 250]
+        [--stacks-at-once 4] [--latency 0.05] [--start 4]
 
 (after ``bin/setup``; the Pulumi CLI from ``~/.cache/openclaw-fleet/env.sh`` must be on PATH.)
 
@@ -10,12 +11,15 @@ roster size N it measures:
 
 - (a) the imperative flow hosted-OpenClaw operators run today, one user after another over httpx:
   create app → shared IPv4 → IPv6 → secrets → volume → machine → wait until started;
-- (b) the fleet: ``pulumi up`` of an N-user roster from empty state with ``--parallel``;
-- (c) the critical-path bound: one user's chain alone (the first user of (a)) × ⌈N / parallel⌉;
+- (b) the fleet: ``fleet up`` (the ``fleet`` command: preview, guard, up) of an N-user roster from
+  empty state, split in ⌈N / shard size⌉ shards, ``--stacks-at-once`` of them at once, each with
+  ``--parallel`` operations at once;
+- (c) the critical-path bound: one user's chain alone (the first user of (a)) × ⌈N / concurrency⌉,
+  where concurrency is ``--parallel`` × the shards run at once;
 - the API calls in flight during (b): the mean (time-weighted) and the most at once;
-- a no-op ``preview`` and ``up`` after (b), and the writing API calls of that ``up``;
-- changing one user's model: its ``preview`` and ``up``, and how many resources they touch;
-- the checkpoint (the stack's state file) in bytes per user.
+- a no-op ``fleet preview`` and ``fleet up`` after (b), and the writing API calls of that ``up``;
+- changing one user's model: its ``fleet preview`` and ``fleet up``, and how many users they touch;
+- the checkpoints (every shard's state file) in bytes per user.
 
 Above ``--imperative-max`` users, (a) is estimated as N × the chain of one user instead of run.
 It prints one table, a column per N, with the target each figure must meet.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import secrets
 import sys
 import tempfile
@@ -88,27 +93,41 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
             else:
                 imperative = f"{chain * users:.1f} (est.)"
         emulator.state.apps.clear()
-        bound = chain * math.ceil(users / args.parallel)
 
-        fleet = Fleet.for_fly(workdir / f"n{users}", emulator)
+        shards = math.ceil(users / args.shard_size)
+        concurrency = args.parallel * min(shards, args.stacks_at_once)
+        bound = chain * math.ceil(users / concurrency)
+        fleet = Fleet.for_fly(workdir / f"n{users}", emulator, shards=str(shards))
         roster = [{"id": f"user_2bench{i:06d}", "name": f"User {i}"} for i in range(users)]
         fleet.write_roster({"users": roster})
+        options = ("--parallel", str(args.parallel), "--stacks-at-once", str(args.stacks_at_once))
+
+        def run(command: str) -> str:
+            result = fleet.fleet(command, *options, timeout=7200)
+            if result.returncode != 0:
+                raise SystemExit(f"fleet {command} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            return result.stdout
+
         mark, began = len(emulator.calls), time.monotonic()
-        up_s, _ = timed(lambda: fleet.run("up", "--yes", "--skip-preview", "--parallel", str(args.parallel)))
+        up_s, _ = timed(lambda: run("up"))
         mean, most = emulator.in_flight(mark, began, time.monotonic())
 
-        noop_preview_s, _ = timed(lambda: fleet.run("preview", "--parallel", str(args.parallel)))
+        noop_preview_s, _ = timed(lambda: run("preview"))
         mark = len(emulator.calls)
-        noop_up_s, _ = timed(lambda: fleet.run("up", "--yes", "--skip-preview", "--parallel", str(args.parallel)))
+        noop_up_s, _ = timed(lambda: run("up"))
         noop_writes = sum(1 for call in emulator.calls[mark:] if call["method"] in WRITING)
 
         roster[0]["model"] = "openai/gpt-5.1"
         fleet.write_roster({"users": roster})
-        change_preview_s, changed = timed(fleet.preview_changes)
-        change_up_s, _ = timed(lambda: fleet.run("up", "--yes", "--skip-preview", "--parallel", str(args.parallel)))
+        change_preview_s, plan = timed(lambda: run("preview"))
+        change_up_s, _ = timed(lambda: run("up"))
+        changed = re.search(r"(\d+) users change", plan)[1]
+        state_dir = fleet.state_file().parent
+        checkpoint = sum(path.stat().st_size for path in state_dir.glob(f"{fleet.stack}*.json"))
 
         imperative_s = float(imperative.split()[0])
         row = {
+            "shards × users each; concurrency": f"{shards} × {math.ceil(users / shards)}; {concurrency}",
             "(a) imperative, one user after another (s)": imperative,
             "(b) fleet cold up (s)": f"{up_s:.1f}",
             "(c) critical-path bound (s)": f"{bound:.1f}",
@@ -117,14 +136,14 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
             "API calls in flight during (b): mean / most": f"{mean:.1f} / {most}",
             "no-op preview (s) (target ≤ 60 at 1,000 users)": f"{noop_preview_s:.1f}",
             "no-op up (s) / its writing API calls (target 0)": f"{noop_up_s:.1f} / {noop_writes}",
-            "one model change: resources changed": str(len(changed)),
+            "one model change: users changed": changed,
             "one model change: preview / up (s) (target ≤ 1.2 × no-op preview)": (
                 f"{change_preview_s:.1f} / {change_up_s:.1f}"
             ),
-            "checkpoint bytes per user (target ≤ 10,240)": f"{fleet.state_file().stat().st_size // users:,}",
+            "checkpoint bytes per user (target ≤ 10,240)": f"{checkpoint // users:,}",
         }
+        fleet.fleet("destroy", "--yes", *options, timeout=7200)
         fleet.run("destroy", "--yes", "--parallel", str(args.parallel), check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
     finally:
         emulator.stop()
     return row
@@ -133,7 +152,9 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="10,100", help="roster sizes, comma-separated")
-    parser.add_argument("--parallel", type=int, default=32, help="pulumi --parallel (and the bound's concurrency)")
+    parser.add_argument("--parallel", type=int, default=32, help="operations at once per stack (pulumi --parallel)")
+    parser.add_argument("--shard-size", type=int, default=250, help="users per shard: N users make ⌈N / this⌉ shards")
+    parser.add_argument("--stacks-at-once", type=int, default=4, help="shards run at once")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
     parser.add_argument("--start", type=float, default=4.0, help="seconds from machine created to started")
     parser.add_argument("--imperative-max", type=int, default=100, help="largest N for which (a) is run, not estimated")
@@ -143,7 +164,10 @@ def main() -> None:
         columns = {n: measure(n, args, Path(workdir)) for n in sizes}
     metrics = list(next(iter(columns.values())))
     width = max(len(metric) for metric in metrics)
-    setting = f"{args.latency:g} s per API call, machine start {args.start:g} s, --parallel {args.parallel}"
+    setting = (
+        f"{args.latency:g} s per API call, machine start {args.start:g} s, --parallel {args.parallel}, "
+        f"{args.stacks_at_once} stacks at once"
+    )
     print(f"\nFly emulator, {setting}")
     print(f"{'':{width}}  " + "  ".join(f"{f'N = {n:,}':>18}" for n in sizes))
     for metric in metrics:

@@ -1,5 +1,7 @@
 """For the whole suite: every Fly emulator checks each call against the Machines API spec
-(``tools/fly_emulator/contract.py``), and a test during which a call did not match fails."""
+(``tools/fly_emulator/contract.py``), and a test during which a call did not match fails; and
+whatever a test stack left on the Docker engine (a test that failed before its teardown, a
+killed run) is removed when the session ends, and counted in the summary."""
 
 import os
 
@@ -19,9 +21,36 @@ def calls_match_the_spec(request):
     assert not new, f"{len(new)} call(s) did not match the Machines API spec:\n" + "\n".join(new[:20])
 
 
+TEST_STACK_LABEL = "openclaw-fleet.stack"
+TEST_STACKS = "openclaw-fleet/itest"  # tests/integration/fleet.py names every test stack itest…
+_left_behind: list[str] = []
+
+
+def pytest_sessionfinish(session):
+    """Remove every container, volume and network of a test stack (labelled ``itest…``)."""
+    try:
+        from openclaw_fleet.providers.docker.client import docker_client
+
+        with docker_client() as docker:
+            for kind, remove in (
+                ("containers", docker.remove_container),
+                ("volumes", docker.remove_volume),
+                ("networks", docker.remove_network),
+            ):
+                for item in docker.list_labelled(kind, TEST_STACK_LABEL):
+                    if (item.get("Labels") or {}).get(TEST_STACK_LABEL, "").startswith(TEST_STACKS):
+                        remove(item.get("Id") or item["Name"])
+                        name = item.get("Name") or (item.get("Names") or ["?"])[0].lstrip("/")
+                        _left_behind.append(f"{kind[:-1]} {name}")
+    except Exception as error:  # no Docker engine: nothing of ours can be on it
+        _left_behind.append(f"(Docker not checked: {type(error).__name__})")
+
+
 def pytest_terminal_summary(terminalreporter):
     from tools.fly_emulator.contract import Contract
 
+    if _left_behind:
+        terminalreporter.write_line(f"removed what test stacks left on Docker: {', '.join(_left_behind)}")
     if Contract.checked:
         terminalreporter.write_line(
             f"Fly emulator: {Contract.checked} calls checked against the Machines API spec, "

@@ -25,6 +25,7 @@ for name, text in [
     sub.add_argument("--stacks-at-once", type=int, default=4, help="shards run at once (default 4)")
     sub.add_argument("--parallel", type=int, default=32, help="resource operations at once per stack (default 32)")
     sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
+    sub.add_argument("--shard", type=int, help="run only this shard (1..shards), e.g. one per CI job")
     sub.add_argument("--show-secrets", action="store_true", help="machines: print gateway tokens")
     if name == "destroy":
         sub.add_argument("--yes", action="store_true", required=True, help="required: destroy is not undone")

@@ -212,7 +212,8 @@ class Fleet:
         """Why the plan is refused as a mass deletion over the whole fleet, or None.
 
         Counts the users leaving the roster and the users whose volume or app the plan deletes or
-        replaces (a ``namePrefix`` or region change), against all users of the last update.
+        replaces (a ``namePrefix`` or region change), against all users of the last update of
+        ``runs`` (every shard, also those not run now).
         Overridden by ``OPENCLAW_FLEET_ALLOW_MASS_DELETION=1`` in the command's environment.
         """
         previous = {user_id for run in runs for user_id in run.previous.get("roster_state") or {}}
@@ -301,6 +302,12 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     except (FleetError, RuntimeError) as error:
         print(f"fleet: {error}", file=sys.stderr)
         return 2
+    everyone = runs  # the guard counts over every shard, whichever run now
+    if options.shard is not None:
+        runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.config.shards)]
+        if not runs:
+            print(f"fleet: there is no shard {options.shard} of {fleet.config.shards}", file=sys.stderr)
+            return 2
     if command == "machines":
         rows = [row for run in runs for row in run.previous.get("machines") or []]
         if not options.show_secrets:
@@ -317,7 +324,7 @@ def run_command(command: str, root: Path, base: str, options) -> int:
             out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")
         runs = [run for run in runs if run not in skipped]
     plan = fleet.preview(runs)
-    refusal = fleet.guard(runs, plan)
+    refusal = fleet.guard(everyone, plan)
     if command == "preview" or refusal or any(run.error for run in runs):
         print_report(out, "preview", runs, plan)
         if refusal:

@@ -9,10 +9,20 @@ so four threads cap a whole fleet at four API calls in flight whatever ``--paral
 ``python -m openclaw_fleet.providers.server`` runs that same SDK module unchanged, with its thread
 pool widened to ``OPENCLAW_FLEET_PROVIDER_THREADS`` (default 32, at least the SDK's 4).
 ``bin/setup`` installs the plugin script that starts it.
+
+The SDK's server also never checks that its engine is still there, so a provider whose CLI was
+killed served nobody for as long as the machine ran. Here a watchdog connects to the engine's
+address (the plugin's first argument) every 2 s and ends the process once three tries in a row
+are refused, as Pulumi's own plugins do with their engine health check.
 """
 
 import os
+import re
 import runpy
+import socket
+import sys
+import threading
+import time
 from concurrent import futures
 
 THREADS = max(4, int(os.environ.get("OPENCLAW_FLEET_PROVIDER_THREADS") or 32))
@@ -23,6 +33,22 @@ class _WiderPool(futures.ThreadPoolExecutor):
         super().__init__(max(max_workers or 0, THREADS), *args, **kwargs)
 
 
+def _exit_when_the_engine_is_gone(address: str) -> None:
+    host, _, port = address.rpartition(":")
+    refused = 0
+    while refused < 3:
+        time.sleep(2)
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=2).close()
+            refused = 0
+        except OSError:
+            refused += 1
+    os._exit(1)
+
+
+_engine = next((arg for arg in sys.argv[1:] if re.fullmatch(r"[\w.\-]+:\d+", arg)), None)
+if _engine:
+    threading.Thread(target=_exit_when_the_engine_is_gone, args=(_engine,), daemon=True).start()
 # The SDK's server looks the class up on `concurrent.futures` when it starts.
 futures.ThreadPoolExecutor = _WiderPool
 runpy.run_module("pulumi.dynamic", run_name="__main__", alter_sys=True)

@@ -72,6 +72,14 @@ func main() {
 	}
 	if flag.NArg() > 0 {
 		h.engineAddress = flag.Arg(0)
+		// Like Pulumi's own language hosts: when the engine (the CLI) is gone, killed or crashed,
+		// stop instead of serving nobody; the program it runs ends with its engine connection.
+		engineGone, stop := context.WithCancel(context.Background())
+		go func() { _ = rpcutil.Healthcheck(engineGone, h.engineAddress, 2*time.Second, stop) }()
+		go func() {
+			<-engineGone.Done()
+			os.Exit(1)
+		}()
 	}
 	cancel := make(chan bool)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
