@@ -8,8 +8,9 @@ stack's; ``up`` then applies only the stacks whose preview has changes, with
 ``--continue-on-error`` so one failing gateway does not stop the others; the report names every
 user that failed.
 
-Exit status: 0 done; 1 a user or stack failed (named in the report); 2 bad input (roster or
-settings; nothing was run); 3 refused by the guard (nothing was changed).
+Exit status: 0 done; 1 a user or stack failed (named in the report); 2 nothing was run: bad
+input (roster or settings) or a stack locked by a run that may still be going; 3 refused by the
+guard (nothing was changed).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import httpx
 import yaml
 from pulumi import automation as auto
 
@@ -30,6 +32,7 @@ from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
 from openclaw_fleet.departures import OVERRIDE_ENV, is_mass_loss
 from openclaw_fleet.errors import RosterError
+from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
 from openclaw_fleet.roster import User, instance_name, load_roster
 from openclaw_fleet.settings import number
 from openclaw_fleet.shards import parse_shard_stack, shard_of, shard_stacks
@@ -54,6 +57,7 @@ class FleetConfig:
     name_prefix: str
     deletion_share: float
     deletion_minimum: int
+    fly_api: tuple[str, str] | None  # (API URL, org) on the Fly target
 
     @classmethod
     def read(cls, root: Path, base: str) -> FleetConfig:
@@ -80,9 +84,33 @@ class FleetConfig:
                 name_prefix=setting("namePrefix") or "openclaw",
                 deletion_share=number("massDeletionShare", setting("massDeletionShare")),
                 deletion_minimum=number("massDeletionMinimum", setting("massDeletionMinimum")),
+                fly_api=(setting("flyApiUrl") or DEFAULT_API_URL, setting("flyOrg") or "personal")
+                if setting("target") == "fly"
+                else None,
             )
         except ValueError as error:
             raise FleetError(f"{path}: {error}") from None
+
+
+def check_fly_api(api_url: str, org: str, token: str | None, timeout_s: float = 15.0) -> None:
+    """Before any stack runs: does the Fly Machines API answer, and take the token? One
+    ``GET /apps?org_slug=…``; raises FleetError saying which failed. Skipped without a token in
+    ``FLY_API_TOKEN`` (a token in the stack's config secret is read by the providers only)."""
+    if not token:
+        return
+    try:
+        answer = httpx.get(
+            f"{api_url.rstrip('/')}/v1/apps",
+            params={"org_slug": org},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+        )
+    except httpx.TimeoutException:
+        raise FleetError(f"the Fly Machines API at {api_url} did not answer within {timeout_s:g} s") from None
+    except httpx.TransportError as error:
+        raise FleetError(f"the Fly Machines API at {api_url} cannot be reached: {type(error).__name__}") from None
+    if answer.status_code in (401, 403):
+        raise FleetError(f"the Fly Machines API at {api_url} refused the token in FLY_API_TOKEN ({answer.status_code})")
 
 
 def program_digest(root: Path, config_text: str, users: list[User]) -> str:
@@ -126,8 +154,6 @@ class Fleet:
         self.stacks_at_once, self.parallel = stacks_at_once, parallel
         try:
             self.users = load_roster(config.roster)
-        except FileNotFoundError:
-            raise FleetError(f"{config.roster}: no such roster file (openclaw-fleet:roster)") from None
         except RosterError as error:
             raise FleetError(str(error)) from None
         self.names = {instance_name(config.name_prefix, user.id): user.id for user in self.users}
@@ -145,6 +171,8 @@ class Fleet:
         """Create or select every shard's stack, copy the base stack's settings to each, clear
         what killed runs left, read each stack's previous outputs. Raises FleetError when a former
         shard count still holds users."""
+        if self.config.fly_api:
+            check_fly_api(*self.config.fly_api, os.environ.get("FLY_API_TOKEN"))
         count = self.config.shards
         names = shard_stacks(self.config.base, count)
         secrets = (

@@ -107,7 +107,7 @@ def _read_yaml(path: Path) -> tuple[yaml.Node | None, object]:
     except OSError as error:
         raise refuse(1, f"cannot be read: {error.strerror}") from None
     if len(raw) > MAX_BYTES:
-        raise refuse(1, f"larger than {MAX_BYTES // (1024 * 1024)} MiB; split the fleet over several rosters")
+        raise refuse(1, f"larger than {MAX_BYTES // (1024 * 1024)} MiB (about 25,000 users)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -136,3 +136,14 @@ def test_7_destroy_removes_every_shard(fleet, emulator):
     result = fleet.fleet("destroy", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     assert not [name for name in emulator.state.apps if name.startswith(fleet.prefix + "-")]
+
+
+def test_8_a_refused_token_or_a_silent_api_stops_the_run_at_once(fleet, emulator):
+    fleet.env["FLY_API_TOKEN"], token = "not-a-token", fleet.env["FLY_API_TOKEN"]
+    try:
+        result = fleet.fleet("preview")
+    finally:
+        fleet.env["FLY_API_TOKEN"] = token
+    assert result.returncode == 2
+    assert "refused the token in FLY_API_TOKEN (401)" in result.stderr
+    assert "not-a-token" not in result.stdout + result.stderr
