@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Keeps this machine as busy as a shared workstation or CI runner is, until killed (kill the
 # process group: `kill -- -PID`): beside whatever runs here, in two loops,
-#   - a build: the gateway image without Docker's cache (npm install of openclaw, layers written);
+#   - a build: the gateway image without Docker's cache (npm install of openclaw, layers
+#     written), then a pause of BUSY_BUILD_PAUSE seconds (default 60);
 #   - another `pulumi up`: bench/fleet_scale.py's 20-user Fly fleet against the emulator (up,
-#     preview, a change, destroy), over and over.
+#     preview, a change, destroy), then a pause of BUSY_UP_PAUSE seconds (default 30).
 # .ci/run runs the test suite beside it, so the suite is shown to hold on a loaded 2-core machine.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,13 +14,14 @@ log=${BUSY_LOG:-/tmp/openclaw-fleet-busy.log}
 (
   while :; do
     docker build --no-cache -q --build-arg BASE_IMAGE=openclaw-fleet/node:24.21.0 \
-      -t openclaw-fleet/busy-build "$root/image" >/dev/null 2>&1 || sleep 5
+      -t openclaw-fleet/busy-build "$root/image" >/dev/null 2>&1
+    sleep "${BUSY_BUILD_PAUSE:-60}"
   done
 ) &
 (
   while :; do
-    "$OPENCLAW_FLEET_PYTHON" "$root/bench/fleet_scale.py" --users 20 --imperative-max 20 --start 1 >/dev/null 2>&1 \
-      || sleep 5
+    "$OPENCLAW_FLEET_PYTHON" "$root/bench/fleet_scale.py" --users 20 --imperative-max 20 --start 1 >/dev/null 2>&1
+    sleep "${BUSY_UP_PAUSE:-30}"
   done
 ) &
 echo "busy: a no-cache image build and a 20-user pulumi up, in loops (pid $$)" >"$log"
