@@ -1,7 +1,8 @@
 """For the whole suite: every Fly emulator checks each call against the Machines API spec
 (``tools/fly_emulator/contract.py``), and a test during which a call did not match fails; and
-whatever a test stack left on the Docker engine (a test that failed before its teardown, a
-killed run) is removed when the session ends, and counted in the summary."""
+whatever this session's test stacks left on the Docker engine (a test that failed before its
+teardown) is removed when the session ends, and listed in the summary. Objects of other
+sessions' stacks are left alone: another suite may be running on the same engine."""
 
 import os
 
@@ -22,14 +23,14 @@ def calls_match_the_spec(request):
 
 
 TEST_STACK_LABEL = "openclaw-fleet.stack"
-TEST_STACKS = "openclaw-fleet/itest"  # tests/integration/fleet.py names every test stack itest…
 _left_behind: list[str] = []
 
 
 def pytest_sessionfinish(session):
-    """Remove every container, volume and network of a test stack (labelled ``itest…``)."""
+    """Remove every container, volume and network labelled with a stack this session made."""
     try:
         from openclaw_fleet.providers.docker.client import docker_client
+        from tests.integration.fleet import Fleet
 
         with docker_client() as docker:
             for kind, remove in (
@@ -38,7 +39,7 @@ def pytest_sessionfinish(session):
                 ("networks", docker.remove_network),
             ):
                 for item in docker.list_labelled(kind, TEST_STACK_LABEL):
-                    if (item.get("Labels") or {}).get(TEST_STACK_LABEL, "").startswith(TEST_STACKS):
+                    if (item.get("Labels") or {}).get(TEST_STACK_LABEL) in Fleet.labels:
                         remove(item.get("Id") or item["Name"])
                         name = item.get("Name") or (item.get("Names") or ["?"])[0].lstrip("/")
                         _left_behind.append(f"{kind[:-1]} {name}")

@@ -214,19 +214,11 @@ class Fleet:
 
     def preview(self, runs: list[StackRun]) -> RunReport:
         """Preview every run's stack; fill in ``changes``; return the fleet's plan by user."""
-        report = RunReport(self.names | self._previous_names(runs))
 
-        def preview_one(run: StackRun) -> None:
-            started = time.monotonic()
-            try:
-                result = run.stack.preview(parallel=self.parallel, on_event=report.on_event)
-                run.changes = dict(result.change_summary)
-            except auto.CommandError as error:
-                run.error = _last_error_line(error)
-            run.seconds = time.monotonic() - started
+        def preview(stack: auto.Stack, on_event) -> dict[str, int]:
+            return dict(stack.preview(parallel=self.parallel, on_event=on_event).change_summary)
 
-        self._each(preview_one, runs)
-        return report
+        return self._run(runs, preview)
 
     def _previous_names(self, runs: list[StackRun]) -> dict[str, str]:
         return {
@@ -264,35 +256,36 @@ class Fleet:
 
     def up(self, runs: list[StackRun]) -> RunReport:
         """``pulumi up`` (continue on error) of every run whose preview has changes; return what happened."""
-        report = RunReport(self.names | self._previous_names(runs))
 
-        def up_one(run: StackRun) -> None:
-            started = time.monotonic()
-            try:
-                result = run.stack.up(parallel=self.parallel, on_event=report.on_event, continue_on_error=True)
-                run.changes = dict(result.summary.resource_changes or {})
-                run.error = None
-            except auto.CommandError as error:
-                run.error = _last_error_line(error)
-            run.seconds = time.monotonic() - started
+        def up(stack: auto.Stack, on_event) -> dict[str, int]:
+            result = stack.up(parallel=self.parallel, on_event=on_event, continue_on_error=True)
+            return dict(result.summary.resource_changes or {})
 
-        self._each(up_one, [run for run in runs if run.has_changes])
-        return report
+        return self._run([run for run in runs if run.has_changes], up)
 
     def destroy(self, runs: list[StackRun]) -> RunReport:
         """``pulumi destroy`` (continue on error) of every run's stack."""
+
+        def destroy(stack: auto.Stack, on_event) -> dict[str, int]:
+            result = stack.destroy(parallel=self.parallel, on_event=on_event, continue_on_error=True)
+            return dict(result.summary.resource_changes or {})
+
+        return self._run(runs, destroy)
+
+    def _run(self, runs: list[StackRun], operation) -> RunReport:
+        """``operation(stack, on_event)`` → changes (op → count) on each run's stack, a bounded
+        number at once; records each run's changes, seconds and error; returns the events by user."""
         report = RunReport(self.names | self._previous_names(runs))
 
-        def destroy_one(run: StackRun) -> None:
+        def run_one(run: StackRun) -> None:
             started = time.monotonic()
             try:
-                result = run.stack.destroy(parallel=self.parallel, on_event=report.on_event, continue_on_error=True)
-                run.changes = dict(result.summary.resource_changes or {})
+                run.changes, run.error = operation(run.stack, report.on_event), None
             except auto.CommandError as error:
                 run.error = _last_error_line(error)
             run.seconds = time.monotonic() - started
 
-        self._each(destroy_one, runs)
+        self._each(run_one, runs)
         return report
 
 

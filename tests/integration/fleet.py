@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -31,7 +32,10 @@ class PulumiFailed(AssertionError):
 
 
 class Fleet:
-    """A stack of a temp copy of the project. ``stack`` is also the Docker label value's suffix."""
+    """A stack of a temp copy of the project. ``stack`` is also the Docker label value's suffix;
+    ``labels`` holds the label values of every stack made in this process."""
+
+    labels: ClassVar[set[str]] = set()
 
     def __init__(self, workdir: Path, config: dict[str, str], env: dict[str, str] | None = None, source: Path = ROOT):
         self.dir = workdir / "project"
@@ -42,6 +46,7 @@ class Fleet:
         self.stack = f"itest{secrets.token_hex(3)}"
         self.prefix = f"it{secrets.token_hex(2)}"
         self.label = f"openclaw-fleet/{self.stack}"
+        Fleet.labels.add(self.label)
         self.roster = self.dir / "roster.yaml"
         self.transcript: list[str] = []
         self.states: list[str] = []  # the state file after every up, for the secret scan
