@@ -21,6 +21,8 @@ roster size N it measures:
 - changing one user's model: its ``fleet preview`` and ``fleet up``, and how many users they touch;
 - the checkpoints (every shard's state file) in bytes per user.
 
+Nothing is destroyed afterwards: the emulator and the stacks' temp directory go with the run.
+
 Above ``--imperative-max`` users, (a) is estimated as N × the chain of one user instead of run.
 It prints one table, a column per N, with the target each figure must meet.
 """
@@ -142,8 +144,6 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
             ),
             "checkpoint bytes per user (target ≤ 10,240)": f"{checkpoint // users:,}",
         }
-        fleet.fleet("destroy", "--yes", *options, timeout=7200)
-        fleet.run("destroy", "--yes", "--parallel", str(args.parallel), check=False)
     finally:
         emulator.stop()
     return row
