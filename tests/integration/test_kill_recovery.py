@@ -172,8 +172,9 @@ def test_the_plugins_of_a_killed_cli_end_with_it(fleet, emulator):
         start_new_session=True,
     )
     deadline = time.monotonic() + 300
-    while not any(c["path"].endswith("/lease") for c in emulator.calls[mark:]):
-        assert cli.poll() is None and time.monotonic() < deadline, "the run ended before its first lease"
+    # Mid-run: a machine being created (a fresh stack) or leased for an update (after the tests above).
+    while not any(c["path"].endswith(("/lease", "/machines")) for c in emulator.calls[mark:]):
+        assert cli.poll() is None and time.monotonic() < deadline, "the run ended before touching a machine"
         time.sleep(0.01)
     plugins = descendants(cli.pid)
     assert len(plugins) >= 3  # the language host, the program, the provider
