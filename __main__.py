@@ -7,19 +7,22 @@ control-plane row per user.
 """
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pulumi
 
-from openclaw_fleet.checkpoint import program_frames_only
-from openclaw_fleet.departures import Departures
+from openclaw_fleet.checkpoint import program_frames_only, without_sdk_debug_logs
+from openclaw_fleet.departures import Departures, stale_restores
 from openclaw_fleet.gateway import GatewayArgs, create_gateway
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
+from openclaw_fleet.rollout import image_for, record, release_choices
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
 
 program_frames_only(Path(__file__).parent)
+without_sdk_debug_logs()
 settings = StackSettings.load()
 try:
     users = load_roster(settings.roster)
@@ -36,16 +39,35 @@ users = [user for user in users if shard_of(user.id, shard_count) == shard]
 # registered, so a missing key or a refused mass deletion changes nothing.
 keys = {user.id: provider_key_values(user) for user in users}
 departures = Departures([user.id for user in users], settings.mass_deletion_share, settings.mass_deletion_minimum)
+if settings.target == "fly":
+    returning = [user.id for user in users if user.restore == "latest"]
+    stale = stale_restores(returning, departures.left_before, settings.snapshot_retention_days, date.today())
+    for user_id, days in stale.items():
+        pulumi.log.warn(
+            f"user {user_id} returns with restore: latest but left {days} days ago, longer than Fly keeps volume "
+            f"snapshots (openclaw-fleet:snapshotRetentionDays {settings.snapshot_retention_days}): the snapshot "
+            "may be gone, and then creating the volume fails naming it"
+        )
 
 image = GatewayImage(
-    "gateway", GatewayImageArgs(Path("image").resolve(), settings.registry, {"BASE_IMAGE": settings.base_image})
+    "gateway",
+    GatewayImageArgs(
+        Path("image").resolve(),
+        settings.registry,
+        {"BASE_IMAGE": settings.base_image},
+        platform="linux/amd64" if settings.target == "fly" else None,  # Fly Machines run amd64 only
+    ),
 )
+# Each user keeps the image recorded for them until `fleet rollout` releases them (rollout.py).
+recorded_images = departures.previous.get("user_images") or {}
+choices = release_choices()
+images = {user.id: image_for(user.id, image.ref, recorded_images, choices) for user in users}
 gateways = {
     user.id: create_gateway(
         instance_name(settings.name_prefix, user.id),
         GatewayArgs(
             user=user,
-            image_ref=image.ref,
+            image_ref=images[user.id],
             settings=settings,
             provider_keys=keys[user.id],
             departed_volume_id=(departures.left_before.get(user.id) or {}).get("volume_id"),
@@ -55,6 +77,7 @@ gateways = {
 }
 
 pulumi.export("image", image.ref)
+pulumi.export("user_images", {user.id: record(user.id, images[user.id], recorded_images) for user in users})
 # What `fleet up --changed` compares with to skip a shard nothing touched (set by the fleet command).
 if os.environ.get("OPENCLAW_FLEET_DIGEST"):
     pulumi.export("fleet_digest", os.environ["OPENCLAW_FLEET_DIGEST"])
@@ -71,7 +94,8 @@ pulumi.export(
         for user_id, gateway in gateways.items()
     },
 )
-# What the next run compares the roster with (no secrets in it, so it is read without them).
+# What the next run compares the roster with, and `fleet preview` shows changes and costs
+# against (no secrets in it, provider keys by name only, so it is read without them).
 pulumi.export(
     "roster_state",
     {
@@ -79,6 +103,14 @@ pulumi.export(
             "name": gateways[user.id].name,
             "deprovision": user.deprovision,
             "volume_id": gateways[user.id].volume_id,
+            "target": settings.target,
+            "state": user.state,
+            "region": user.region,
+            "size": user.size,
+            "memory_mb": user.memory_mb,
+            "model": user.model,
+            "provider_keys": sorted(user.provider_keys),
+            "volume_gb": settings.volume_size_gb if settings.target == "fly" else None,
         }
         for user in users
     },

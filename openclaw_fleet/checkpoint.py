@@ -8,12 +8,19 @@ runner, the SDK's event loop). The engine stores it in the checkpoint as the res
 every step on the file backend. The frame that says where a resource was declared is the
 program's innermost one (the engine also stores it as the ``sourcePosition``), so
 ``program_frames_only`` records that frame alone.
+
+The SDK also sends the engine four or more debug messages per resource it registers
+(``pulumi/runtime/resource.py``: "registering resource", "prepared", "RPC prepared",
+"successful"), each a synchronous gRPC call, shown only with ``--debug`` logging.
+``without_sdk_debug_logs`` drops them unless ``OPENCLAW_FLEET_SDK_DEBUG=1``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pulumi
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import source_pb2
 
@@ -31,3 +38,9 @@ def program_frames_only(program_dir: Path) -> None:
         return source_pb2.StackTrace(frames=(kept or frames)[:1])
 
     sdk_resource._get_stack_trace = trace
+
+
+def without_sdk_debug_logs() -> None:
+    """From now on, the SDK's ``pulumi.log.debug`` sends nothing, unless ``OPENCLAW_FLEET_SDK_DEBUG=1``."""
+    if os.environ.get("OPENCLAW_FLEET_SDK_DEBUG") != "1":
+        pulumi.log.debug = lambda *args, **kwargs: None

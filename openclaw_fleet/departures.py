@@ -15,6 +15,7 @@ not run the program.
 import json
 import os
 import subprocess
+from datetime import date
 
 import pulumi
 
@@ -38,13 +39,33 @@ def check_deletions(previous: list[str], current: list[str], share: float, minim
     )
 
 
-def departed_record(previous_users: dict, previous_departed: dict, current: list[str]) -> dict:
-    """Who left with something kept: user id → {policy, name, volume_id}. Users back in the roster drop out."""
+def departed_record(previous_users: dict, previous_departed: dict, current: list[str], today: str) -> dict:
+    """Who left with something kept: user id → {policy, name, volume_id, left_on (ISO date)}.
+    Users back in the roster drop out."""
     record = {uid: row for uid, row in previous_departed.items() if uid not in current}
     for uid, row in previous_users.items():
         if uid not in current and row.get("deprovision") in ("retain", "snapshot"):
-            record[uid] = {"policy": row["deprovision"], "name": row.get("name"), "volume_id": row.get("volume_id")}
+            record[uid] = {
+                "policy": row["deprovision"],
+                "name": row.get("name"),
+                "volume_id": row.get("volume_id"),
+                "left_on": today,
+            }
     return record
+
+
+def stale_restores(returning: list[str], left_before: dict, retention_days: int, today: date) -> dict[str, int]:
+    """User id → days since they left, for returning users (``restore: latest``) who left with a
+    snapshot longer ago than Fly keeps snapshots (``snapshot_retention``, days): their snapshot
+    may be gone. Records without ``left_on`` (written before it existed) are not judged."""
+    stale = {}
+    for uid in returning:
+        row = left_before.get(uid) or {}
+        if row.get("policy") == "snapshot" and row.get("left_on"):
+            days = (today - date.fromisoformat(row["left_on"])).days
+            if days > retention_days:
+                stale[uid] = days
+    return stale
 
 
 def previous_outputs() -> dict:
@@ -68,11 +89,11 @@ def previous_outputs() -> dict:
 class Departures:
     """Who left since the last update. Construction raises pulumi.RunError for a refused mass
     deletion; ``departed`` is the record to export; ``left_before`` the previous record, where a
-    returning user's old volume is found."""
+    returning user's old volume is found; ``previous`` all the last update's outputs."""
 
     def __init__(self, current: list[str], share: float, minimum: int):
-        previous = previous_outputs()
+        self.previous = previous = previous_outputs()
         previous_users = previous.get("roster_state") or {}
         check_deletions(list(previous_users), current, share, minimum, os.environ.get(OVERRIDE_ENV) == "1")
         self.left_before: dict = previous.get("departed") or {}
-        self.departed = departed_record(previous_users, self.left_before, current)
+        self.departed = departed_record(previous_users, self.left_before, current, date.today().isoformat())

@@ -11,8 +11,10 @@ as a cold gateway start may take), ``pidsLimit`` (default 512), ``restartPolicy`
 ``~/.local/share/openclaw-fleet/snapshots/<stack>``), ``shards`` (how many stacks the roster is
 split over, default 1; see ``shards.py``), ``commandTimeoutSeconds`` (how long a command inside a
 gateway, such as ``openclaw models set``, may take before it is stopped; default 300, read by the
-providers). A number set explicitly is kept as set, 0 included, and
-checked against its range before anything is created. ``dockerHost``, ``flyApiUrl`` and
+providers), ``snapshotRetentionDays`` (how long Fly keeps a volume's daily snapshots, 1–60,
+default 5 as Fly's own), ``autostop`` (Fly proxy autostop of an idle gateway: ``off`` (default:
+a gateway keeps channel connections open), ``stop`` or ``suspend``). A number set explicitly
+is kept as set, 0 included, and checked against its range before anything is created. ``dockerHost``, ``flyApiUrl`` and
 ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are read by the providers themselves
 (``providers/base.py``).
 """
@@ -27,6 +29,7 @@ import pulumi
 from openclaw_fleet.roster import User
 
 TARGETS = ("docker", "fly")
+AUTOSTOP = ("off", "stop", "suspend")  # fly.MachineService.autostop
 # Instance names are <prefix>-u-<short id, up to 12>; Fly app names stop at 63 characters.
 NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,45}[a-z0-9]$|^[a-z]$")
 # Numeric settings: key → (default, lowest, highest, type).
@@ -38,6 +41,7 @@ NUMBERS = {
     "massDeletionMinimum": (3, 0, 1_000_000, int),
     "shards": (1, 1, 256, int),
     "commandTimeoutSeconds": (300, 10, 3600, int),
+    "snapshotRetentionDays": (5, 1, 60, int),
 }
 
 
@@ -61,6 +65,8 @@ class StackSettings:
     snapshot_dir: str
     stack_label: str
     shards: int
+    snapshot_retention_days: int = 5
+    autostop: str = "off"
 
     @classmethod
     def load(cls) -> "StackSettings":
@@ -75,6 +81,9 @@ class StackSettings:
                 "openclaw-fleet:namePrefix must be 1 to 47 lowercase letters, digits and dashes, starting with a "
                 "letter and not ending with a dash (it starts every app, container and volume name)"
             )
+        autostop = config.get("autostop") or "off"
+        if autostop not in AUTOSTOP:
+            raise pulumi.RunError(f"openclaw-fleet:autostop must be one of {', '.join(AUTOSTOP)}")
         return cls(
             target=target,
             roster=config.get("roster") or "users/roster.yaml",
@@ -93,6 +102,8 @@ class StackSettings:
             or str(Path.home() / ".local/share/openclaw-fleet/snapshots" / pulumi.get_stack()),
             stack_label=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             shards=_number(config, "shards"),
+            snapshot_retention_days=_number(config, "snapshotRetentionDays"),
+            autostop=autostop,
         )
 
 

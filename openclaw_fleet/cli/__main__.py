@@ -1,6 +1,6 @@
 """``python -m openclaw_fleet.cli COMMAND``: the ``fleet`` subcommands written in Python.
 
-preview | up | destroy | machines [--stack BASE]   the fleet over all its shards (cli/fleet.py)
+preview | up | rollout | destroy | machines [--stack BASE]   the fleet over all its shards (cli/fleet.py)
 adoptable --stack NAME                            what ``adopt: true`` would take over (stack config on stdin)
 """
 
@@ -17,6 +17,7 @@ commands = parser.add_subparsers(dest="command", required=True)
 for name, text in [
     ("preview", "preview every shard; print the fleet's plan by user; refuse a mass deletion"),
     ("up", "preview, then update every shard with changes; name every user that failed"),
+    ("rollout", "up, then move users to the image just built in waves, stopping at the first unhealthy gateway"),
     ("destroy", "destroy every shard's resources"),
     ("machines", "one JSON row per user over all shards, for the service's database"),
 ]:
@@ -27,6 +28,17 @@ for name, text in [
     sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
     sub.add_argument("--shard", type=int, help="run only this shard (1..shards), e.g. one per CI job")
     sub.add_argument("--show-secrets", action="store_true", help="machines: print gateway tokens")
+    if name == "preview":
+        sub.add_argument(
+            "--format",
+            choices=("text", "markdown", "json"),
+            default="text",
+            help="markdown or json: the plan for a reviewer (grouped, with costs) on stdout; progress on stderr",
+        )
+        sub.add_argument("--output", help="write the markdown or json plan to this file instead of stdout")
+    if name == "rollout":
+        sub.add_argument("--waves", default="1,5,25", help="wave sizes: a canary, then growing waves (default 1,5,25)")
+        sub.add_argument("--back", metavar="USER", help="put this user back on the image they ran before")
     if name == "destroy":
         sub.add_argument("--yes", action="store_true", required=True, help="required: destroy is not undone")
 adoptable_parser = commands.add_parser("adoptable", help="list what adopt: true would take over, per roster user")

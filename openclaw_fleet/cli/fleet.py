@@ -30,6 +30,9 @@ from pulumi import automation as auto
 
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
+from openclaw_fleet.cli.review import Review, as_json, build_review, markdown
+from openclaw_fleet.cli.rollout import run_rollout
+from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.departures import OVERRIDE_ENV, is_mass_loss
 from openclaw_fleet.errors import RosterError
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
@@ -58,6 +61,10 @@ class FleetConfig:
     deletion_share: float
     deletion_minimum: int
     fly_api: tuple[str, str] | None  # (API URL, org) on the Fly target
+    target: str = "docker"
+    volume_gb: int = 1
+    docker_host: str | None = None
+    snapshot_dir: str | None = None  # unset: the program's default, per stack
 
     @classmethod
     def read(cls, root: Path, base: str) -> FleetConfig:
@@ -87,9 +94,24 @@ class FleetConfig:
                 fly_api=(setting("flyApiUrl") or DEFAULT_API_URL, setting("flyOrg") or "personal")
                 if setting("target") == "fly"
                 else None,
+                target=setting("target") or "docker",
+                volume_gb=number("volumeSizeGb", setting("volumeSizeGb")),
+                docker_host=setting("dockerHost"),
+                snapshot_dir=setting("snapshotDir"),
             )
         except ValueError as error:
             raise FleetError(f"{path}: {error}") from None
+
+
+def checkpoint_compression() -> dict[str, str]:
+    """``PULUMI_DIY_BACKEND_GZIP=true`` unless the environment chooses a compression itself.
+
+    A file (DIY) backend rewrites the whole checkpoint after every step; gzip makes it about ten
+    times smaller (a fleet's URNs and configs repeat), which the backend reads and writes
+    transparently (``<stack>.json.gz``; an uncompressed checkpoint is converted at its next write).
+    Pulumi Cloud ignores it."""
+    chosen = {"PULUMI_DIY_BACKEND_GZIP", "PULUMI_DIY_BACKEND_ZSTD"} & set(os.environ)
+    return {} if chosen else {"PULUMI_DIY_BACKEND_GZIP": "true"}
 
 
 def check_fly_api(api_url: str, org: str, token: str | None, timeout_s: float = 15.0) -> None:
@@ -165,7 +187,7 @@ class Fleet:
     def _workspace_env(self, digest: str) -> dict[str, str]:
         # The fleet judges mass deletion over all shards itself (``guard``), so the program's own
         # one-stack guard is told it has been done.
-        return {OVERRIDE_ENV: "1", "OPENCLAW_FLEET_DIGEST": digest}
+        return {OVERRIDE_ENV: "1", "OPENCLAW_FLEET_DIGEST": digest, **checkpoint_compression()}
 
     def open(self) -> list[StackRun]:
         """Create or select every shard's stack, copy the base stack's settings to each, clear
@@ -254,14 +276,19 @@ class Fleet:
             f"run again with {OVERRIDE_ENV}=1"
         )
 
-    def up(self, runs: list[StackRun]) -> RunReport:
-        """``pulumi up`` (continue on error) of every run whose preview has changes; return what happened."""
+    def up(self, runs: list[StackRun], only_changed: bool = True) -> RunReport:
+        """``pulumi up`` (continue on error) of every run (whose preview has changes, with
+        ``only_changed``); return what happened. Each run's ``previous`` outputs are then the new ones."""
 
         def up(stack: auto.Stack, on_event) -> dict[str, int]:
             result = stack.up(parallel=self.parallel, on_event=on_event, continue_on_error=True)
             return dict(result.summary.resource_changes or {})
 
-        return self._run([run for run in runs if run.has_changes], up)
+        chosen = [run for run in runs if run.has_changes or not only_changed]
+        report = self._run(chosen, up)
+        for run in chosen:
+            run.previous = {key: output.value for key, output in run.stack.outputs().items()}
+        return report
 
     def destroy(self, runs: list[StackRun]) -> RunReport:
         """``pulumi destroy`` (continue on error) of every run's stack."""
@@ -314,9 +341,33 @@ def print_report(out, verb: str, runs: list[StackRun], report: RunReport, limit:
     out(f"{verb}: {len(users)} users change, {len(current - set(users))} unchanged, over {len(runs)} stack(s)")
 
 
+def review_of(fleet: Fleet, runs: list[StackRun], plan: RunReport, everyone: list[StackRun]) -> Review:
+    """The reviewer's plan (``review.py``) of a preview of ``runs``; users of shards not run
+    (``--changed``, ``--shard``) count as unchanged."""
+    ran = {run.name for run in runs}
+    previous = {
+        user_id: row
+        for run in everyone
+        if run.name in ran
+        for user_id, row in (run.previous.get("roster_state") or {}).items()
+    }
+    users = [user for run in runs for user in run.users]
+    prices = FlyPrices.load() if fleet.config.target == "fly" else None
+    config = fleet.config
+    review = build_review(config.base, len(runs), previous, users, config.target, config.volume_gb, plan, prices)
+    review.unchanged += sum(len(run.users) for run in everyone if run.name not in ran)
+    return review
+
+
 def run_command(command: str, root: Path, base: str, options) -> int:
-    """Run ``preview``, ``up``, ``destroy`` or ``machines``; return the exit status."""
+    """Run ``preview``, ``up``, ``rollout``, ``destroy`` or ``machines``; return the exit status."""
     out = print
+    document = getattr(options, "format", "text") != "text"
+    if document:  # stdout carries the document alone; progress goes to stderr
+
+        def out(*parts):
+            print(*parts, file=sys.stderr)
+
     try:
         fleet = Fleet(root, FleetConfig.read(root, base), options.stacks_at_once, options.parallel, out)
         runs = fleet.open()
@@ -348,12 +399,21 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     refusal = fleet.guard(everyone, plan)
     if command == "preview" or refusal or any(run.error for run in runs):
         print_report(out, "preview", runs, plan)
+        if document:
+            review = review_of(fleet, runs, plan, everyone)
+            text = markdown(review) if options.format == "markdown" else as_json(review) + "\n"
+            if options.output:
+                Path(options.output).write_text(text)
+            else:
+                sys.stdout.write(text)
         if refusal:
             print(f"fleet: {refusal}", file=sys.stderr)
             return 3
         return _status(runs, plan)
     report = fleet.up(runs)
     print_report(out, "up", runs, report)
+    if command == "rollout" and not _status(runs, report):
+        return run_rollout(fleet, runs, options, out)
     return _status(runs, report)
 
 

@@ -14,7 +14,7 @@ from openclaw_fleet.providers.docker.container import Container, ContainerArgs
 from openclaw_fleet.providers.docker.network import Network, NetworkArgs
 from openclaw_fleet.providers.docker.volume import Volume, VolumeArgs
 from openclaw_fleet.providers.token import AdoptFrom
-from openclaw_fleet.roster import SIZE_PRESETS
+from openclaw_fleet.roster import guest
 
 
 class DockerGateway(Gateway):
@@ -25,7 +25,7 @@ class DockerGateway(Gateway):
         user, settings = args.user, args.settings
         secret_env = self._token(args, AdoptFrom(target="docker", container=name))
         labels = {"openclaw-fleet.stack": settings.stack_label, "openclaw-fleet.user": user.id}
-        size = SIZE_PRESETS[user.size]
+        size = guest(user)
         network = Network(name, NetworkArgs(name=name, labels=labels, adopt=user.adopt), self.child)
         volume = Volume(
             name,

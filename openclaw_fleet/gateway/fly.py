@@ -19,7 +19,7 @@ from openclaw_fleet.providers.fly.machine_ready import MachineReady, MachineRead
 from openclaw_fleet.providers.fly.secrets import AppSecrets, AppSecretsArgs
 from openclaw_fleet.providers.fly.volume import Volume, VolumeArgs
 from openclaw_fleet.providers.token import AdoptFrom
-from openclaw_fleet.roster import SIZE_PRESETS, User
+from openclaw_fleet.roster import User, guest
 
 FLY_VOLUME_NAME = "openclaw_data"
 
@@ -47,6 +47,7 @@ class FlyGateway(Gateway):
                 region=user.region,
                 size_gb=settings.volume_size_gb,
                 encrypted=True,
+                snapshot_retention=settings.snapshot_retention_days,
                 deprovision=user.deprovision,
                 adopt=user.adopt,
                 restore_from_volume=args.departed_volume_id if user.restore == "latest" else None,
@@ -56,7 +57,7 @@ class FlyGateway(Gateway):
         secrets = AppSecrets(name, AppSecretsArgs(app=app.name, values=secret_env), child)
         origin = f"https://{name}.fly.dev"
         config = pulumi.Output.all(args.image_ref, volume.id).apply(
-            lambda values: machine_config(user, values[0], values[1], settings.stack_label, origin)
+            lambda values: machine_config(user, values[0], values[1], settings.stack_label, origin, settings.autostop)
         )
         machine = Machine(
             name,
@@ -89,26 +90,35 @@ class FlyGateway(Gateway):
         self._register_gateway_outputs()
 
 
-def machine_config(user: User, image_ref: str, volume_id: str, stack_label: str, origin: str) -> dict:
+def machine_config(
+    user: User, image_ref: str, volume_id: str, stack_label: str, origin: str, autostop: str = "off"
+) -> dict:
     """The fly.MachineConfig of a user's gateway (fields as in the Machines API spec).
 
     The token and provider keys are app secrets, which Fly puts in the machine's env, never in
     this config; ``openclaw.json`` has no secret, so it is a plain file (``text``; the client
-    sends it as the API's base64 ``raw_value``). Services: 443 (tls + http) and 80 (http) to the
-    gateway port; an HTTP check on ``/health`` with a grace period as long as a cold gateway start.
+    sends it as the API's base64 ``raw_value``). Services: 443 (tls + http) and 80 (http,
+    ``force_https``: Fly's proxy redirects to 443, as OpenClaw's fly.toml sets) to the gateway
+    port, ``autostop`` as the stack says (``off``: a gateway holds channel connections open); an
+    HTTP check on ``/health`` with a grace period as long as a cold gateway start. Metadata:
+    ``fly_process_group: app`` (the PROCESS GROUP column of ``fly machines list``, as machines
+    ``fly deploy`` makes carry it) and the user and stack this project manages it for.
     """
     return {
         "image": image_ref,
         "init": {"cmd": GATEWAY_COMMAND},
-        "guest": dict(SIZE_PRESETS[user.size]),
+        "guest": guest(user),
         "env": {**user.env, "OPENCLAW_STATE_DIR": STATE_DIR},
         "services": [
             {
                 "protocol": "tcp",
                 "internal_port": GATEWAY_PORT,
                 "autostart": True,
-                "autostop": "off",
-                "ports": [{"port": 443, "handlers": ["tls", "http"]}, {"port": 80, "handlers": ["http"]}],
+                "autostop": autostop,
+                "ports": [
+                    {"port": 443, "handlers": ["tls", "http"]},
+                    {"port": 80, "handlers": ["http"], "force_https": True},
+                ],
             }
         ],
         "checks": {
@@ -127,5 +137,5 @@ def machine_config(user: User, image_ref: str, volume_id: str, stack_label: str,
             {"guest_path": f"{STATE_DIR}/openclaw.json", "mode": 0o600, "text": render_config_text(user, [origin])}
         ],
         "restart": {"policy": "always"},
-        "metadata": {"openclaw-fleet-user": user.id, "openclaw-fleet-stack": stack_label},
+        "metadata": {"fly_process_group": "app", "openclaw-fleet-user": user.id, "openclaw-fleet-stack": stack_label},
     }

@@ -2,7 +2,7 @@
 
 from openclaw_fleet.errors import RosterError
 from openclaw_fleet.roster.loader import load_roster
-from openclaw_fleet.roster.model import SIZE_PRESETS, User
+from openclaw_fleet.roster.model import User, guest
 from openclaw_fleet.roster.naming import instance_name, short_id
 
-__all__ = ["SIZE_PRESETS", "RosterError", "User", "instance_name", "load_roster", "short_id"]
+__all__ = ["RosterError", "User", "guest", "instance_name", "load_roster", "short_id"]

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from openclaw_fleet.errors import RosterError
-from openclaw_fleet.roster.model import EXTRA_ENV_NAMES, FLY_REGIONS, PROVIDER_KEY_NAMES, Roster, User
+from openclaw_fleet.roster.model import EXTRA_ENV_NAMES, FLY_REGIONS, PROVIDER_KEY_NAMES, Roster, User, resolve_size
 from openclaw_fleet.roster.naming import short_id
 
 MAX_BYTES = 4 * 1024 * 1024  # ~25,000 users
@@ -54,6 +54,14 @@ def load_roster(path: str | Path) -> list[User]:
     users = []
     for index, entry in enumerate(roster.users):
         d = roster.defaults
+        try:
+            size, memory_mb = resolve_size(entry.size or d.size, entry.memory_mb or d.memory_mb)
+        except ValueError as error:
+            field = "memoryMb" if entry.memory_mb or not entry.size else "size"
+            where = ("users", index, field) if entry.memory_mb or entry.size else ("defaults", "memoryMb")
+            message = f"{path}:{_line_of(root, where)}: {_field_path(where)}: {error}"
+            problems += [message] if message not in problems else []
+            continue
         users.append(
             User(
                 id=entry.id,
@@ -61,7 +69,8 @@ def load_roster(path: str | Path) -> list[User]:
                 short_id=short_id(entry.id),
                 state=entry.state or d.state,
                 region=entry.region or d.region,
-                size=entry.size or d.size,
+                size=size,
+                memory_mb=memory_mb,
                 model=entry.model or d.model,
                 provider_keys={**d.provider_keys, **(entry.provider_keys or {})},
                 whatsapp_owner=entry.whatsapp_owner,
@@ -74,6 +83,8 @@ def load_roster(path: str | Path) -> list[User]:
                 adopt=d.adopt if entry.adopt is None else entry.adopt,
             )
         )
+    if problems:
+        raise RosterError(problems)
     _check_unique(path, users)
     return users
 

@@ -49,13 +49,57 @@ PROVIDER_KEY_NAMES = (
 # (token, state dir, bind flags) is set by the fleet and cannot be overridden here.
 EXTRA_ENV_NAMES = ("TZ", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 
-# Machine sizes: Fly guest fields; the Docker target applies the same CPU and memory as limits.
-# `small` is Fly's shared-cpu-1x with 2 GB, enough for one gateway (https://fly.io/docs/about/pricing/).
-SIZE_PRESETS: dict[str, dict[str, Any]] = {
-    "small": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 2048},
-    "medium": {"cpu_kind": "shared", "cpus": 2, "memory_mb": 4096},
-    "large": {"cpu_kind": "performance", "cpus": 2, "memory_mb": 8192},
+# Machine sizes are Fly's guest size presets (https://fly.io/docs/about/pricing/#machines, `fly platform
+# vm-sizes`): name → (cpu_kind, cpus, the preset's memory in MB). The Docker target applies the same
+# CPUs and memory as container limits.
+FLY_SIZES: dict[str, tuple[str, int, int]] = {
+    "shared-cpu-1x": ("shared", 1, 256),
+    "shared-cpu-2x": ("shared", 2, 512),
+    "shared-cpu-4x": ("shared", 4, 1024),
+    "shared-cpu-8x": ("shared", 8, 2048),
+    "performance-1x": ("performance", 1, 2048),
+    "performance-2x": ("performance", 2, 4096),
+    "performance-4x": ("performance", 4, 8192),
+    "performance-8x": ("performance", 8, 16384),
+    "performance-16x": ("performance", 16, 32768),
 }
+# The project's first size names, still accepted: alias → (Fly size, memory MB).
+SIZE_ALIASES: dict[str, tuple[str, int]] = {
+    "small": ("shared-cpu-1x", 2048),
+    "medium": ("shared-cpu-2x", 4096),
+    "large": ("performance-2x", 8192),
+}
+# OpenClaw's Fly guide: "512 MB is too small; 2 GB recommended" (https://docs.openclaw.ai/install/fly).
+# A Fly size named without `memoryMb` gets its preset memory raised to this (within the size's limit).
+GATEWAY_MEMORY_MB = 2048
+
+
+def memory_limits(size: str) -> tuple[int, int]:
+    """(lowest, highest) memory in MB Fly allows for a size: 256–2048 MB per shared CPU,
+    2048–8192 MB per performance CPU, in steps of 256 MB
+    (https://fly.io/docs/machines/guides-examples/machine-sizing/)."""
+    kind, cpus, _ = FLY_SIZES[size]
+    return (256 * cpus, 2048 * cpus) if kind == "shared" else (2048 * cpus, 8192 * cpus)
+
+
+def resolve_size(size: str, memory_mb: int | None) -> tuple[str, int]:
+    """(Fly size name, memory MB) of a roster ``size`` (a Fly name or an alias) and ``memoryMb``.
+
+    Raises ValueError, in words, when the memory is outside what Fly allows for the size."""
+    name, default = SIZE_ALIASES.get(size) or (size, None)
+    low, high = memory_limits(name)
+    if memory_mb is None:
+        return name, default or min(max(FLY_SIZES[name][2], GATEWAY_MEMORY_MB), high)
+    if not low <= memory_mb <= high or memory_mb % 256:
+        raise ValueError(f"{name} takes {low} to {high} MB in steps of 256 (Fly's limits for the size)")
+    return name, memory_mb
+
+
+def guest(user: User) -> dict[str, Any]:
+    """The fly.MachineGuest of a user: ``{"cpu_kind", "cpus", "memory_mb"}``."""
+    kind, cpus, _ = FLY_SIZES[user.size]
+    return {"cpu_kind": kind, "cpus": cpus, "memory_mb": user.memory_mb}
+
 
 # Fly's regions as https://fly.io/docs/reference/regions/ lists them (2025; `fly platform regions`
 # prints today's). On the Docker target the region is only a label, checked all the same.
@@ -69,7 +113,7 @@ SECRET_REF_RE = re.compile(r"^(config|env):[A-Za-z_][A-Za-z0-9_.-]*$")
 
 State = Literal["running", "stopped"]
 Deprovision = Literal["delete", "retain", "snapshot"]
-Size = Literal["small", "medium", "large"]
+Size = Literal[tuple(FLY_SIZES) + tuple(SIZE_ALIASES)]
 ProviderKeyName = Literal[PROVIDER_KEY_NAMES]
 ExtraEnvName = Literal[EXTRA_ENV_NAMES]
 SecretRef = Annotated[
@@ -95,6 +139,7 @@ class Defaults(_Strict):
     state: State = "running"
     region: Region = "sjc"
     size: Size = "small"
+    memory_mb: int | None = Field(default=None, alias="memoryMb")
     model: Model = "anthropic/claude-sonnet-4-5"
     provider_keys: dict[ProviderKeyName, SecretRef] = Field(default_factory=dict, alias="providerKeys")
     env: dict[ExtraEnvName, str] = Field(default_factory=dict)
@@ -109,7 +154,17 @@ class UserEntry(_Strict):
     name: str = Field(min_length=1, max_length=100, description="Display name.")
     state: State | None = Field(default=None, description="`running` or `stopped` (the volume is kept).")
     region: Region | None = None
-    size: Size | None = Field(default=None, description="Size preset: `small`, `medium`, `large`.")
+    size: Size | None = Field(
+        default=None,
+        description="Fly guest size (`shared-cpu-1x` … `shared-cpu-8x`, `performance-1x` … `performance-16x`), or "
+        "`small` (shared-cpu-1x, 2048 MB), `medium` (shared-cpu-2x, 4096 MB), `large` (performance-2x, 8192 MB).",
+    )
+    memory_mb: int | None = Field(
+        default=None,
+        alias="memoryMb",
+        description="Memory in MB, a multiple of 256 within Fly's limits for the size; default: the size's "
+        "preset memory, at least 2048 MB (OpenClaw's recommendation).",
+    )
     model: Model | None = None
     provider_keys: dict[ProviderKeyName, SecretRef] | None = Field(
         default=None,
@@ -167,7 +222,7 @@ class User:
     short_id: str
     state: str
     region: str
-    size: str
+    size: str  # a Fly size name (aliases resolved)
     model: str
     provider_keys: dict[str, str]
     whatsapp_owner: str | None
@@ -178,3 +233,4 @@ class User:
     restore: str | None = None
     telegram_pairings: tuple[str, ...] = ()
     adopt: bool = False
+    memory_mb: int = GATEWAY_MEMORY_MB

@@ -7,18 +7,21 @@ name prefix, so a test run never touches the dev stack; everything a command pri
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
 import yaml
 
 from openclaw_fleet.providers.docker.client import docker_client
+from openclaw_fleet.rollout import RELEASE_ENV
 from tools.fly_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,13 +98,22 @@ class Fleet:
                 shutil.copy(source / name, target)
 
     def state_file(self) -> Path:
-        return (
+        """The stack's checkpoint: ``<stack>.json``, or ``<stack>.json.gz`` as the ``fleet``
+        command writes it."""
+        plain = (
             Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
             / ".pulumi"
             / "stacks"
             / "openclaw-fleet"
             / f"{self.stack}.json"
         )
+        gzipped = plain.with_name(plain.name + ".gz")
+        return gzipped if gzipped.exists() else plain
+
+    def state_text(self) -> str:
+        """The checkpoint's JSON text, gzipped or not."""
+        data = self.state_file().read_bytes()
+        return (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode()
 
     def run(
         self,
@@ -148,12 +160,17 @@ class Fleet:
     def write_roster(self, roster: dict | str) -> None:
         self.roster.write_text(roster if isinstance(roster, str) else yaml.safe_dump(roster, sort_keys=False))
 
-    def up(self) -> str:
+    def up(self, release: Iterable[str] = ()) -> str:
+        """``pulumi up``; ``release``: users moved to the image this run builds, as a wave of
+        ``fleet rollout`` is (others keep the image recorded for them)."""
+        if release:
+            self.env[RELEASE_ENV] = json.dumps(dict.fromkeys(release, "built"))
         try:
             return self.run("up", "--yes", "--skip-preview")
         finally:
+            self.env.pop(RELEASE_ENV, None)
             if self.state_file().exists():
-                self.states.append(self.state_file().read_text())
+                self.states.append(self.state_text())
 
     def preview_changes(self) -> list[str]:
         """``pulumi preview --json``: one ``<op> <type>::<name>`` per step that is not ``same``."""

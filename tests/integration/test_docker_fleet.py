@@ -204,7 +204,7 @@ def test_6_destroy_leaves_no_labelled_docker_object(fleet):
 
 def test_7_no_secret_in_state_or_output(fleet):
     assert len(fleet.secrets) == 5  # two provider keys, three tokens
-    state = "\n".join([*fleet.states, fleet.state_file().read_text()])
+    state = "\n".join([*fleet.states, fleet.state_text()])
     output = "\n".join(fleet.transcript)
     assert len(fleet.states) >= 5 and len(output) > 1000
     assert '"ciphertext"' in state  # the secrets are there, encrypted

@@ -103,10 +103,11 @@ def test_1_up_three_users_gets_each_their_app_ips_volume_secrets_machine(fleet, 
         assert config["mounts"] == [{"volume": volume["id"], "path": "/home/node/.openclaw", "name": "openclaw_data"}]
         (service,) = config["services"]
         assert service["internal_port"] == 18789
-        assert sorted((p["port"], tuple(p["handlers"])) for p in service["ports"]) == [
-            (80, ("http",)),
-            (443, ("tls", "http")),
+        assert sorted((p["port"], tuple(p["handlers"]), p.get("force_https")) for p in service["ports"]) == [
+            (80, ("http",), True),  # Fly's proxy redirects plain HTTP to 443
+            (443, ("tls", "http"), None),
         ]
+        assert (service["autostop"], service["autostart"]) == ("off", True)
         health = config["checks"]["health"]
         assert (health["type"], health["port"], health["path"]) == ("http", 18789, "/health")
         assert config["env"] == {"OPENCLAW_STATE_DIR": "/home/node/.openclaw"}  # no token in config
@@ -118,9 +119,11 @@ def test_1_up_three_users_gets_each_their_app_ips_volume_secrets_machine(fleet, 
         assert rendered["gateway"]["auth"] == {"mode": "token", "token": "${OPENCLAW_GATEWAY_TOKEN}"}
         assert config["restart"] == {"policy": "always"}
         assert config["metadata"]["openclaw-fleet-user"] == user_id
+        assert config["metadata"]["fly_process_group"] == "app"  # `fly machines list` PROCESS GROUP
+        assert volume["snapshot_retention"] == 5
 
 
-def test_2_new_image_updates_every_machine_in_place_under_a_lease(fleet, emulator):
+def test_2_new_image_updates_every_released_machine_in_place_under_a_lease(fleet, emulator):
     before = {
         name: (
             list(app["machines"]),
@@ -133,7 +136,7 @@ def test_2_new_image_updates_every_machine_in_place_under_a_lease(fleet, emulato
     entrypoint = fleet.dir / "image" / "entrypoint.sh"
     entrypoint.write_text(entrypoint.read_text() + f"# rebuild {secrets.token_hex(4)}\n")
     mark = len(emulator.calls)
-    fleet.up()
+    fleet.up(release=fleet.users())
     calls = calls_since(emulator, mark)
     for name, app in apps_of(emulator, fleet).items():
         machine_ids, instance_ids, volumes, ips = before[name]
@@ -201,7 +204,7 @@ def test_6_no_secret_in_preview_output_or_state(fleet, emulator):
     preview = fleet.run("preview", "--diff")
     assert "gpt-5.1" in preview
     fleet.up()
-    state = "\n".join([*fleet.states, fleet.state_file().read_text()])
+    state = "\n".join([*fleet.states, fleet.state_text()])
     output = "\n".join(fleet.transcript)
     assert len(fleet.secrets) == 5  # Fly API token, provider key, three gateway tokens
     hits = [

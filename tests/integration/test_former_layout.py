@@ -1,11 +1,13 @@
 """Stacks made before the code moved to ``openclaw_fleet/`` keep working with the new code.
 
 The SDK pickles every dynamic provider by its module path into state, and the gateway components
-changed type; a stack created by the last commit of the former layout is refreshed, updated with
-no change and destroyed by the current code, on both targets.
+changed type; a stack created by the last commit of the former layout is refreshed, updated (with
+no change on Docker; on Fly with only this version's deliberate in-place changes) and destroyed by
+the current code, on both targets.
 """
 
 import io
+import json
 import secrets
 import shutil
 import subprocess
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 FORMER_MAIN = "c78101b4e3afbc75139f247aebc8caac1a8b1e44"  # the last commit with components/ as the package
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-USERS = ("user_2formerada001", "user_2formergrace2")
+USERS = ("user_2formerada001", "user_2formergrace2")  # two: the expected changes below count them
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +61,22 @@ def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_des
 
         fleet.use_program(ROOT)
         fleet.run("refresh", "--yes")
-        assert fleet.preview_changes() == []
+        # Only what this version changes in a Fly gateway on purpose, in place: the machine config
+        # (force_https on port 80, the fly_process_group metadata), the volumes' snapshot
+        # retention, and the image, now built for linux/amd64.
+        steps = json.loads(fleet.run("preview", "--json")).get("steps") or []
+        changes = [(step["op"], step["urn"].split("::")[2].rsplit(":", 1)[-1]) for step in steps]
+        changes = [change for change in changes if change[0] != "same"]
+        assert sorted(changes) == sorted([("update", "Image")] + [("update", "Machine"), ("update", "Volume")] * 2)
         mark = len(emulator.calls)
         fleet.up()
-        assert [c for c in emulator.calls[mark:] if c["method"] in MUTATING] == []
+        writes = [(c["method"], c["path"]) for c in emulator.calls[mark:] if c["method"] in MUTATING]
+        assert writes and all(
+            path.rsplit("/", 2)[-2] == "machines" or "/lease" in path or (method == "PUT" and "/volumes/" in path)
+            for method, path in writes
+        ), writes
         assert {name: list(app["machines"]) for name, app in emulator.state.apps.items()} == made
+        assert fleet.preview_changes() == []
         assert set(fleet.users()) == set(USERS) and all(out["instance_id"] for out in fleet.users().values())
 
         fleet.run("destroy", "--yes")

@@ -62,12 +62,12 @@ def test_token_rotation_changes_only_that_user(fleet):
     assert after[USERS[1]]["volume_id"] == before[USERS[1]]["volume_id"]
 
 
-def test_a_new_image_replaces_exactly_the_containers(fleet):
+def test_a_new_image_replaces_exactly_the_released_containers(fleet):
     fleet.write_roster(roster(**{USERS[1]: {"tokenRotation": 1}}))
     before, objects = fleet.users(), fleet.docker_objects()
     entrypoint = fleet.dir / "image" / "entrypoint.sh"
     entrypoint.write_text(entrypoint.read_text() + "# rebuild\n")
-    fleet.up()
+    fleet.up(release=USERS)
     after, now = fleet.users(), fleet.docker_objects()
     assert all(after[u]["instance_id"] != before[u]["instance_id"] for u in USERS)
     assert all(after[u]["volume_id"] == before[u]["volume_id"] and after[u]["state"] == "running" for u in USERS)

@@ -1,9 +1,11 @@
 """Departures: the mass-deletion guard's rule and the record of retained or snapshotted volumes."""
 
+from datetime import date
+
 import pulumi
 import pytest
 
-from openclaw_fleet.departures import check_deletions, departed_record
+from openclaw_fleet.departures import check_deletions, departed_record, stale_restores
 
 TEN = [f"user_{i}" for i in range(10)]
 
@@ -36,9 +38,22 @@ def test_record_keeps_retained_and_snapshotted_users_until_they_return():
         "u2": {"deprovision": "delete", "name": "p-u-2", "volume_id": "v2"},
         "u3": {"deprovision": "snapshot", "name": "p-u-3", "volume_id": "v3"},
     }
-    record = departed_record(previous, {"u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"}}, ["u3"])
+    before = {"u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"}}
+    record = departed_record(previous, before, ["u3"], "2026-11-22")
     assert record == {
-        "u1": {"policy": "retain", "name": "p-u-1", "volume_id": "v1"},
+        "u1": {"policy": "retain", "name": "p-u-1", "volume_id": "v1", "left_on": "2026-11-22"},
         "u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"},
     }
-    assert departed_record({}, record, ["u9"]) == {"u1": record["u1"]}
+    assert departed_record({}, record, ["u9"], "2026-11-23") == {"u1": record["u1"]}
+
+
+def test_a_return_later_than_the_snapshot_retention_is_named():
+    left = {
+        "u1": {"policy": "snapshot", "left_on": "2026-11-01"},
+        "u2": {"policy": "snapshot", "left_on": "2026-11-20"},
+        "u3": {"policy": "retain", "left_on": "2026-01-01"},  # a kept volume does not expire
+        "u4": {"policy": "snapshot"},  # recorded before `left_on` existed
+    }
+    today = date(2026, 11, 22)
+    assert stale_restores(["u1", "u2", "u3", "u4"], left, 5, today) == {"u1": 21}
+    assert stale_restores(["u1"], left, 30, today) == {}

@@ -107,3 +107,16 @@ def test_an_error_status_not_waited_out_is_raised_at_once():
     with FlyClient("http://127.0.0.1:9", TOKEN) as fly, pytest.raises(FlyApiError):
         fly.find_or_create(lambda: None, create, wait_out=frozenset({409}))
     assert len(tries) == 1
+
+
+def test_volume_snapshot_retention_is_set_in_place(emulator):
+    with FlyClient(emulator.url, TOKEN) as fly:
+        fly.create_app("retention-app", "personal")
+        request = {"name": "openclaw_data", "region": "sjc", "size_gb": 1}
+        # A new app's volumes can answer 404 for a moment (live API; the emulator does the same).
+        volume = fly.find_or_create(
+            lambda: None, lambda: fly.create_volume("retention-app", request), wait_out=frozenset({404})
+        )
+        assert volume["snapshot_retention"] == 5  # Fly's default
+        updated = fly.update_volume("retention-app", volume["id"], {"snapshot_retention": 14})
+    assert updated["snapshot_retention"] == 14 and updated["id"] == volume["id"]

@@ -21,9 +21,10 @@ def test_example_roster_loads_with_defaults_applied():
     users = load_roster(ROOT / "users" / "roster.yaml")
     assert [u.id for u in users] == ["user_2abc123def456", "user_2grace0hopper1", "user_2alan0turing42"]
     ada, grace, alan = users
-    assert (ada.model, ada.size, ada.region, ada.state) == ("anthropic/claude-sonnet-4-5", "small", "sjc", "running")
+    assert (ada.model, ada.size, ada.memory_mb) == ("anthropic/claude-sonnet-4-5", "shared-cpu-1x", 2048)
+    assert (ada.region, ada.state) == ("sjc", "running")
     assert grace.model == "openai/gpt-5.1"
-    assert alan.size == "medium"
+    assert (alan.size, alan.memory_mb) == ("shared-cpu-2x", 4096)
     assert ada.short_id == "abc123def456"
 
 
@@ -60,6 +61,18 @@ users:
     [
         ("users:\n  - id: user_1\n    name: A\n    modle: x/y\n", 4, "users[0].modle", "unknown field"),
         ("users:\n  - id: user_1\n    name: A\n    size: huge\n", 4, "users[0].size", "Input should be"),
+        (
+            "users:\n  - id: user_1\n    name: A\n    size: shared-cpu-1x\n    memoryMb: 4096\n",
+            5,
+            "users[0].memoryMb",
+            "shared-cpu-1x takes 256 to 2048 MB in steps of 256",
+        ),
+        (
+            "defaults:\n  memoryMb: 1000\nusers:\n  - id: user_1\n    name: A\n",
+            2,
+            "defaults.memoryMb",
+            "in steps of 256",
+        ),
         ("users:\n  - id: bob\n    name: A\n", 2, "users[0].id", "must be a Clerk user id"),
         ("users:\n  - id: user_1\n", 2, "users[0].name", "required field is missing"),
         (
@@ -171,3 +184,22 @@ def test_committed_docs_table_matches_the_models():
     from openclaw_fleet.roster.docs import docs_table
 
     assert docs_table() in (ROOT / "users" / "ROSTER.md").read_text(), "regenerate users/ROSTER.md"
+
+
+def test_sizes_are_flys_and_the_old_names_are_aliases(tmp_path):
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(
+        "users:\n"
+        "  - {id: user_1, name: A, size: shared-cpu-1x}\n"
+        "  - {id: user_2, name: B, size: performance-4x}\n"
+        "  - {id: user_3, name: C, size: large}\n"
+        "  - {id: user_4, name: D, size: shared-cpu-2x, memoryMb: 1024}\n"
+    )
+    sizes = [(user.size, user.memory_mb) for user in load_roster(roster)]
+    # Fly's preset memory, raised to OpenClaw's 2 GB where the preset has less; aliases as before.
+    assert sizes == [
+        ("shared-cpu-1x", 2048),
+        ("performance-4x", 8192),
+        ("performance-2x", 8192),
+        ("shared-cpu-2x", 1024),
+    ]

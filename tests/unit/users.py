@@ -11,7 +11,7 @@ def user(**overrides) -> User:
         short_id="1",
         state="running",
         region="sjc",
-        size="small",
+        size="shared-cpu-1x",
         model="openai/gpt-5.1",
         provider_keys={},
         whatsapp_owner=None,

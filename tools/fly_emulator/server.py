@@ -702,6 +702,19 @@ def show_volume(state, app_name, volume_id, *, query, body, headers):
     return 200, _volume(state, app_name, volume_id)
 
 
+@_route("PUT", "/apps/([^/]+)/volumes/([^/]+)")
+def update_volume(state, app_name, volume_id, *, query, body, headers):
+    volume = _volume(state, app_name, volume_id)
+    retention = (body or {}).get("snapshot_retention", volume["snapshot_retention"])
+    if not isinstance(retention, int) or not 1 <= retention <= 60:
+        raise ApiError(400, "snapshot_retention must be a whole number of days from 1 to 60")
+    volume.update(
+        snapshot_retention=retention,
+        auto_backup_enabled=(body or {}).get("auto_backup_enabled", volume["auto_backup_enabled"]),
+    )
+    return 200, volume
+
+
 @_route("PUT", "/apps/([^/]+)/volumes/([^/]+)/extend")
 def extend_volume(state, app_name, volume_id, *, query, body, headers):
     volume = _volume(state, app_name, volume_id)

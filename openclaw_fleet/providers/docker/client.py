@@ -216,9 +216,14 @@ class DockerClient:
 
     # -- images -----------------------------------------------------------------------------------
 
-    def build_image(self, context_tar: bytes, tag: str, build_args: dict[str, str]) -> list[str]:
-        """POST /build with a tar build context; returns the build's output lines."""
+    def build_image(
+        self, context_tar: bytes, tag: str, build_args: dict[str, str], platform: str | None = None
+    ) -> list[str]:
+        """POST /build with a tar build context, for ``platform`` (``os/arch``; None: the engine's
+        own); returns the build's output lines."""
         params = {"t": tag, "buildargs": json.dumps(build_args), "rm": "true", "forcerm": "true"}
+        if platform:
+            params["platform"] = platform
         lines = []
         for message in self._stream(
             "POST", "/build", params=params, content=context_tar, headers={"Content-Type": "application/x-tar"}

@@ -27,7 +27,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, ResourceArgs
 
-DIFF_FIELDS = ("context_hash", "repository", "build_args")
+DIFF_FIELDS = ("context_hash", "repository", "build_args", "platform")
 
 
 def context_files(context_dir: Path) -> list[Path]:
@@ -57,12 +57,14 @@ def context_hash(context_dir: Path, build_args: dict[str, str]) -> str:
 
 class ImageArgs(ResourceArgs):
     """Inputs: ``context_dir`` (path), ``context_hash`` (``context_hash()``), ``repository``
-    (``<registry>/openclaw-gateway``) and ``build_args``."""
+    (``<registry>/openclaw-gateway``), ``build_args`` and ``platform`` (``os/arch`` to build for,
+    such as ``linux/amd64``; None: the engine's own)."""
 
     context_dir: str
     context_hash: str
     repository: str
     build_args: dict[str, str]
+    platform: str | None = None
 
 
 class ImageState(ImageArgs):
@@ -108,7 +110,8 @@ class ImageProvider(FleetProvider):
     def _build_and_push(self, args: ImageArgs) -> dict[str, Any]:
         tag = args.context_hash[:16]
         docker = self.docker()
-        docker.build_image(context_tar(Path(args.context_dir)), f"{args.repository}:{tag}", args.build_args)
+        context = context_tar(Path(args.context_dir))
+        docker.build_image(context, f"{args.repository}:{tag}", args.build_args, args.platform)
         digest = docker.push_image(args.repository, tag, self._credentials(args.repository))
         return ImageState(**args.props(), digest=digest, ref=f"{args.repository}@{digest}").props()
 

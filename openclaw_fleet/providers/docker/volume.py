@@ -90,11 +90,13 @@ class VolumeProvider(FleetProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         docker = self.docker()
         if props.get("deprovision") == "snapshot" and docker.inspect_volume(id_):
-            _snapshot(docker, VolumeArgs.parse(props))
+            snapshot_volume(docker, VolumeArgs.parse(props))
         docker.remove_volume(id_)
 
 
-def _snapshot(docker: DockerClient, args: VolumeArgs) -> None:
+def snapshot_volume(docker: DockerClient, args: VolumeArgs) -> Path:
+    """Save volume ``args.name`` as ``<snapshot_dir>/<name>-<UTC time>.tar.gz`` (a helper container
+    of ``args.helper_image`` runs tar); return the file's path. Raises SnapshotError."""
     Path(args.snapshot_dir).mkdir(parents=True, exist_ok=True)
     name = f"{args.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
     code, output = docker.run_helper(
@@ -104,6 +106,7 @@ def _snapshot(docker: DockerClient, args: VolumeArgs) -> None:
         raise SnapshotError(
             f"saving volume {args.name} to {args.snapshot_dir} failed: tar exited {code}: {output[-500:]}"
         )
+    return Path(args.snapshot_dir) / name
 
 
 def _restore_latest(docker: DockerClient, args: VolumeArgs) -> str:

@@ -174,6 +174,11 @@ class FlyClient:
         answer = self._call("PUT", f"/apps/{app}/volumes/{volume_id}/extend", json={"size_gb": size_gb})
         return answer.get("volume") or {}
 
+    def update_volume(self, app: str, volume_id: str, request: dict[str, Any]) -> dict:
+        """``PUT /apps/{app}/volumes/{id}`` with an ``UpdateVolumeRequest`` (``snapshot_retention``
+        in days, ``auto_backup_enabled``); returns the volume. Safe to repeat."""
+        return self._call("PUT", f"/apps/{app}/volumes/{volume_id}", json=request, idempotent=True)
+
     def delete_volume(self, app: str, volume_id: str) -> None:
         """``DELETE /apps/{app}/volumes/{id}``; 409 while the volume is still attached to a
         machine being destroyed (live API) is waited out; a volume already gone is fine."""

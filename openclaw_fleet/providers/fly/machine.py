@@ -10,6 +10,11 @@ on a transient error, so refresh never forgets a live machine.
 Files in the ``config`` input are written as ``{"guest_path", "mode", "text"}`` so that preview
 shows a changed file as readable text; the client sends them as the API's base64 ``raw_value``.
 
+The outputs do not repeat the config (the engine keeps it among the inputs, and Fly has it): they
+hold its SHA-256 (``config_digest``), its top-level keys (what ``read`` compares of the live
+machine) and its ``mounts`` (a changed mount replaces the machine). A state written before this
+still has ``config`` in its outputs; diff and update take either.
+
 Adoption (``adopt``): create takes over the machine named ``name`` or, failing that, the app's only
 live machine (machines made by hand have generated names); the next update brings its config to
 the declared one, in place under a lease.
@@ -17,6 +22,8 @@ the declared one, in place under a lease.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Literal
 
 import pulumi
@@ -49,13 +56,23 @@ class MachineArgs(ResourceArgs):
     adopt: bool = False
 
 
-class MachineState(MachineArgs):
-    """The inputs, the current ``instance_id`` (version), ``status`` and ``private_ip``.
+class MachineState(ResourceArgs):
+    """The inputs less ``config`` (``config_digest``, ``config_keys`` and ``mounts`` in its place),
+    the current ``instance_id`` (version), ``status`` and ``private_ip``.
 
     ``status`` is the state Fly reported, a transitional one (``starting``, ``created``…) recorded
     as the state it leads to, so that the next run does not mistake it for drift; ``refresh``
     records what it sees."""
 
+    app: str
+    name: str
+    region: str
+    min_secrets_version: int
+    state: Literal["running", "stopped"] = "running"
+    adopt: bool = False
+    config_digest: str
+    config_keys: list[str]
+    mounts: list[dict[str, Any]] | None = None
     instance_id: str | None = None
     status: str | None = None
     private_ip: str | None = None
@@ -85,13 +102,15 @@ class MachineProvider(FleetProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_FIELDS if olds.get(key) != news.get(key)]
-        old_config, new_config = olds.get("config") or {}, news.get("config") or {}
+        new_config = news.get("config") or {}
         # In preview the config is unknown while the image or volume it names is being made: that is
         # a change; whether it replaces (a new volume) is decided by the update's own diff.
-        if not isinstance(new_config, Unknown) and old_config.get("mounts") != new_config.get("mounts"):
+        unknown = isinstance(new_config, Unknown) or _has_unknowns(new_config)
+        if not isinstance(new_config, Unknown) and _old_mounts(olds) != new_config.get("mounts"):
             replaces.append("config")
         changed = (
-            old_config != new_config
+            unknown
+            or _old_digest(olds) != config_digest(new_config)
             or olds.get("min_secrets_version") != news.get("min_secrets_version")
             or olds.get("state") != news.get("state")
             or _drifted(olds.get("status"), news.get("state"))
@@ -100,7 +119,10 @@ class MachineProvider(FleetProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         args = MachineArgs.parse(news)
-        changed = olds.get("config") != args.config or olds.get("min_secrets_version") != args.min_secrets_version
+        changed = (
+            _old_digest(olds) != config_digest(args.config)
+            or olds.get("min_secrets_version") != args.min_secrets_version
+        )
         fly = self.fly()
         return UpdateResult(outs=_state(args, _converge(fly, id_, args, config_changed=changed)))
 
@@ -110,8 +132,20 @@ class MachineProvider(FleetProvider):
         if machine is None or machine.get("state") == "destroyed":
             return ReadResult(None, {})
         live = decode_files(machine.get("config") or {})
-        config = {key: live.get(key) for key in props.get("config") or {}}
-        return ReadResult(id_, {**props, **_observed(machine), "config": config, "region": machine.get("region")})
+        keys = props.get("config_keys") or list(props.get("config") or {})
+        config = {key: live.get(key) for key in keys}
+        outputs = {key: value for key, value in props.items() if key != "config"}
+        return ReadResult(
+            id_,
+            {
+                **outputs,
+                **_observed(machine),
+                "config_digest": config_digest(config),
+                "config_keys": sorted(keys),
+                "mounts": config.get("mounts"),
+                "region": machine.get("region"),
+            },
+        )
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         fly = self.fly()
@@ -147,6 +181,29 @@ def _find(fly: FlyClient, args: MachineArgs) -> dict | None:
     return named or (machines[0] if args.adopt and len(machines) == 1 else None)
 
 
+def config_digest(config: dict[str, Any]) -> str:
+    """SHA-256 (hex) of a machine config as JSON with sorted keys: equal configs, equal digests."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _old_digest(olds: dict[str, Any]) -> str:
+    return olds.get("config_digest") or config_digest(olds.get("config") or {})
+
+
+def _old_mounts(olds: dict[str, Any]) -> Any:
+    return olds["mounts"] if "config_digest" in olds else (olds.get("config") or {}).get("mounts")
+
+
+def _has_unknowns(value: Any) -> bool:
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknowns(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_unknowns(item) for item in value)
+    return False
+
+
 def _drifted(observed: str | None, wanted: str | None) -> bool:
     """The machine was found (by refresh) in a run state other than the roster's."""
     return (wanted == "running" and observed in ("stopped", "suspended", "created")) or (
@@ -167,7 +224,14 @@ def _state(args: MachineArgs, machine: dict[str, Any]) -> dict[str, Any]:
     state = observed["status"]
     if state in IN_PROGRESS:
         state = "started" if args.state == "running" else "stopped"
-    return MachineState(**args.props(), **{**observed, "status": HEADING_TO.get(state, state)}).props()
+    inputs = {key: value for key, value in args.props().items() if key != "config"}
+    return MachineState(
+        **inputs,
+        config_digest=config_digest(args.config),
+        config_keys=sorted(args.config),
+        mounts=args.config.get("mounts"),
+        **{**observed, "status": HEADING_TO.get(state, state)},
+    ).props()
 
 
 class Machine(FleetResource, module="fly", name="Machine"):

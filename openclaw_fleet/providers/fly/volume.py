@@ -11,7 +11,9 @@ the snapshot outlives the volume); a returning user with ``restore: latest`` get
 ``restore_from_volume`` (the departed volume's id) and the new volume starts from that volume's
 newest snapshot (``snapshot_id``). With ``retain`` the resource is registered with
 ``retain_on_delete`` and a returning user's create finds the kept, unattached volume by name and
-takes it back. With ``adopt`` the volume of that name is taken over even while attached (to the
+takes it back. ``snapshot_retention`` (days Fly keeps the volume's snapshots, daily ones and
+the one taken on departure) is set at create and changed in place (``PUT …/volumes/{id}``). With
+``adopt`` the volume of that name is taken over even while attached (to the
 machine being adopted with it).
 """
 
@@ -27,11 +29,13 @@ from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, R
 
 REPLACE_FIELDS = ("app", "name", "region", "encrypted")
 POLICY_FIELDS = ("deprovision",)
+IN_PLACE_FIELDS = ("size_gb", "snapshot_retention")
 
 
 class VolumeArgs(ResourceArgs):
     """Inputs: ``app``, ``name``, ``region``, ``size_gb`` (GB), ``encrypted``, ``deprovision``,
-    ``adopt``, and ``restore_from_volume`` (create only: the departed volume to restore from)."""
+    ``adopt``, ``restore_from_volume`` (create only: the departed volume to restore from) and
+    ``snapshot_retention`` (days; None: Fly's default, 5)."""
 
     app: Input[str]
     name: str
@@ -41,6 +45,7 @@ class VolumeArgs(ResourceArgs):
     deprovision: Literal["delete", "retain", "snapshot"] = "delete"
     adopt: bool = False
     restore_from_volume: str | None = None
+    snapshot_retention: int | None = None
 
 
 class VolumeState(VolumeArgs):
@@ -75,6 +80,8 @@ class VolumeProvider(FleetProvider):
             "size_gb": args.size_gb,
             "encrypted": args.encrypted,
         }
+        if args.snapshot_retention is not None:
+            request["snapshot_retention"] = args.snapshot_retention
         fly = self.fly()
         if args.restore_from_volume:
             snapshots = fly.list_volume_snapshots(args.app, args.restore_from_volume)
@@ -102,17 +109,17 @@ class VolumeProvider(FleetProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_FIELDS if olds.get(key) != news.get(key)]
-        grows = olds.get("size_gb") != news.get("size_gb")
-        policy = any(olds.get(key) != news.get(key) for key in POLICY_FIELDS)
-        return DiffResult(changes=bool(replaces) or grows or policy, replaces=replaces)
+        in_place = any(olds.get(key) != news.get(key) for key in IN_PLACE_FIELDS + POLICY_FIELDS)
+        return DiffResult(changes=bool(replaces) or in_place, replaces=replaces)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, args = VolumeState.parse(olds), VolumeArgs.parse(news)
-        if old.size_gb == args.size_gb:  # only the policy changed: nothing to tell Fly
-            volume = {"attached_machine_id": old.attached_machine_id, "state": old.state}
-        else:
-            fly = self.fly()
+        volume = {"attached_machine_id": old.attached_machine_id, "state": old.state}  # a policy change alone
+        fly = self.fly()
+        if old.size_gb != args.size_gb:
             volume = fly.extend_volume(args.app, id_, args.size_gb)
+        if old.snapshot_retention != args.snapshot_retention and args.snapshot_retention is not None:
+            volume = fly.update_volume(args.app, id_, {"snapshot_retention": args.snapshot_retention})
         return UpdateResult(outs=_state(args, volume, old.snapshot_id))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

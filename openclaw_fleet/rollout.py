@@ -1,0 +1,58 @@
+"""Which gateway image each user runs: the record that makes image upgrades go out in waves.
+
+The program builds the gateway image on every run, but a user already in the stack keeps the
+image recorded for them (stack output ``user_images``: user id → ``{"image", "previous"}``) until
+a rollout releases them: the ``fleet rollout`` command runs ``up`` with ``OPENCLAW_FLEET_RELEASE``
+set to a JSON object, user id → ``"built"`` (move to the image this run built) or ``"previous"``
+(go back to the image they ran before). So a plain ``pulumi up`` or ``fleet up`` between two
+waves changes no user's image and never finishes a half-done rollout. A user new to the stack, or
+one from before this record existed, gets the built image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pulumi
+
+RELEASE_ENV = "OPENCLAW_FLEET_RELEASE"
+CHOICES = ("built", "previous")
+
+
+def release_choices() -> dict[str, str]:
+    """``OPENCLAW_FLEET_RELEASE`` as user id → choice; {} when unset. Raises pulumi.RunError for
+    anything but a JSON object of CHOICES."""
+    text = os.environ.get(RELEASE_ENV)
+    if not text:
+        return {}
+    try:
+        choices = json.loads(text)
+    except json.JSONDecodeError:
+        choices = None
+    if not isinstance(choices, dict) or any(choice not in CHOICES for choice in choices.values()):
+        raise pulumi.RunError(f"{RELEASE_ENV} must be a JSON object of user id → one of {', '.join(CHOICES)}")
+    return choices
+
+
+def image_for(user_id: str, built: pulumi.Output[str], recorded: dict, choices: dict[str, str]) -> pulumi.Input[str]:
+    """The image reference a user's gateway runs this time: the recorded one, unless released."""
+    row = recorded.get(user_id) or {}
+    choice = choices.get(user_id)
+    if not row.get("image") or choice == "built":
+        return built
+    if choice == "previous" and row.get("previous"):
+        return row["previous"]
+    return row["image"]
+
+
+def record(user_id: str, given: pulumi.Input[str], recorded: dict) -> pulumi.Output[dict]:
+    """The user's next ``user_images`` row: the image given now and the one before it."""
+    row = recorded.get(user_id) or {}
+
+    def next_row(image: str) -> dict:
+        if row.get("image") and row["image"] != image:
+            return {"image": image, "previous": row["image"]}
+        return {"image": image, "previous": row.get("previous")}
+
+    return pulumi.Output.from_input(given).apply(next_row)

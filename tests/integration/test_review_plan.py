@@ -1,0 +1,106 @@
+"""The plan a reviewer reads, made by the CI templates' own plan step.
+
+The example roster is brought up on the Fly target (the emulator); a change to it — a user added,
+one removed, one stopped, one with a new model and a new provider key — is then planned by running
+the ``Plan`` step of ``.github/workflows/fleet-plan.yml`` as written, and the comment body it
+would post is checked: grouped counts, the fields that change, provider keys by name and never by
+value, costs from the price file, and the same in ``--format json``. The GitLab template must run
+the same command.
+"""
+
+import json
+import secrets
+import subprocess
+
+import pytest
+import yaml
+
+from openclaw_fleet.cli.review import MARKER
+from openclaw_fleet.cost import FlyPrices
+from tests.integration.fleet import ROOT, Fleet
+from tools.fly_emulator import Emulator, Timing
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = yaml.safe_load((ROOT / "users" / "roster.yaml").read_text())
+ADA, GRACE, ALAN = (user["id"] for user in EXAMPLE["users"])
+NEW = "user_2linus0tor42"
+
+
+def plan_step() -> str:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "fleet-plan.yml").read_text())
+    return next(step["run"] for step in workflow["jobs"]["plan"]["steps"] if step.get("name") == "Plan")
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    token = "fly-test-" + secrets.token_hex(16)
+    emulator = Emulator(tokens=(token,), timing=Timing(start_s=0.5)).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, emulator):
+    fleet = Fleet.for_fly(tmp_path_factory.mktemp("review"), emulator)
+    for name in ("bin", "tools", "requirements.txt"):  # the workflow step calls bin/fleet of the checkout
+        (fleet.dir / name).symlink_to(ROOT / name)
+    fleet.write_roster(EXAMPLE)
+    result = fleet.fleet("up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield fleet
+    fleet.fleet("destroy", "--yes")
+
+
+def test_the_plan_step_writes_the_comment_a_reviewer_reads(fleet, tmp_path):
+    key_value = "sk-test-" + secrets.token_hex(16)
+    changed = yaml.safe_load(yaml.safe_dump(EXAMPLE))
+    changed["users"] = [user for user in changed["users"] if user["id"] != ADA]
+    for user in changed["users"]:
+        if user["id"] == GRACE:
+            user.update(model="anthropic/claude-opus-4-1", providerKeys={"OPENAI_API_KEY": "env:REVIEW_TEST_KEY"})
+        if user["id"] == ALAN:
+            user["state"] = "stopped"
+    changed["users"].append({"id": NEW, "name": "Linus", "size": "performance-1x", "region": "ams"})
+    fleet.write_roster(changed)
+    plan_file = tmp_path / "plan.md"
+    fleet.env["REVIEW_TEST_KEY"] = key_value
+    env = {**fleet.env, "OPENCLAW_FLEET_STACK": fleet.stack, "PLAN_FILE": str(plan_file)}
+    result = subprocess.run(
+        ["bash", "-e", "-c", plan_step()], cwd=fleet.dir, env=env, capture_output=True, text=True, timeout=1200
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    body = plan_file.read_text()
+    fleet.transcript.append(body)
+    assert body.startswith(MARKER + "\n")
+    assert "**1** added · **1** changed · **0** replaced · **0** started · **1** stopped · **1** removed" in body
+    grace = next(line for line in body.splitlines() if GRACE in line)
+    assert "model openai/gpt-5.1 → anthropic/claude-opus-4-1" in grace
+    assert "provider key OPENAI_API_KEY added" in grace
+    assert key_value not in body and key_value not in result.stdout + result.stderr
+
+    prices = FlyPrices.load()
+    running_alan = prices.monthly("shared-cpu-2x", 4096, True, 1)
+    stopped_alan = prices.monthly("shared-cpu-2x", 4096, False, 1)
+    alan = next(line for line in body.splitlines() if ALAN in line)
+    assert f"${running_alan:,.2f} → ${stopped_alan:,.2f}" in alan
+    linus = next(line for line in body.splitlines() if NEW in line)
+    assert f"– → ${prices.monthly('performance-1x', 2048, True, 1):,.2f}" in linus
+    assert "performance-1x 2048 MB, ams" in linus
+
+    as_json = fleet.fleet("preview", "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr[-2000:]
+    document = json.loads(as_json.stdout)
+    assert document["counts"] == {"added": 1, "changed": 1, "replaced": 0, "started": 0, "stopped": 1, "removed": 1}
+    assert document["cost"]["prices_date"] == prices.date
+    assert key_value not in as_json.stdout + as_json.stderr
+
+
+def test_the_gitlab_template_runs_the_same_plan_and_one_up_per_shard():
+    gitlab = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
+    plan_script = " ".join(gitlab["fleet-plan"]["script"])
+    assert 'bin/fleet preview --stack "$OPENCLAW_FLEET_STACK" --format markdown --output "$PLAN_FILE"' in plan_script
+    up = gitlab["fleet-up"]
+    assert '--shard "${CI_NODE_INDEX:-1}"' in " ".join(up["script"])
+    assert "$CI_NODE_INDEX" in up["resource_group"]
+    assert gitlab["variables"]["PLAN_FILE"] == "fleet-plan.md"  # gitignored, outside the program files

@@ -1,0 +1,76 @@
+"""``fleet rollout`` with a deliberately broken image stops at the canary, on both targets.
+
+Three users run the real gateway image (Docker target; Fly target through the emulator with real
+containers behind its machines, so health checks are real). The image is then broken on purpose
+(its entrypoint exits 1) and rolled out with ``--waves 1,5``: the canary's volume is snapshotted,
+its gateway fails the health gate, and the rollout stops there, naming the user and how to roll
+them back. The other two users are untouched: same image, and a plain ``fleet up`` afterwards
+does not move them either; it puts the canary back on its recorded image, healthy again.
+"""
+
+import json
+import re
+import secrets
+
+import pytest
+
+from tests.integration.fleet import Fleet
+from tools.fly_emulator import Emulator
+from tools.fly_emulator.runtime import DockerRuntime
+
+pytestmark = pytest.mark.integration
+
+USERS = ["user_2roll0canary1", "user_2roll0second2", "user_2roll0third03"]
+
+
+def roster() -> dict:
+    return {"users": [{"id": uid, "name": uid[-6:]} for uid in USERS]}
+
+
+@pytest.fixture(params=["docker", "fly"])
+def fleet(request, tmp_path_factory):
+    emulator = None
+    if request.param == "docker":
+        fleet = Fleet.for_docker(tmp_path_factory.mktemp("rollout"), healthTimeoutSeconds="150")
+    else:
+        emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), runtime=DockerRuntime()).start()
+        fleet = Fleet.for_fly(tmp_path_factory.mktemp("rollout"), emulator, healthTimeoutSeconds="150")
+    fleet.write_roster(roster())
+    yield fleet
+    fleet.fleet("destroy", "--yes")
+    if emulator:
+        emulator.stop()
+
+
+def images(fleet: Fleet) -> dict[str, str]:
+    rows = json.loads(fleet.run("stack", "output", "user_images", "--json"))
+    return {uid: row["image"] for uid, row in rows.items()}
+
+
+def test_a_broken_image_stops_at_the_canary_and_the_others_are_untouched(fleet):
+    first = fleet.fleet("up", timeout=1800)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    before = images(fleet)
+    assert len(set(before.values())) == 1
+
+    entrypoint = fleet.dir / "image" / "entrypoint.sh"
+    entrypoint.write_text(entrypoint.read_text().replace("set -euo pipefail\n", "set -euo pipefail\nexit 1\n", 1))
+    rollout = fleet.fleet("rollout", "--waves", "1,5", timeout=1800)
+    said = rollout.stdout + rollout.stderr
+    assert rollout.returncode == 1, said[-3000:]
+    assert "stopped at wave 1 (1 users)" in said, said[-3000:]
+    assert f"{USERS[0]}: volume snapshot" in said
+    assert "roll back: `bin/fleet up` runs their gateway on" in said
+    assert "2 users not reached stay on their image" in said
+    # A failed update records nothing: every user's image is still the one before the rollout.
+    assert images(fleet) == before
+    if fleet.run("config", "get", "openclaw-fleet:target").strip() == "docker":
+        snapshot = re.search(rf"{USERS[0]}: volume snapshot (\S+)", said).group(1)
+        assert snapshot.endswith(".tar.gz")
+
+    # A plain up in between does not finish the rollout, and it puts the canary back on its
+    # recorded image, healthy again.
+    again = fleet.fleet("up", timeout=1800)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert images(fleet) == before
+    assert all(row["state"] in ("running", "started") for row in fleet.users().values()), fleet.users()

@@ -1,0 +1,38 @@
+"""Which image a user runs between rollouts, and how users are cut into waves."""
+
+import pulumi
+import pytest
+
+from openclaw_fleet.cli.rollout import wave_sizes, waves_of
+from openclaw_fleet.rollout import image_for, record
+
+RECORDED = {"user_old": {"image": "reg/gw@sha256:old", "previous": "reg/gw@sha256:older"}}
+
+
+def test_a_recorded_user_keeps_their_image_until_released():
+    built = "reg/gw@sha256:new"
+    assert image_for("user_old", built, RECORDED, {}) == "reg/gw@sha256:old"
+    assert image_for("user_old", built, RECORDED, {"user_other": "built"}) == "reg/gw@sha256:old"
+    assert image_for("user_old", built, RECORDED, {"user_old": "built"}) == built
+    assert image_for("user_old", built, RECORDED, {"user_old": "previous"}) == "reg/gw@sha256:older"
+    assert image_for("user_new", built, RECORDED, {}) == built  # new users start on the built image
+
+
+@pulumi.runtime.test
+def test_the_record_remembers_the_image_before_a_move():
+    def check(rows):
+        moved, stayed = rows
+        assert moved == {"image": "reg/gw@sha256:new", "previous": "reg/gw@sha256:old"}
+        assert stayed == {"image": "reg/gw@sha256:old", "previous": "reg/gw@sha256:older"}
+
+    return pulumi.Output.all(
+        record("user_old", "reg/gw@sha256:new", RECORDED), record("user_old", "reg/gw@sha256:old", RECORDED)
+    ).apply(check)
+
+
+def test_waves_start_with_the_canary_and_repeat_the_last_size():
+    users = [f"u{index}" for index in range(13)]
+    assert [len(wave) for wave in waves_of(users, [1, 5])] == [1, 5, 5, 2]
+    assert [user for wave in waves_of(users, wave_sizes("1,2,4")) for user in wave] == users
+    with pytest.raises(ValueError, match="sizes ≥ 1"):
+        wave_sizes("1,0")

@@ -1,0 +1,70 @@
+"""bin/setup installs only what the chosen stack needs: with Pulumi on PATH and a Fly stack that
+builds on a remote Docker engine, it needs no root, no Docker engine and no system package."""
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _stub(directory: Path, name: str, body: str) -> None:
+    path = directory / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def _checkout(tmp_path: Path, stack_file: str) -> tuple[Path, dict[str, str], Path]:
+    """A copy of what bin/setup reads, stubs for pulumi, docker, apt-get and id (a non-root user),
+    and a cache whose virtualenv is this checkout's (so nothing is installed from PyPI)."""
+    root = tmp_path / "checkout"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy(ROOT / "bin" / "setup", root / "bin" / "setup")
+    shutil.copy(ROOT / "requirements.txt", root / "requirements.txt")
+    shutil.copytree(ROOT / "tools" / "pulumi", root / "tools" / "pulumi")
+    (root / "Pulumi.remote.yaml").write_text(stack_file)
+    stubs, calls = tmp_path / "stubs", tmp_path / "calls"
+    stubs.mkdir()
+    for name in ("apt-get", "dockerd", "debootstrap", "docker-registry"):
+        _stub(stubs, name, f'echo "{name} $*" >> {calls}; exit 1')
+    _stub(stubs, "pulumi", "echo v3.259.0")
+    _stub(stubs, "docker", f'echo "docker $*" >> {calls}; exit 1')  # no engine answers
+    _stub(stubs, "id", "echo 1000")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{stubs}:/usr/bin:/bin",
+        "OPENCLAW_FLEET_CACHE": str(cache),
+        "OPENCLAW_FLEET_STACK": "remote",
+    }
+    env.pop("OPENCLAW_FLEET_SETUP_STACK", None)
+    # bin/setup keys the virtualenv by requirements.txt and the python3 on its PATH.
+    python3 = subprocess.run(["python3", "--version"], env=env, capture_output=True).stdout
+    keyed = (ROOT / "requirements.txt").read_bytes() + python3
+    digest = subprocess.run(["sh", "-c", "sha256sum | cut -c1-12"], input=keyed, capture_output=True).stdout
+    digest = digest.decode().strip()
+    (cache / f"venv-{digest}").symlink_to((ROOT / ".venv").resolve())
+    return root, env, calls
+
+
+def test_a_fly_stack_with_a_remote_builder_needs_no_root_and_no_docker_engine(tmp_path):
+    root, env, calls = _checkout(
+        tmp_path,
+        "config:\n  openclaw-fleet:target: fly\n  openclaw-fleet:registry: registry.fly.io/x\n"
+        "  openclaw-fleet:dockerHost: tcp://builder.internal:2375\n",
+    )
+    result = subprocess.run([str(root / "bin" / "setup")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert not calls.exists(), calls.read_text()  # no package manager, no engine, no registry asked for
+    assert f"{tmp_path / 'stubs'}:" in (tmp_path / "cache" / "env.sh").read_text()  # the Pulumi found on PATH
+
+
+def test_a_docker_stack_without_an_engine_says_what_is_missing_instead_of_installing(tmp_path):
+    root, env, calls = _checkout(tmp_path, "config:\n  openclaw-fleet:target: docker\n")
+    result = subprocess.run([str(root / "bin" / "setup")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "not root, so not installing it myself" in result.stderr
+    assert "apt-get" not in (calls.read_text() if calls.exists() else "")
