@@ -84,7 +84,7 @@ def roster_row(user: User, target: str, volume_gb: int) -> dict:
 def _fields(before: dict, after: dict) -> list[str]:
     """What changes between two roster rows, in words; provider keys by name."""
     words = []
-    for key in ("model", "region"):
+    for key in ("state", "model", "region"):
         if before.get(key) and before.get(key) != after.get(key):
             words.append(f"{key} {before[key]} → {after[key]}")
     if before.get("size") and (before.get("size"), before.get("memory_mb")) != (after["size"], after["memory_mb"]):

@@ -2,6 +2,7 @@
 
 import json
 import secrets
+from datetime import date
 
 import pytest
 
@@ -58,9 +59,20 @@ def test_docker_retain_keeps_the_volume_and_snapshot_restores_it(docker_fleet):
     fleet.up()
     del fleet.env["OPENCLAW_FLEET_ALLOW_MASS_DELETION"]
     departed = json.loads(fleet.run("stack", "output", "departed", "--json"))
+    today = date.today().isoformat()  # the day they left, for the snapshot-retention warning
     assert departed == {
-        KEEP: {"policy": "retain", "name": name(fleet, KEEP), "volume_id": f"{name(fleet, KEEP)}-data"},
-        SNAP: {"policy": "snapshot", "name": name(fleet, SNAP), "volume_id": f"{name(fleet, SNAP)}-data"},
+        KEEP: {
+            "policy": "retain",
+            "name": name(fleet, KEEP),
+            "volume_id": f"{name(fleet, KEEP)}-data",
+            "left_on": today,
+        },
+        SNAP: {
+            "policy": "snapshot",
+            "name": name(fleet, SNAP),
+            "volume_id": f"{name(fleet, SNAP)}-data",
+            "left_on": today,
+        },
     }
     with docker_client() as docker:
         assert docker.inspect_volume(f"{name(fleet, KEEP)}-data") is not None  # retained

@@ -84,6 +84,7 @@ def test_the_plan_step_writes_the_comment_a_reviewer_reads(fleet, tmp_path):
     stopped_alan = prices.monthly("shared-cpu-2x", 4096, False, 1)
     alan = next(line for line in body.splitlines() if ALAN in line)
     assert f"${running_alan:,.2f} → ${stopped_alan:,.2f}" in alan
+    assert "state running → stopped" in alan
     linus = next(line for line in body.splitlines() if NEW in line)
     assert f"– → ${prices.monthly('performance-1x', 2048, True, 1):,.2f}" in linus
     assert "performance-1x 2048 MB, ams" in linus
