@@ -103,14 +103,7 @@ pulumi.export(
             "name": gateways[user.id].name,
             "deprovision": user.deprovision,
             "volume_id": gateways[user.id].volume_id,
-            "target": settings.target,
-            "state": user.state,
-            "region": user.region,
-            "size": user.size,
-            "memory_mb": user.memory_mb,
-            "model": user.model,
-            "provider_keys": sorted(user.provider_keys),
-            "volume_gb": settings.volume_size_gb if settings.target == "fly" else None,
+            **user.recorded(settings.target, settings.volume_size_gb),
         }
         for user in users
     },

@@ -67,20 +67,6 @@ def _user_cost(prices: FlyPrices | None, row: dict | None) -> float | None:
     return prices.monthly(row["size"], int(row["memory_mb"]), row["state"] == "running", int(row["volume_gb"] or 0))
 
 
-def roster_row(user: User, target: str, volume_gb: int) -> dict:
-    """A user's roster fields as the program exports them in ``roster_state`` (__main__.py)."""
-    return {
-        "target": target,
-        "state": user.state,
-        "region": user.region,
-        "size": user.size,
-        "memory_mb": user.memory_mb,
-        "model": user.model,
-        "provider_keys": sorted(user.provider_keys),
-        "volume_gb": volume_gb if target == "fly" else None,
-    }
-
-
 def _fields(before: dict, after: dict) -> list[str]:
     """What changes between two roster rows, in words; provider keys by name."""
     words = []
@@ -114,7 +100,7 @@ def build_review(
     priced = prices is not None and target == "fly"
     for user_id in sorted(set(previous) | set(current)):
         before = previous.get(user_id)
-        after = roster_row(current[user_id], target, volume_gb) if user_id in current else None
+        after = current[user_id].recorded(target, volume_gb) if user_id in current else None
         cost_before, cost_after = _user_cost(prices, before), _user_cost(prices, after)
         total_before += cost_before or 0.0
         total_after += cost_after or 0.0

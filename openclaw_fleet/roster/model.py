@@ -234,3 +234,18 @@ class User:
     telegram_pairings: tuple[str, ...] = ()
     adopt: bool = False
     memory_mb: int = GATEWAY_MEMORY_MB
+
+    def recorded(self, target: str, volume_gb: int) -> dict[str, Any]:
+        """What a stack records of the user (its output ``roster_state``) for the next plan to
+        compare with: run state, region, size, memory (MB), model, provider key *names*, and the
+        volume size (GB, Fly only). No secret is in it."""
+        return {
+            "target": target,
+            "state": self.state,
+            "region": self.region,
+            "size": self.size,
+            "memory_mb": self.memory_mb,
+            "model": self.model,
+            "provider_keys": sorted(self.provider_keys),
+            "volume_gb": volume_gb if target == "fly" else None,
+        }

@@ -1,0 +1,61 @@
+"""The reviewer's plan: groups, words for what changes, bold losses, costs, a long list cut."""
+
+import json
+
+from openclaw_fleet.cli.plan import RunReport
+from openclaw_fleet.cli.review import MARKER, as_json, build_review, markdown
+from openclaw_fleet.cost import FlyPrices
+from tests.unit.users import user
+
+PRICES = FlyPrices.load()
+
+
+def previous_of(users) -> dict:
+    return {u.id: {"name": f"oc-{u.id}", **u.recorded("fly", 1)} for u in users}
+
+
+def test_groups_words_and_costs():
+    before = [user(id=f"user_{index}") for index in range(5)]
+    now = [
+        before[0],
+        user(id="user_1", model="anthropic/claude-opus-4-1", provider_keys={"OPENAI_API_KEY": "env:K"}),
+        user(id="user_2", region="ams"),
+        user(id="user_3", state="stopped"),
+        user(id="user_9"),
+    ]  # user_4 leaves; after: four running (0, 1, 2 and the new 9), user_3 stopped
+    plan = RunReport({})
+    plan.users["user_1"].changes["update"].append("Machine (config)")
+    plan.users["user_2"].changes["replace"].append("Volume (region)")
+    plan.users["user_2"].data_loss.append("Fly volume replaced (region)")
+    plan.users["user_3"].changes["update"].append("Machine (state)")
+    plan.users["user_9"].changes["create"].append("App")
+    review = build_review("prod", 2, previous_of(before), now, "fly", 1, plan, PRICES)
+
+    assert review.counts() == {"added": 1, "changed": 1, "replaced": 1, "started": 0, "stopped": 1, "removed": 1}
+    assert review.unchanged == 1
+    text = markdown(review)
+    assert text.startswith(MARKER)
+    line = {change.user_id: change for change in review.changes}
+    assert line["user_1"].fields == [
+        "model openai/gpt-5.1 → anthropic/claude-opus-4-1",
+        "provider key OPENAI_API_KEY added",
+    ]
+    assert "**Volume (region) replaced**" in text and "**loses data: Fly volume replaced (region)**" in text
+    running = PRICES.monthly("shared-cpu-1x", 2048, True, 1)
+    assert (line["user_3"].cost_before, line["user_3"].cost_after) == (running, 0.15)
+    assert (line["user_4"].cost_before, line["user_4"].cost_after) == (running, None)
+    assert review.cost_before == round(5 * running, 2) and review.cost_after == round(4 * running + 0.15, 2)
+    assert json.loads(as_json(review))["counts"]["removed"] == 1
+
+
+def test_a_long_group_is_cut_and_docker_has_no_price():
+    before = [user(id=f"user_{index}") for index in range(150)]
+    now = [user(id=u.id, model="anthropic/claude-opus-4-1") for u in before]
+    plan = RunReport({})
+    for u in before:
+        plan.users[u.id].changes["update"].append("Container (files)")
+    previous = {u.id: {"name": u.id, **u.recorded("docker", 1)} for u in before}
+    review = build_review("dev", 1, previous, now, "docker", 1, plan, PRICES)
+    text = markdown(review, limit=100)
+    assert "#### Changed (150)" in text and "… and 50 more" in text
+    assert "$" not in text and review.cost_before is None
