@@ -277,18 +277,22 @@ class Fleet:
         )
 
     def up(self, runs: list[StackRun], only_changed: bool = True) -> RunReport:
-        """``pulumi up`` (continue on error) of every run (whose preview has changes, with
-        ``only_changed``); return what happened. Each run's ``previous`` outputs are then the new ones."""
+        """``pulumi up`` (continue on error) of every run (with ``only_changed``, of those whose
+        preview has changes); return what happened."""
 
         def up(stack: auto.Stack, on_event) -> dict[str, int]:
             result = stack.up(parallel=self.parallel, on_event=on_event, continue_on_error=True)
             return dict(result.summary.resource_changes or {})
 
-        chosen = [run for run in runs if run.has_changes or not only_changed]
-        report = self._run(chosen, up)
-        for run in chosen:
+        return self._run([run for run in runs if run.has_changes or not only_changed], up)
+
+    def read_outputs(self, runs: list[StackRun]) -> None:
+        """Make each run's ``previous`` its stack's outputs now (after an ``up``)."""
+
+        def read(run: StackRun) -> None:
             run.previous = {key: output.value for key, output in run.stack.outputs().items()}
-        return report
+
+        self._each(read, runs)
 
     def destroy(self, runs: list[StackRun]) -> RunReport:
         """``pulumi destroy`` (continue on error) of every run's stack."""
@@ -345,12 +349,7 @@ def review_of(fleet: Fleet, runs: list[StackRun], plan: RunReport, everyone: lis
     """The reviewer's plan (``review.py``) of a preview of ``runs``; users of shards not run
     (``--changed``, ``--shard``) count as unchanged."""
     ran = {run.name for run in runs}
-    previous = {
-        user_id: row
-        for run in everyone
-        if run.name in ran
-        for user_id, row in (run.previous.get("roster_state") or {}).items()
-    }
+    previous = {user_id: row for run in runs for user_id, row in (run.previous.get("roster_state") or {}).items()}
     users = [user for run in runs for user in run.users]
     prices = FlyPrices.load() if fleet.config.target == "fly" else None
     config = fleet.config
@@ -412,9 +411,11 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         return _status(runs, plan)
     report = fleet.up(runs)
     print_report(out, "up", runs, report)
-    if command == "rollout" and not _status(runs, report):
+    status = _status(runs, report)
+    if command == "rollout" and status == 0:
+        fleet.read_outputs(runs)
         return run_rollout(fleet, runs, options, out)
-    return _status(runs, report)
+    return status
 
 
 def _status(runs: list[StackRun], report: RunReport) -> int:

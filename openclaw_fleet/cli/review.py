@@ -127,7 +127,7 @@ def build_review(
             entry.fields = [f"{after['size']} {after['memory_mb']} MB, {after['region']}, {after['model']}"]
         elif group != "removed":
             entry.fields = _fields(before, after)
-            described = {what for op, kinds in (report.changes if report else {}).items() for what in kinds}
+            described = {what for kinds in (report.changes if report else {}).values() for what in kinds}
             if not entry.fields and described:
                 entry.fields = [f"{', '.join(sorted(described))} (the program or settings changed)"]
         if report:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from openclaw_fleet.errors import DockerApiError, DockerUnreachable, FlyApiError, FlyUnreachable, SnapshotError
 from openclaw_fleet.providers.docker.client import DEFAULT_HOST, docker_client
 from openclaw_fleet.providers.docker.volume import VolumeArgs, snapshot_volume
 from openclaw_fleet.providers.fly.client import FlyClient
@@ -32,12 +33,18 @@ from openclaw_fleet.rollout import RELEASE_ENV
 if TYPE_CHECKING:
     from openclaw_fleet.cli.fleet import Fleet, StackRun
 
+SNAPSHOT_FAILURES = (SnapshotError, FlyApiError, FlyUnreachable, DockerApiError, DockerUnreachable)
+
 
 def wave_sizes(text: str) -> list[int]:
     """``"1,5,25"`` → [1, 5, 25]. Raises ValueError unless every size is a whole number ≥ 1."""
-    sizes = [int(part) for part in text.split(",") if part.strip()]
+    words = "--waves takes sizes ≥ 1 separated by commas, such as 1,5,25"
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(words) from None
     if not sizes or min(sizes) < 1:
-        raise ValueError("--waves takes sizes ≥ 1 separated by commas, such as 1,5,25")
+        raise ValueError(words)
     return sizes
 
 
@@ -60,12 +67,18 @@ class Snapshots:
         self.taken: dict[str, str] = {}
 
     def take(self, run: StackRun, user_id: str) -> str:
-        """Snapshot the user's volume before their gateway first runs the new image; raises
-        SnapshotError, FlyApiError or DockerApiError when it cannot be taken (then the wave does not run)."""
+        """Snapshot the user's volume before their gateway first runs the new image; raises one of
+        SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
         row = run.previous["roster_state"][user_id]
         if self.config.target == "fly":
             api_url, _ = self.config.fly_api
-            with FlyClient(api_url, os.environ["FLY_API_TOKEN"]) as fly:
+            token = os.environ.get("FLY_API_TOKEN")
+            if not token:
+                raise SnapshotError(
+                    "taking volume snapshots needs FLY_API_TOKEN in the environment (a token in the stack's "
+                    "config is read by the providers only)"
+                )
+            with FlyClient(api_url, token) as fly:
                 fly.create_volume_snapshot(row["name"], row["volume_id"])
                 snapshots = fly.list_volume_snapshots(row["name"], row["volume_id"])
             where = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
@@ -132,11 +145,11 @@ def run_rollout(fleet: Fleet, runs: list[StackRun], options, out) -> int:
     snapshots = Snapshots(fleet)
     for number, wave in enumerate(waves_of(pending, sizes), start=1):
         started = time.monotonic()
-        old = {uid: user_run[uid].previous["user_images"][uid]["image"] for uid in wave}
+        old = {uid: (user_run[uid].previous.get("user_images") or {}).get(uid, {}).get("image") for uid in wave}
         for uid in wave:
             try:
                 out(f"rollout: wave {number}: {uid}: volume snapshot {snapshots.take(user_run[uid], uid)}")
-            except Exception as error:  # a snapshot that cannot be taken stops the rollout before the wave
+            except SNAPSHOT_FAILURES as error:  # no snapshot, no wave
                 out(f"rollout: stopped before wave {number}: the snapshot of {uid}'s volume failed: {error}")
                 return 1
         status, report = _release(

@@ -34,5 +34,6 @@ def test_waves_start_with_the_canary_and_repeat_the_last_size():
     users = [f"u{index}" for index in range(13)]
     assert [len(wave) for wave in waves_of(users, [1, 5])] == [1, 5, 5, 2]
     assert [user for wave in waves_of(users, wave_sizes("1,2,4")) for user in wave] == users
-    with pytest.raises(ValueError, match="sizes ≥ 1"):
-        wave_sizes("1,0")
+    for bad in ("1,0", "one", ""):
+        with pytest.raises(ValueError, match="sizes ≥ 1"):
+            wave_sizes(bad)
