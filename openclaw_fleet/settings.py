@@ -29,6 +29,9 @@ import pulumi
 from openclaw_fleet.roster import User
 
 TARGETS = ("docker", "fly")
+DEFAULT_TARGET = "docker"
+DEFAULT_ROSTER = "users/roster.yaml"
+DEFAULT_NAME_PREFIX = "openclaw"
 AUTOSTOP = ("off", "stop", "suspend")  # fly.MachineService.autostop
 # Instance names are <prefix>-u-<short id, up to 12>; Fly app names stop at 63 characters.
 NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,45}[a-z0-9]$|^[a-z]$")
@@ -43,6 +46,11 @@ NUMBERS = {
     "commandTimeoutSeconds": (300, 10, 3600, int),
     "snapshotRetentionDays": (5, 1, 60, int),
 }
+
+
+def default_snapshot_dir(stack: str) -> str:
+    """Where a Docker-target stack writes volume snapshots when ``snapshotDir`` is unset."""
+    return str(Path.home() / ".local/share/openclaw-fleet/snapshots" / stack)
 
 
 @dataclass(frozen=True)
@@ -72,10 +80,10 @@ class StackSettings:
     def load(cls) -> "StackSettings":
         """Read the stack config. Raises pulumi.RunError naming the key on a bad value."""
         config = pulumi.Config()
-        target = config.get("target") or "docker"
+        target = config.get("target") or DEFAULT_TARGET
         if target not in TARGETS:
             raise pulumi.RunError(f"openclaw-fleet:target is {target!r}; expected one of {', '.join(TARGETS)}")
-        name_prefix = config.get("namePrefix") or "openclaw"
+        name_prefix = config.get("namePrefix") or DEFAULT_NAME_PREFIX
         if not NAME_PREFIX.match(name_prefix):
             raise pulumi.RunError(
                 "openclaw-fleet:namePrefix must be 1 to 47 lowercase letters, digits and dashes, starting with a "
@@ -86,7 +94,7 @@ class StackSettings:
             raise pulumi.RunError(f"openclaw-fleet:autostop must be one of {', '.join(AUTOSTOP)}")
         return cls(
             target=target,
-            roster=config.get("roster") or "users/roster.yaml",
+            roster=config.get("roster") or DEFAULT_ROSTER,
             name_prefix=name_prefix,
             registry=config.require("registry"),
             base_image=config.get("baseImage") or "node:24-bookworm-slim",
@@ -98,8 +106,7 @@ class StackSettings:
             volume_size_gb=_number(config, "volumeSizeGb"),
             mass_deletion_share=_number(config, "massDeletionShare"),
             mass_deletion_minimum=_number(config, "massDeletionMinimum"),
-            snapshot_dir=config.get("snapshotDir")
-            or str(Path.home() / ".local/share/openclaw-fleet/snapshots" / pulumi.get_stack()),
+            snapshot_dir=config.get("snapshotDir") or default_snapshot_dir(pulumi.get_stack()),
             stack_label=f"{pulumi.get_project()}/{pulumi.get_stack()}",
             shards=_number(config, "shards"),
             snapshot_retention_days=_number(config, "snapshotRetentionDays"),

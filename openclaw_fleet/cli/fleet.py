@@ -37,7 +37,7 @@ from openclaw_fleet.departures import OVERRIDE_ENV, is_mass_loss
 from openclaw_fleet.errors import RosterError
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
 from openclaw_fleet.roster import User, instance_name, load_roster
-from openclaw_fleet.settings import number
+from openclaw_fleet.settings import DEFAULT_NAME_PREFIX, DEFAULT_ROSTER, DEFAULT_TARGET, number
 from openclaw_fleet.shards import parse_shard_stack, shard_of, shard_stacks
 
 # What the program is made of: a change to any of these may change every shard's plan.
@@ -61,7 +61,7 @@ class FleetConfig:
     deletion_share: float
     deletion_minimum: int
     fly_api: tuple[str, str] | None  # (API URL, org) on the Fly target
-    target: str = "docker"
+    target: str = DEFAULT_TARGET
     volume_gb: int = 1
     docker_host: str | None = None
     snapshot_dir: str | None = None  # unset: the program's default, per stack
@@ -87,14 +87,14 @@ class FleetConfig:
                 project=project,
                 config_text=text,
                 shards=number("shards", setting("shards")),
-                roster=root / (setting("roster") or "users/roster.yaml"),
-                name_prefix=setting("namePrefix") or "openclaw",
+                roster=root / (setting("roster") or DEFAULT_ROSTER),
+                name_prefix=setting("namePrefix") or DEFAULT_NAME_PREFIX,
                 deletion_share=number("massDeletionShare", setting("massDeletionShare")),
                 deletion_minimum=number("massDeletionMinimum", setting("massDeletionMinimum")),
                 fly_api=(setting("flyApiUrl") or DEFAULT_API_URL, setting("flyOrg") or "personal")
                 if setting("target") == "fly"
                 else None,
-                target=setting("target") or "docker",
+                target=setting("target") or DEFAULT_TARGET,
                 volume_gb=number("volumeSizeGb", setting("volumeSizeGb")),
                 docker_host=setting("dockerHost"),
                 snapshot_dir=setting("snapshotDir"),

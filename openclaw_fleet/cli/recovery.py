@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from pulumi import automation as auto
 
 
-def _process_runs(pid: int) -> bool:
+def process_runs(pid: int) -> bool:
     """Whether ``pid`` is a process of this host that has not ended. A zombie (ended, not yet
     reaped: a killed CLI whose parent died too waits for init) has ended."""
     try:
@@ -87,7 +87,7 @@ def clear_killed_run(stack: auto.Stack, project: str, backend_url: str | None) -
         except (OSError, ValueError):
             continue  # deleted meanwhile, or cut by the kill: nobody holds it
         pid, host = holder.get("pid"), holder.get("hostname")
-        if host != socket.gethostname() or not isinstance(pid, int) or _process_runs(pid):
+        if host != socket.gethostname() or not isinstance(pid, int) or process_runs(pid):
             raise RuntimeError(
                 f"stack {stack.name} is locked by process {pid} on {host} since {holder.get('timestamp')}; "
                 f"if that run is over, run `bin/fleet pulumi cancel --stack {stack.name}`"

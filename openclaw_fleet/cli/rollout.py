@@ -29,6 +29,7 @@ from openclaw_fleet.providers.docker.client import DEFAULT_HOST, docker_client
 from openclaw_fleet.providers.docker.volume import VolumeArgs, snapshot_volume
 from openclaw_fleet.providers.fly.client import FlyClient
 from openclaw_fleet.rollout import RELEASE_ENV
+from openclaw_fleet.settings import default_snapshot_dir
 
 if TYPE_CHECKING:
     from openclaw_fleet.cli.fleet import Fleet, StackRun
@@ -84,9 +85,7 @@ class Snapshots:
             where = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
         else:
             image = (run.previous.get("user_images") or {}).get(user_id, {}).get("image") or run.previous["image"]
-            directory = self.config.snapshot_dir or str(
-                Path.home() / ".local/share/openclaw-fleet/snapshots" / run.stack.name
-            )
+            directory = self.config.snapshot_dir or default_snapshot_dir(run.stack.name)
             args = VolumeArgs(name=row["volume_id"], labels={}, snapshot_dir=directory, helper_image=image)
             with docker_client(self.config.docker_host or DEFAULT_HOST) as docker:
                 where = str(snapshot_volume(docker, args))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from openclaw_fleet.cli.recovery import process_runs
 from openclaw_fleet.roster import instance_name
 from tests.integration.fleet import Fleet
 from tools.fly_emulator import Emulator, Timing
@@ -152,14 +153,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_the_plugins_of_a_killed_cli_end_with_it(fleet, emulator):
     fleet.write_roster(roster(USERS[:10], "anthropic/claude-sonnet-4-5"))
     mark = len(emulator.calls)
@@ -181,9 +174,9 @@ def test_the_plugins_of_a_killed_cli_end_with_it(fleet, emulator):
     cli.kill()  # the CLI alone, as when a terminal or a CI runner loses it
     cli.wait()
     deadline = time.monotonic() + 30
-    while any(alive(pid) for pid in plugins) and time.monotonic() < deadline:
+    while any(process_runs(pid) for pid in plugins) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert [pid for pid in plugins if alive(pid)] == []
+    assert [pid for pid in plugins if process_runs(pid)] == []
     output, orphans, duplicates = converge_and_count(fleet, emulator, USERS[:10])
     assert "cleared the lock of a run that no longer runs" in output
     assert orphans == [] and duplicates == []
