@@ -19,6 +19,8 @@ roster size N it measures:
 - the API calls in flight during (b): the mean (time-weighted) and the most at once;
 - a no-op ``fleet preview`` and ``fleet up`` after (b), and the writing API calls of that ``up``;
 - changing one user's model: its ``fleet preview`` and ``fleet up``, and how many users they touch;
+- the no-op preview and the model change's preview with ``--changed`` (shards whose program,
+  settings and users are those of their last successful update are not previewed);
 - the checkpoints (every shard's state file) in bytes per user: on disk (gzipped, as `fleet` writes them)
   and as JSON.
 
@@ -106,8 +108,8 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
         fleet.write_roster({"users": roster})
         options = ("--parallel", str(args.parallel), "--stacks-at-once", str(args.stacks_at_once))
 
-        def run(command: str) -> str:
-            result = fleet.fleet(command, *options, timeout=7200)
+        def run(command: str, *flags: str) -> str:
+            result = fleet.fleet(command, *flags, *options, timeout=7200)
             if result.returncode != 0:
                 raise SystemExit(f"fleet {command} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
             return result.stdout
@@ -120,9 +122,11 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
         mark = len(emulator.calls)
         noop_up_s, _ = timed(lambda: run("up"))
         noop_writes = sum(1 for call in emulator.calls[mark:] if call["method"] in WRITING)
+        noop_changed_s, _ = timed(lambda: run("preview", "--changed"))
 
         roster[0]["model"] = "openai/gpt-5.1"
         fleet.write_roster({"users": roster})
+        change_changed_s, _ = timed(lambda: run("preview", "--changed"))
         change_preview_s, plan = timed(lambda: run("preview"))
         change_up_s, _ = timed(lambda: run("up"))
         changed = re.search(r"(\d+) users change", plan)[1]
@@ -145,6 +149,9 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
             "API calls in flight during (b): mean / most": f"{mean:.1f} / {most}",
             "no-op preview (s) (target ≤ 60 at 1,000 users)": f"{noop_preview_s:.1f}",
             "no-op up (s) / its writing API calls (target 0)": f"{noop_up_s:.1f} / {noop_writes}",
+            "with --changed: no-op preview / one model change preview (s)": (
+                f"{noop_changed_s:.1f} / {change_changed_s:.1f}"
+            ),
             "one model change: users changed": changed,
             "one model change: preview / up (s) (target ≤ 1.2 × no-op preview)": (
                 f"{change_preview_s:.1f} / {change_up_s:.1f}"

@@ -158,6 +158,7 @@ class StackRun:
     users: list[User]
     digest: str
     previous: dict  # the stack's outputs from its last update, values only
+    resource_count: int | None = None  # resources in its checkpoint when opened (None: not known)
     changes: dict[str, int] | None = None  # op → count, from the preview
     seconds: float = 0.0
     error: str | None = None
@@ -165,6 +166,23 @@ class StackRun:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes) and any(op != "same" and count for op, count in self.changes.items())
+
+    @property
+    def only_creates(self) -> bool:
+        """Whether the stack is known to hold no resource yet has users: then its preview could
+        only list creations (nothing to delete or replace, nothing for the guard to count), so
+        ``fleet up`` runs its ``up`` without one (every shard of a new fleet)."""
+        return self.resource_count == 0 and bool(self.users)
+
+    def unchanged_since_last_update(self) -> bool:
+        """Whether a preview would show nothing: the stack's last operation is an update that
+        succeeded with the same program files, settings and users (the ``fleet_digest`` output).
+        A later refresh (drift recorded in the state), import, or a failed update makes it False.
+        Reads the stack's history (``pulumi stack history``), one entry."""
+        if self.previous.get("fleet_digest") != self.digest:
+            return False
+        last = self.stack.history(page_size=1, show_secrets=False)
+        return bool(last) and last[0].kind == "update" and last[0].result == "succeeded"
 
 
 class Fleet:
@@ -224,7 +242,10 @@ class Fleet:
             return StackRun(name, stack, users, digest, previous)
 
         runs = self._each(open_one, names)
+        by_name = {run.name: run for run in runs}
         for summary in runs[0].stack.workspace.list_stacks():
+            if summary.name in by_name:
+                by_name[summary.name].resource_count = summary.resource_count
             base, _, former = parse_shard_stack(summary.name)
             if base == self.config.base and former != count and (summary.resource_count or 0) > 0:
                 raise FleetError(
@@ -390,11 +411,15 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         print_report(out, "destroy", runs, report)
         return _status(runs, report)
     if options.changed:
-        skipped = [run for run in runs if run.previous.get("fleet_digest") == run.digest]
+        skipped = [run for run in runs if run.unchanged_since_last_update()]
         for run in skipped:
             out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")
         runs = [run for run in runs if run not in skipped]
-    plan = fleet.preview(runs)
+    if command != "preview":
+        for run in runs:
+            if run.only_creates:
+                run.changes = {"create": len(run.users)}
+    plan = fleet.preview([run for run in runs if run.changes is None])
     refusal = fleet.guard(everyone, plan)
     if command == "preview" or refusal or any(run.error for run in runs):
         print_report(out, "preview", runs, plan)

@@ -3,7 +3,8 @@ Automation API, three shard stacks of one base stack.
 
 Walks: a first ``up`` where one user's app name is held by another org (that user fails, named;
 the others converge) → ``up`` again after the name is freed (converges) → ``up`` again (a no-op:
-no shard is updated, no writing API call) → a removal that no single shard would refuse but the
+no shard is updated, no writing API call) → ``up --changed`` skips every shard, but not one
+whose drift a refresh recorded → a removal that no single shard would refuse but the
 fleet does → a ``namePrefix`` change that would delete every app (refused by reading the plan) →
 ``machines`` merged over the shards → ``destroy``.
 """
@@ -95,6 +96,26 @@ def test_3_up_again_updates_no_stack_and_writes_nothing(fleet, emulator):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 users change, 9 unchanged" in result.stdout
     assert writing_calls(emulator, mark) == []
+
+
+def test_3b_changed_skips_converged_shards_but_not_one_a_refresh_found_drift_in(fleet, emulator):
+    mark = len(emulator.calls)
+    result = fleet.fleet("up", "--changed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("unchanged since its last update") == SHARDS, result.stdout
+    assert writing_calls(emulator, mark) == []
+
+    drifted = USERS[0]
+    machine = next(iter(emulator.state.apps[instance_name(fleet.prefix, drifted)]["machines"].values()))
+    with emulator.state.lock:  # stopped behind the tool's back, then recorded by a refresh
+        machine.state, machine.pending = "stopped", []
+    shard = f"{fleet.stack}-shard-{shard_of(drifted, SHARDS)}-of-{SHARDS}"
+    fleet.run("refresh", "--yes", stack=shard)
+    result = fleet.fleet("up", "--changed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("unchanged since its last update") == SHARDS - 1, result.stdout
+    assert f"{shard}: unchanged" not in result.stdout
+    assert machine.state == "started"
 
 
 def test_4_the_guard_counts_removals_across_shards(fleet, emulator):
