@@ -32,6 +32,7 @@ TARGETS = ("docker", "fly")
 DEFAULT_TARGET = "docker"
 DEFAULT_ROSTER = "users/roster.yaml"
 DEFAULT_NAME_PREFIX = "openclaw"
+DEFAULT_FLY_ORG = "personal"
 AUTOSTOP = ("off", "stop", "suspend")  # fly.MachineService.autostop
 # Instance names are <prefix>-u-<short id, up to 12>; Fly app names stop at 63 characters.
 NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,45}[a-z0-9]$|^[a-z]$")
@@ -102,7 +103,7 @@ class StackSettings:
             health_timeout_s=_number(config, "healthTimeoutSeconds"),
             pids_limit=_number(config, "pidsLimit"),
             restart_policy=config.get("restartPolicy") or "unless-stopped",
-            fly_org=config.get("flyOrg") or "personal",
+            fly_org=config.get("flyOrg") or DEFAULT_FLY_ORG,
             volume_size_gb=_number(config, "volumeSizeGb"),
             mass_deletion_share=_number(config, "massDeletionShare"),
             mass_deletion_minimum=_number(config, "massDeletionMinimum"),

@@ -37,7 +37,7 @@ from openclaw_fleet.departures import OVERRIDE_ENV, is_mass_loss
 from openclaw_fleet.errors import RosterError
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
 from openclaw_fleet.roster import User, instance_name, load_roster
-from openclaw_fleet.settings import DEFAULT_NAME_PREFIX, DEFAULT_ROSTER, DEFAULT_TARGET, number
+from openclaw_fleet.settings import DEFAULT_FLY_ORG, DEFAULT_NAME_PREFIX, DEFAULT_ROSTER, DEFAULT_TARGET, number
 from openclaw_fleet.shards import parse_shard_stack, shard_of, shard_stacks
 
 # What the program is made of: a change to any of these may change every shard's plan.
@@ -91,7 +91,7 @@ class FleetConfig:
                 name_prefix=setting("namePrefix") or DEFAULT_NAME_PREFIX,
                 deletion_share=number("massDeletionShare", setting("massDeletionShare")),
                 deletion_minimum=number("massDeletionMinimum", setting("massDeletionMinimum")),
-                fly_api=(setting("flyApiUrl") or DEFAULT_API_URL, setting("flyOrg") or "personal")
+                fly_api=(setting("flyApiUrl") or DEFAULT_API_URL, setting("flyOrg") or DEFAULT_FLY_ORG)
                 if setting("target") == "fly"
                 else None,
                 target=setting("target") or DEFAULT_TARGET,

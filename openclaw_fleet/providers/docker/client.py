@@ -237,17 +237,31 @@ class DockerClient:
 
         ``credentials`` (``username``, ``password``, ``serveraddress``) go in X-Registry-Auth.
         """
-        auth = base64.urlsafe_b64encode(json.dumps(credentials or {}).encode()).decode()
         digest = None
-        for message in self._stream(
-            "POST", f"/images/{repository}/push", params={"tag": tag}, headers={"X-Registry-Auth": auth}
-        ):
+        headers = {"X-Registry-Auth": _registry_auth(credentials)}
+        for message in self._stream("POST", f"/images/{repository}/push", params={"tag": tag}, headers=headers):
             digest = message.get("aux", {}).get("Digest", digest)
         if not digest:
             raise DockerApiError(
                 "POST", f"/images/{repository}/push", 200, "the push finished without reporting a digest"
             )
         return digest
+
+    def registry_has(self, ref: str, credentials: dict[str, str] | None = None) -> bool:
+        """GET /distribution/{ref}/json: whether the registry holds ``ref`` (``repository@sha256:…``),
+        asked through the engine, which uses its own registry settings and ``credentials`` (as in
+        ``push_image``). False on the registry's "manifest unknown" (404); DockerApiError when the
+        registry cannot be reached or refuses the credentials.
+        https://docs.docker.com/reference/api/engine/version/v1.41/#tag/Distribution
+        """
+        headers = {"X-Registry-Auth": _registry_auth(credentials)}
+        return self._call("GET", f"/distribution/{ref}/json", ok_404=True, headers=headers) is not None
+
+    def pull_image(self, ref: str) -> None:
+        """POST /images/create?fromImage={ref}: pull ``ref`` (``repository@sha256:…``) from its
+        registry; DockerApiError when the pull fails (its message is the engine's)."""
+        for _ in self._stream("POST", "/images/create", params={"fromImage": ref}):
+            pass
 
     def list_images(self, reference: str) -> list[dict]:
         """GET /images/json filtered by ``reference`` (``repository`` or ``repository:tag``), newest first."""
@@ -258,6 +272,11 @@ class DockerClient:
         """GET /images/{ref}/json; None when the engine does not have it."""
         response = self._call("GET", f"/images/{ref}/json", ok_404=True)
         return response.json() if response else None
+
+
+def _registry_auth(credentials: dict[str, str] | None) -> str:
+    """The X-Registry-Auth header's value: the credentials' JSON, base64url (the Engine API's form)."""
+    return base64.urlsafe_b64encode(json.dumps(credentials or {}).encode()).decode()
 
 
 def _reason(exc: httpx.HTTPError) -> str:

@@ -96,6 +96,8 @@ class ContainerProvider(FleetProvider):
         docker = self.docker()
         if args.adopt and docker.inspect_container(args.name):
             self.delete(args.name, props)
+        if docker.inspect_image(args.image) is None:  # pushed by this or another run, not here yet
+            docker.pull_image(args.image)
         container_id = docker.create_container(args.name, _container_config(args))
         try:
             docker.put_files(container_id, args.mount_path, args.files, NODE_UID, NODE_UID)

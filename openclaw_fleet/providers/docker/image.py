@@ -91,8 +91,11 @@ class ImageProvider(FleetProvider):
         return DiffResult(changes=bool(changed), replaces=[])
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        docker = self.docker()
-        found = docker.inspect_image(props["ref"]) if props.get("ref") else None
+        """Present while the registry holds the pushed digest. The registry, not this engine, is
+        what machines pull from: a fresh CI runner or a pruned local image must not make refresh
+        drop the image and the next ``up`` rebuild it and roll every gateway."""
+        ref = props.get("ref")
+        found = bool(ref) and self.docker().registry_has(ref, self._credentials(props["repository"]))
         return ReadResult(id_ if found else None, props if found else {})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -100,7 +103,8 @@ class ImageProvider(FleetProvider):
 
     def _credentials(self, repository: str) -> dict[str, str] | None:
         registry = repository.split("/")[0]
-        username, password = self._registry_username, self._registry_password
+        username = getattr(self, "_registry_username", None)
+        password = getattr(self, "_registry_password", None)
         if registry == "registry.fly.io" and not password:
             username, password = username or "x", os.environ.get("FLY_API_TOKEN")
         if not password:
