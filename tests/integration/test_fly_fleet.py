@@ -162,7 +162,7 @@ def test_3_noop_preview_and_up_change_nothing(fleet, emulator):
     # refresh reads every resource back and finds nothing to change
     fleet.run("refresh", "--yes")
     assert [c for c in calls_since(emulator, mark) if c["method"] in MUTATING] == []
-    assert "+ " not in fleet.run("preview", "--diff").split("Resources:")[-1]
+    assert fleet.preview_changes() == []
 
 
 def test_4_faults_still_converge_ten_users_without_duplicates(tmp_path_factory, emulator):

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 FORMER_MAIN = "c78101b4e3afbc75139f247aebc8caac1a8b1e44"  # the last commit with components/ as the package
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-USERS = ("user_2formerada001", "user_2formergrace2")  # two: the expected changes below count them
+USERS = ("user_2formerada001", "user_2formergrace2")
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +63,13 @@ def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_des
         fleet.run("refresh", "--yes")
         # Only what this version changes in a Fly gateway on purpose, in place: the machine config
         # (force_https on port 80, the fly_process_group metadata), the volumes' snapshot
-        # retention, and the image, now built for linux/amd64.
+        # retention, and the image, now built for linux/amd64. An updated machine runs a new
+        # instance (its instance_id is unknown until then), so MachineReady waits for it again.
         steps = json.loads(fleet.run("preview", "--json")).get("steps") or []
         changes = [(step["op"], step["urn"].split("::")[2].rsplit(":", 1)[-1]) for step in steps]
         changes = [change for change in changes if change[0] != "same"]
-        assert sorted(changes) == sorted([("update", "Image")] + [("update", "Machine"), ("update", "Volume")] * 2)
+        per_user = [("update", "Machine"), ("update", "MachineReady"), ("update", "Volume")]
+        assert sorted(changes) == sorted([("update", "Image")] + per_user * len(USERS))
         mark = len(emulator.calls)
         fleet.up()
         writes = [(c["method"], c["path"]) for c in emulator.calls[mark:] if c["method"] in MUTATING]

@@ -1,8 +1,11 @@
-"""Fly provider diffs in preview, where inputs still to be made are unknown."""
+"""Fly provider diffs: in preview, where inputs still to be made are unknown, and after a refresh."""
+
+import hashlib
+import json
 
 from pulumi.output import Unknown
 
-from openclaw_fleet.providers.fly.machine import MachineProvider
+from openclaw_fleet.providers.fly.machine import MachineProvider, config_digest
 from openclaw_fleet.providers.fly.secrets import AppSecretsProvider
 from openclaw_fleet.providers.fly.volume import VolumeProvider
 
@@ -31,3 +34,51 @@ def test_volume_snapshot_retention_changes_in_place():
     assert diff.changes and not diff.replaces
     kept = {**olds, "snapshot_retention": 14}
     assert not VolumeProvider().diff("vol_1", kept, dict(kept)).changes
+
+
+def machine_state(config_digest_: str) -> dict:
+    return {
+        "app": "a",
+        "name": "m",
+        "region": "sjc",
+        "config_digest": config_digest_,
+        "mounts": [{"volume": "v1", "path": "/data"}],
+        "min_secrets_version": 1.0,
+        "state": "running",
+        "status": "started",
+    }
+
+
+def machine_inputs(config: dict) -> dict:
+    return {"app": "a", "name": "m", "region": "sjc", "config": config, "min_secrets_version": 1.0, "state": "running"}
+
+
+# What the engine hands a provider: every number a double. What the Machines API returns: integers.
+FROM_THE_ENGINE = {
+    "mounts": [{"volume": "v1", "path": "/data"}],
+    "files": [{"mode": 384.0}],
+    "services": [{"internal_port": 18789.0}],
+}
+FROM_FLY = {
+    "mounts": [{"volume": "v1", "path": "/data"}],
+    "files": [{"mode": 384}],
+    "services": [{"internal_port": 18789}],
+}
+
+
+def test_a_refreshed_machine_whose_config_fly_returns_with_integers_is_unchanged():
+    refreshed = machine_state(config_digest(FROM_FLY))  # what read records
+    assert not MachineProvider().diff("id", refreshed, machine_inputs(FROM_THE_ENGINE)).changes
+
+
+def test_a_digest_the_previous_version_wrote_from_the_engine_numbers_is_still_unchanged():
+    as_written_before = hashlib.sha256(
+        json.dumps(FROM_THE_ENGINE, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert not MachineProvider().diff("id", machine_state(as_written_before), machine_inputs(FROM_THE_ENGINE)).changes
+
+
+def test_a_changed_number_in_the_config_is_a_change():
+    moved = {**FROM_THE_ENGINE, "services": [{"internal_port": 18790.0}]}
+    diff = MachineProvider().diff("id", machine_state(config_digest(FROM_FLY)), machine_inputs(moved))
+    assert diff.changes and not diff.replaces

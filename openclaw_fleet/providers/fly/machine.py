@@ -110,7 +110,7 @@ class MachineProvider(FleetProvider):
             replaces.append("config")
         changed = (
             unknown
-            or _old_digest(olds) != config_digest(new_config)
+            or _config_changed(olds, new_config)
             or olds.get("min_secrets_version") != news.get("min_secrets_version")
             or olds.get("state") != news.get("state")
             or _drifted(olds.get("status"), news.get("state"))
@@ -119,10 +119,7 @@ class MachineProvider(FleetProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         args = MachineArgs.parse(news)
-        changed = (
-            _old_digest(olds) != config_digest(args.config)
-            or olds.get("min_secrets_version") != args.min_secrets_version
-        )
+        changed = _config_changed(olds, args.config) or olds.get("min_secrets_version") != args.min_secrets_version
         fly = self.fly()
         return UpdateResult(outs=_state(args, _converge(fly, id_, args, config_changed=changed)))
 
@@ -182,12 +179,33 @@ def _find(fly: FlyClient, args: MachineArgs) -> dict | None:
 
 
 def config_digest(config: dict[str, Any]) -> str:
-    """SHA-256 (hex) of a machine config as JSON with sorted keys: equal configs, equal digests."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """SHA-256 (hex) of a machine config as JSON with sorted keys, whole numbers written as
+    integers: equal configs, equal digests, whether a number came from the engine (every number
+    crosses its gRPC interface as a double: ``384.0``) or from the Machines API (``384``)."""
+    return _digest(_whole_numbers_as_int(config))
 
 
-def _old_digest(olds: dict[str, Any]) -> str:
-    return olds.get("config_digest") or config_digest(olds.get("config") or {})
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _whole_numbers_as_int(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers_as_int(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers_as_int(item) for item in value]
+    return value
+
+
+def _config_changed(olds: dict[str, Any], new_config: dict[str, Any]) -> bool:
+    """Whether ``new_config`` differs from the config the state records. A digest written by the
+    previous version hashed the engine's numbers as given (``384.0``), so it is accepted too:
+    upgrading must not update every machine."""
+    if "config_digest" not in olds:
+        return config_digest(olds.get("config") or {}) != config_digest(new_config)
+    return olds["config_digest"] not in (config_digest(new_config), _digest(new_config))
 
 
 def _old_mounts(olds: dict[str, Any]) -> Any:
