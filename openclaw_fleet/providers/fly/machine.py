@@ -31,7 +31,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.output import Unknown
 
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
-from openclaw_fleet.providers.fly.client import FlyClient, decode_files, encode_files
+from openclaw_fleet.providers.fly.client import FlyClient, decode_files, encode_files, whole_numbers
 
 LEASE_TTL_S = 60
 LEASE_DESCRIPTION = "openclaw-fleet update"
@@ -182,21 +182,11 @@ def config_digest(config: dict[str, Any]) -> str:
     """SHA-256 (hex) of a machine config as JSON with sorted keys, whole numbers written as
     integers: equal configs, equal digests, whether a number came from the engine (every number
     crosses its gRPC interface as a double: ``384.0``) or from the Machines API (``384``)."""
-    return _digest(_whole_numbers_as_int(config))
+    return _digest(whole_numbers(config))
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _whole_numbers_as_int(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole_numbers_as_int(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers_as_int(item) for item in value]
-    return value
 
 
 def _config_changed(olds: dict[str, Any], new_config: dict[str, Any]) -> bool:
