@@ -14,6 +14,10 @@ runs the command itself: Docker exec (Engine API ``/containers/{id}/exec``) on t
 ``POST /apps/{app}/machines/{id}/exec`` on Fly. A command waits while the user is stopped and
 runs at the next start; otherwise any change of the command or of the container/machine runs it
 again, unless ``once`` and it already ran. A failure fails the run; deleting does nothing.
+On Fly, an exec call whose answer was lost (connection dropped after the request) is sent
+again for a command without ``once``, which runs again on every change and so must be safe to
+repeat (``models set``); never for a ``once`` command (a pairing code is used up), whose run
+fails instead with FlyAnswerLost.
 
 Deadline: ``openclaw models set`` takes 20–45 s on a quiet host and more on a busy one, so a
 command gets the stack setting ``commandTimeoutSeconds`` (default 300). It runs under coreutils'
@@ -92,7 +96,9 @@ class GatewayCommandProvider(FleetProvider):
         deadline = getattr(self, "command_timeout_s", 300)
         argv = ["timeout", f"--kill-after={KILL_AFTER_S}", str(deadline), *args.command]
         if args.target == "fly":
-            result = self.fly().exec(args.app, args.machine_id, argv, deadline + API_MARGIN_S)
+            # A command without ``once`` runs again whenever its inputs change, so it is safe to
+            # repeat after a lost answer; a ``once`` one (a pairing code) is not.
+            result = self.fly().exec(args.app, args.machine_id, argv, deadline + API_MARGIN_S, idempotent=not args.once)
             code, output = result.exit_code, result.stdout + result.stderr
         else:
             try:

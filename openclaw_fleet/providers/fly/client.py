@@ -259,13 +259,18 @@ class FlyClient:
                 return False
             raise
 
-    def exec(self, app: str, machine_id: str, command: list[str], timeout_s: int) -> ExecResult:
-        """``POST …/exec`` with ``command`` (argv) and ``timeout`` (s). Not repeated on a lost answer."""
+    def exec(
+        self, app: str, machine_id: str, command: list[str], timeout_s: int, *, idempotent: bool = False
+    ) -> ExecResult:
+        """``POST …/exec`` with ``command`` (argv) and ``timeout`` (s). A lost answer is repeated
+        only for a command the caller says is ``idempotent`` (running it twice does no harm);
+        otherwise it raises FlyAnswerLost, since the command may have run."""
         answer = (
             self._call(
                 "POST",
                 f"/apps/{app}/machines/{machine_id}/exec",
                 json={"command": command, "timeout": timeout_s},
+                idempotent=idempotent,
                 timeout=timeout_s + 30.0,
             )
             or {}
