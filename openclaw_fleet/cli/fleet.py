@@ -136,7 +136,10 @@ def check_fly_api(api_url: str, org: str, token: str | None, timeout_s: float = 
 
 
 def program_digest(root: Path, config_text: str, users: list[User]) -> str:
-    """SHA-256 (hex) of what decides a shard's plan: the program's files, the settings, its users."""
+    """SHA-256 (hex) of what decides a shard's plan: the program's files, the settings, its users,
+    and the values of the environment variables its users' provider keys name (``env:VAR``; each
+    enters as its own SHA-256, so the digest, a plain stack output, holds no secret), since a
+    changed key updates that user's app secrets."""
     digest = hashlib.sha256(config_text.encode())
     for entry in PROGRAM_FILES:
         paths = [root / entry] if (root / entry).is_file() else sorted((root / entry).rglob("*"))
@@ -146,7 +149,23 @@ def program_digest(root: Path, config_text: str, users: list[User]) -> str:
     for user in sorted(users, key=lambda user: user.id):
         fields = {key: value for key, value in asdict(user).items() if key != "line"}
         digest.update(json.dumps(fields, sort_keys=True).encode())
+        for reference in sorted(user.provider_keys.values()):
+            source, _, variable = reference.partition(":")
+            if source == "env":
+                digest.update(hashlib.sha256((os.environ.get(variable) or "").encode()).digest())
     return digest.hexdigest()
+
+
+def output_values(stack: auto.Stack) -> dict:
+    """The stack's outputs, name → value, secrets in plain text: one ``pulumi stack output --json
+    --show-secrets``. (``Stack.outputs()`` runs the CLI twice, masked and plain, to mark which
+    outputs are secret; the fleet needs only the values, and each CLI run costs about 0.3 s of CPU
+    per shard.) Raises auto.CommandError when the CLI fails."""
+    workspace = stack.workspace
+    result = workspace.pulumi_command.run(
+        ["stack", "output", "--json", "--show-secrets", "--stack", stack.name], workspace.work_dir, workspace.env_vars
+    )
+    return json.loads(result.stdout)
 
 
 @dataclass
@@ -218,6 +237,8 @@ class Fleet:
         secrets = (
             "passphrase" if {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & set(os.environ) else None
         )
+        # One CLI for every shard's workspace: each new one would run `pulumi version` again.
+        cli = auto.PulumiCommand()
         if count > 1:
             # The base stack's secrets settings (a passphrase salt, a KMS key) go into its file
             # when it is created; every shard's copy must carry them to read the same secrets.
@@ -232,14 +253,15 @@ class Fleet:
             _, index, _ = parse_shard_stack(name)
             users = [user for user in self.users if shard_of(user.id, count) == index]
             digest = program_digest(self.root, self.config.config_text, users)
-            options = auto.LocalWorkspaceOptions(env_vars=self._workspace_env(digest), secrets_provider=secrets)
+            options = auto.LocalWorkspaceOptions(
+                env_vars=self._workspace_env(digest), secrets_provider=secrets, pulumi_command=cli
+            )
             backend = os.environ.get("PULUMI_BACKEND_URL")
             found = repair_backend_files(name, self.config.project, backend)
             stack = auto.create_or_select_stack(name, work_dir=str(self.root), opts=options)
             for sentence in found + clear_killed_run(stack, self.config.project, backend):
                 self.out(f"{name}: {sentence}")
-            previous = {key: output.value for key, output in stack.outputs().items()}
-            return StackRun(name, stack, users, digest, previous)
+            return StackRun(name, stack, users, digest, output_values(stack))
 
         runs = self._each(open_one, names)
         by_name = {run.name: run for run in runs}
@@ -311,7 +333,7 @@ class Fleet:
         """Make each run's ``previous`` its stack's outputs now (after an ``up``)."""
 
         def read(run: StackRun) -> None:
-            run.previous = {key: output.value for key, output in run.stack.outputs().items()}
+            run.previous = output_values(run.stack)
 
         self._each(read, runs)
 

@@ -1,6 +1,6 @@
-"""Which shard stacks ``fleet up`` sends to their ``up`` without a preview."""
+"""Which shard stacks ``fleet up`` sends to their ``up`` without a preview, and what a shard's digest follows."""
 
-from openclaw_fleet.cli.fleet import StackRun
+from openclaw_fleet.cli.fleet import StackRun, program_digest
 from openclaw_fleet.roster import User
 from tests.unit.users import user
 
@@ -14,3 +14,15 @@ def test_only_a_stack_known_to_hold_nothing_skips_its_preview():
     assert not run(9, [user()]).only_creates  # may delete or replace: previewed, guarded
     assert not run(None, [user()]).only_creates  # the backend did not say: previewed
     assert not run(0, []).only_creates  # nothing to do at all
+
+
+def test_the_digest_follows_an_environment_provider_key_without_holding_it(monkeypatch, tmp_path):
+    """``--changed`` skips a shard whose digest is unchanged, so a rotated ``env:`` key must change it."""
+    users = [user(provider_keys={"openai": "env:OPENAI_KEY_FOR_TEST"})]
+    monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-first-0123456789")
+    first = program_digest(tmp_path, "config: {}", users)
+    assert program_digest(tmp_path, "config: {}", users) == first
+    monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-second-0123456789")
+    second = program_digest(tmp_path, "config: {}", users)
+    assert second != first
+    assert "sk-second" not in second and len(second) == 64
