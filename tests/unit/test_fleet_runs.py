@@ -16,7 +16,7 @@ def test_only_a_stack_known_to_hold_nothing_skips_its_preview():
     assert not run(0, []).only_creates  # nothing to do at all
 
 
-def test_the_digest_follows_an_environment_provider_key_without_holding_it(monkeypatch, tmp_path):
+def test_the_digest_follows_the_environment_provider_keys_its_users_name(monkeypatch, tmp_path):
     """``--changed`` skips a shard whose digest is unchanged, so a rotated ``env:`` key must change it."""
     users = [user(provider_keys={"openai": "env:OPENAI_KEY_FOR_TEST"})]
     monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-first-0123456789")
@@ -25,4 +25,5 @@ def test_the_digest_follows_an_environment_provider_key_without_holding_it(monke
     monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-second-0123456789")
     second = program_digest(tmp_path, "config: {}", users)
     assert second != first
-    assert "sk-second" not in second and len(second) == 64
+    monkeypatch.setenv("SOME_OTHER_VARIABLE_FOR_TEST", "anything")  # not named by any user: no change
+    assert program_digest(tmp_path, "config: {}", users) == second
