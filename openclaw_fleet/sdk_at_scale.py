@@ -1,0 +1,89 @@
+"""Where the Python SDK's cost per resource grows with a shard's size, and what the program does about it.
+
+The SDK records with every resource the whole call stack that created it
+(``pulumi/runtime/resource.py``, ``_get_stack_trace``, 3.259.0): besides the program's own
+frames, every frame down to the interpreter's entry point (``runpy``, the language host's
+runner, the SDK's event loop). The engine stores it in the checkpoint as the resource's
+``stackTrace``: ~1.5 KB a resource, half of a user's 32 KB, rewritten with the whole file after
+every step on the file backend. The frame that says where a resource was declared is the
+program's innermost one (the engine also stores it as the ``sourcePosition``), so
+``program_frames_only`` records that frame alone.
+
+The SDK also sends the engine four or more debug messages per resource it registers
+(``pulumi/runtime/resource.py``: "registering resource", "prepared", "RPC prepared",
+"successful"), each a synchronous gRPC call, shown only with ``--debug`` logging.
+``without_sdk_debug_logs`` drops them unless ``OPENCLAW_FLEET_SDK_DEBUG=1``.
+
+After the program's body has run, the SDK waits for every ``Output`` still pending
+(``wait_for_rpcs`` in ``pulumi/runtime/stack.py``, 3.259.0, and unchanged in 3.272.0): in a loop,
+``asyncio.wait(all pending, FIRST_COMPLETED)``, which hangs a callback on each of them and takes
+them all off again each time one resolves. Every resource has an ``Output`` per property, so a
+shard of 50 users has about 5,700 pending when the wait begins, and the loop wakes about 180
+times, hanging about 380,000 callbacks in all: about 1.3 s of the program's 3.5 s of CPU in a
+no-op preview, growing with the square of the shard's size. ``outputs_awaited_together`` waits for them all at
+once first, so the SDK's loop finds them resolved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pulumi
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import stack as sdk_stack
+from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.settings import SETTINGS
+
+
+def program_frames_only(program_dir: Path) -> None:
+    """From now on, record as each resource's stack trace only its innermost frame in a file
+    under ``program_dir`` (its virtualenv excepted)."""
+    root = program_dir.resolve().as_uri() + "/"
+    venv = program_dir.resolve().joinpath(".venv").as_uri() + "/"
+    full_trace = sdk_resource._get_stack_trace
+
+    def trace() -> source_pb2.StackTrace:
+        frames = full_trace().frames
+        kept = [f for f in frames if f.pc.uri.startswith(root) and not f.pc.uri.startswith(venv)]
+        return source_pb2.StackTrace(frames=(kept or frames)[:1])
+
+    sdk_resource._get_stack_trace = trace
+
+
+def without_sdk_debug_logs() -> None:
+    """From now on, the SDK's ``pulumi.log.debug`` sends nothing, unless ``OPENCLAW_FLEET_SDK_DEBUG=1``."""
+    if os.environ.get("OPENCLAW_FLEET_SDK_DEBUG") != "1":
+        pulumi.log.debug = lambda *args, **kwargs: None
+
+
+def outputs_awaited_together() -> None:
+    """From now on, the SDK's final wait (``wait_for_rpcs``) first waits for the pending
+    ``Output``s all at once (``asyncio.wait``, one callback each), again for those created
+    meanwhile (by ``apply``), then runs as before: it awaits the resolved outputs and the
+    outstanding RPCs, raising the first failure as it did. An output that fails other than by a
+    registration the engine reported failed (continue-on-error: the SDK ignores those) ends the
+    early wait at once, so the failure is raised as soon as before. The program's result is the
+    same; the callbacks hung go from about pending × wake-ups to about pending."""
+    sdk_wait = sdk_stack.wait_for_rpcs
+
+    async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
+        while await_all_outstanding_tasks:
+            with SETTINGS.lock:
+                pending = [output for output in SETTINGS.outputs if not output.done()]
+            if not pending:
+                break
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            if any(_fails_the_program(output) for output in done):
+                break
+        await sdk_wait(await_all_outstanding_tasks)
+
+    sdk_stack.wait_for_rpcs = wait_for_rpcs
+
+
+def _fails_the_program(output: asyncio.Future) -> bool:
+    if output.cancelled():
+        return True
+    error = output.exception()
+    return error is not None and not isinstance(error, sdk_stack.ResourceRegistrationFailed)
