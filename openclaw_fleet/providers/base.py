@@ -159,10 +159,12 @@ class FleetResource(Resource):
             if props.get(name) is not None:
                 props[name] = pulumi.Output.secret(props[name])
         props[PROVIDER_KEY] = serialized_provider(self.provider_type)
-        own = pulumi.ResourceOptions(
-            additional_secret_outputs=list(self.secret_outputs),
-            delete_before_replace=self.delete_before_replace or None,
-        )
+        if self.secret_outputs or self.delete_before_replace:  # most add nothing; merging walks every option
+            own = pulumi.ResourceOptions(
+                additional_secret_outputs=list(self.secret_outputs),
+                delete_before_replace=self.delete_before_replace or None,
+            )
+            opts = pulumi.ResourceOptions.merge(opts, own)
         # pulumi.dynamic.Resource.__init__ only serializes the provider and then registers the
         # resource as a CustomResource of type pulumi-python:dynamic/<module>:<name>; the
         # serialization is done above, so the registration is called directly.
@@ -171,7 +173,7 @@ class FleetResource(Resource):
             f"pulumi-python:{self._resource_type_name}",
             resource_name,
             props,
-            pulumi.ResourceOptions.merge(opts, own),
+            opts,
         )
 
 
