@@ -11,6 +11,7 @@ fleet does → a ``namePrefix`` change that would delete every app (refused by r
 
 import json
 import secrets
+import subprocess
 
 import httpx
 import pytest
@@ -88,6 +89,12 @@ def test_2_users_live_in_the_stack_of_their_shard(fleet, emulator):
         outputs = json.loads(fleet.run("stack", "output", "roster_state", "--json", stack=stack))
         assert sorted(outputs) == sorted(uid for uid in USERS if shard_of(uid, SHARDS) == index)
     assert json.loads(fleet.run("stack", "output", "--json")) == {}  # the base stack holds nobody
+    # The shards are never selected (every command names its stack), so a plain `pulumi` command
+    # still addresses the base stack afterwards.
+    current = subprocess.run(
+        ["pulumi", "stack", "--show-name", "--non-interactive"], cwd=fleet.dir, env=fleet.env, capture_output=True
+    )
+    assert current.stdout.decode().strip() == fleet.stack, current.stderr
 
 
 def test_3_up_again_updates_no_stack_and_writes_nothing(fleet, emulator):
@@ -151,6 +158,10 @@ def test_6_machines_are_merged_over_the_shards_without_tokens(fleet, emulator):
     assert sorted(row["user_id"] for row in rows) == sorted(USERS)
     assert {row["gateway_token"] for row in rows} == {"[secret]"}
     assert all(row["status"] == "started" for row in rows)
+    shown = fleet.fleet("machines", "--show-secrets")
+    fleet.transcript.pop()  # it holds the tokens
+    tokens = {row["gateway_token"] for row in json.loads(shown.stdout)}
+    assert len(tokens) == len(USERS) and "[secret]" not in tokens
 
 
 def test_7_destroy_removes_every_shard(fleet, emulator):
