@@ -15,13 +15,14 @@ The SDK also sends the engine four or more debug messages per resource it regist
 ``without_sdk_debug_logs`` drops them unless ``OPENCLAW_FLEET_SDK_DEBUG=1``.
 
 After the program's body has run, the SDK waits for every ``Output`` still pending
-(``wait_for_rpcs`` in ``pulumi/runtime/stack.py``, 3.259.0, and unchanged in 3.272.0): in a loop,
-``asyncio.wait(all pending, FIRST_COMPLETED)``, which hangs a callback on each of them and takes
-them all off again each time one resolves. Every resource has an ``Output`` per property, so a
-shard of 50 users has about 5,700 pending when the wait begins, and the loop wakes about 180
-times, hanging about 380,000 callbacks in all: about 1.3 s of the program's 3.5 s of CPU in a
-no-op preview, growing with the square of the shard's size. ``outputs_awaited_together`` waits for them all at
-once first, so the SDK's loop finds them resolved.
+(``wait_for_rpcs`` in ``pulumi/runtime/stack.py``, 3.259.0, and unchanged in 3.272.0; the loop
+replaced a busy wait in pulumi/pulumi#22411): ``asyncio.wait(all pending, FIRST_COMPLETED)``
+again and again, which hangs a callback on each pending output and takes them all off again
+each time one resolves. Every resource has an ``Output`` per property, so a shard of 50 users
+has about 5,700 pending when the wait begins, and the loop wakes about 180 times, hanging about
+380,000 callbacks in all: about 1.3 s of the program's 3.5 s of CPU in a no-op preview, growing
+with the square of the shard's size. ``outputs_awaited_together`` waits for them all at once
+first, so the SDK's loop finds them resolved.
 """
 
 from __future__ import annotations

@@ -12,12 +12,15 @@ from openclaw_fleet.sdk_at_scale import outputs_awaited_together
 
 @pytest.fixture
 def patched_wait(monkeypatch):
-    """The SDK's ``wait_for_rpcs`` as the program runs it, with no output left over from other tests."""
+    """The SDK's ``wait_for_rpcs`` as the program runs it, with no output left over from other
+    tests, nor left for them."""
     monkeypatch.setattr(sdk_stack, "wait_for_rpcs", sdk_stack.wait_for_rpcs)
     with SETTINGS.lock:
         SETTINGS.outputs.clear()
     outputs_awaited_together()
-    return sdk_stack.wait_for_rpcs
+    yield sdk_stack.wait_for_rpcs
+    with SETTINGS.lock:
+        SETTINGS.outputs.clear()
 
 
 def pending_output(loop: asyncio.AbstractEventLoop) -> tuple[pulumi.Output, asyncio.Future]:
