@@ -14,11 +14,17 @@ The SDK's server also never checks that its engine is still there, so a provider
 killed served nobody for as long as the machine ran. Here a watchdog connects to the engine's
 address (the plugin's first argument) every 2 s and ends the process once three tries in a row
 are refused, as Pulumi's own plugins do with their engine health check.
+
+And it ends on SIGINT, with which the engine stops a plugin it is done with before killing it
+5 s later (``sdk/go/common/resource/plugin/plugin.go``): Python leaves SIGINT ignored in a
+process started with it ignored (a job a non-interactive shell put in the background, ``nohup``),
+and the SDK's server then only ended at the kill (Python's ``signal`` docs).
 """
 
 import os
 import re
 import runpy
+import signal
 import socket
 import sys
 import threading
@@ -51,6 +57,8 @@ def _exit_when_the_engine_is_gone(address: str) -> None:
 _engine = next((arg for arg in sys.argv[1:] if re.fullmatch(r"[\w.\-]+:\d+", arg)), None)
 if _engine:
     threading.Thread(target=_exit_when_the_engine_is_gone, args=(_engine,), daemon=True).start()
+# The SDK's server stops on KeyboardInterrupt, which an ignored SIGINT never raises.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 # The SDK's server looks the class up on `concurrent.futures` when it starts.
 futures.ThreadPoolExecutor = _WiderPool
 runpy.run_module("pulumi.dynamic", run_name="__main__", alter_sys=True)

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -81,7 +82,18 @@ func main() {
 			os.Exit(1)
 		}()
 	}
+	// The engine ends a plugin it no longer needs with SIGINT and kills it 5 s later
+	// (sdk/go/common/resource/plugin/plugin.go); the first host of every preview or update is
+	// ended so. A process started with SIGINT ignored (a job put in the background by a
+	// non-interactive shell, nohup) keeps ignoring it unless it asks for it (Go's os/signal
+	// docs), and the engine then waited those 5 s on every run. Stop serving on SIGINT instead.
 	cancel := make(chan bool)
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt)
+	go func() {
+		<-interrupted
+		close(cancel)
+	}()
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,
 		Init: func(srv *grpc.Server) error {
