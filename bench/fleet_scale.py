@@ -1,6 +1,6 @@
 """How the fleet scales on the Fly target, against the baselines it must beat, in one run.
 
-    .venv/bin/python bench/fleet_scale.py --users 10,100,1000 [--parallel 32] [--shard-size 250]
+    .venv/bin/python bench/fleet_scale.py --users 10,100,1000 [--parallel 32] [--shard-size 50]
         [--stacks-at-once 4] [--latency 0.05] [--start 4]
 
 (after ``bin/setup``; the Pulumi CLI from ``~/.cache/openclaw-fleet/env.sh`` must be on PATH.)
@@ -40,12 +40,14 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from openclaw_fleet.shards import shard_of
 from tests.integration.fleet import Fleet
 from tools.fly_emulator import Emulator, Faults, Timing
 
@@ -105,6 +107,7 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
         bound = chain * math.ceil(users / concurrency)
         fleet = Fleet.for_fly(workdir / f"n{users}", emulator, shards=str(shards))
         roster = [{"id": f"user_2bench{i:06d}", "name": f"User {i}"} for i in range(users)]
+        per_shard = Counter(shard_of(user["id"], shards) for user in roster).values()
         fleet.write_roster({"users": roster})
         options = ("--parallel", str(args.parallel), "--stacks-at-once", str(args.stacks_at_once))
 
@@ -140,7 +143,9 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
 
         imperative_s = float(imperative.split()[0])
         row = {
-            "shards × users each; concurrency": f"{shards} × {math.ceil(users / shards)}; {concurrency}",
+            "shards × users each (fewest–most); concurrency": (
+                f"{shards} × {min(per_shard)}–{max(per_shard)}; {concurrency}"
+            ),
             "(a) imperative, one user after another (s)": imperative,
             "(b) fleet cold up (s)": f"{up_s:.1f}",
             "(c) critical-path bound (s)": f"{bound:.1f}",
@@ -168,7 +173,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="10,100", help="roster sizes, comma-separated")
     parser.add_argument("--parallel", type=int, default=32, help="operations at once per stack (pulumi --parallel)")
-    parser.add_argument("--shard-size", type=int, default=250, help="users per shard: N users make ⌈N / this⌉ shards")
+    parser.add_argument(
+        "--shard-size", type=int, default=50, help="users per shard: N users make ⌈N / this⌉ shards (README: near 50)"
+    )
     parser.add_argument("--stacks-at-once", type=int, default=4, help="shards run at once")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
     parser.add_argument("--start", type=float, default=4.0, help="seconds from machine created to started")

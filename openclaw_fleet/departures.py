@@ -16,10 +16,12 @@ import json
 import os
 import subprocess
 from datetime import date
+from pathlib import Path
 
 import pulumi
 
 OVERRIDE_ENV = "OPENCLAW_FLEET_ALLOW_MASS_DELETION"
+PREVIOUS_OUTPUTS_ENV = "OPENCLAW_FLEET_PREVIOUS_OUTPUTS"
 
 
 def is_mass_loss(affected: int, total: int, share: float, minimum: int) -> bool:
@@ -74,7 +76,17 @@ def previous_outputs() -> dict:
     Read once, when the program starts and before any resource is registered (a StackReference to
     the stack itself races the engine's own checkpoint writes on the file backend). Raises
     pulumi.RunError when they cannot be read.
+
+    In a preview that ``fleet`` runs, the outputs ``fleet`` has just read the same way come from
+    the JSON file ``OPENCLAW_FLEET_PREVIOUS_OUTPUTS`` names (stack name → outputs): one Pulumi
+    CLI run less per shard (about 0.2 CPU-s, and 0.5 s before the first resource registers). A
+    preview holds no lock either way. An update always reads them itself, under its lock.
     """
+    handed = os.environ.get(PREVIOUS_OUTPUTS_ENV)
+    if handed and pulumi.runtime.is_dry_run():
+        outputs = json.loads(Path(handed).read_text()).get(pulumi.get_stack())
+        if outputs is not None:
+            return outputs
     result = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--stack", pulumi.get_stack()],
         capture_output=True,

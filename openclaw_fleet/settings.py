@@ -19,14 +19,18 @@ is kept as set, 0 included, and checked against its range before anything is cre
 (``providers/base.py``).
 """
 
+from __future__ import annotations
+
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 
-from openclaw_fleet.roster import User
+if TYPE_CHECKING:  # the providers import this module; they need no roster model (about 60 ms of import)
+    from openclaw_fleet.roster import User
 
 TARGETS = ("docker", "fly")
 DEFAULT_TARGET = "docker"
@@ -78,7 +82,7 @@ class StackSettings:
     autostop: str = "off"
 
     @classmethod
-    def load(cls) -> "StackSettings":
+    def load(cls) -> StackSettings:
         """Read the stack config. Raises pulumi.RunError naming the key on a bad value."""
         config = pulumi.Config()
         target = config.get("target") or DEFAULT_TARGET

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -33,7 +34,7 @@ from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
 from openclaw_fleet.cli.review import Review, as_json, build_review, markdown
 from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cost import FlyPrices
-from openclaw_fleet.departures import OVERRIDE_ENV, is_mass_loss
+from openclaw_fleet.departures import OVERRIDE_ENV, PREVIOUS_OUTPUTS_ENV, is_mass_loss
 from openclaw_fleet.errors import RosterError
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
 from openclaw_fleet.roster import User, instance_name, load_roster
@@ -176,7 +177,8 @@ class StackRun:
     stack: auto.Stack
     users: list[User]
     digest: str
-    previous: dict  # its outputs from the last update; a secret one "[secret]" unless opened with show_secrets
+    previous: dict  # its outputs from the last update; a secret one "[secret]" unless secrets_shown
+    secrets_shown: bool = False
     resource_count: int | None = None  # resources in its checkpoint when opened (None: not known)
     changes: dict[str, int] | None = None  # op → count, from the preview
     seconds: float = 0.0
@@ -284,7 +286,7 @@ class Fleet:
             stack = auto.Stack.create_or_select(name, workspace)
             for sentence in repaired[name] + clear_killed_run(stack, self.config.project, backend):
                 self.out(f"{name}: {sentence}")
-            return StackRun(name, stack, users, digest, output_values(stack, show_secrets))
+            return StackRun(name, stack, users, digest, output_values(stack, show_secrets), secrets_shown=show_secrets)
 
         runs = self._each(open_one, names)
         if any(run.name not in listed for run in runs):  # created just now
@@ -294,12 +296,23 @@ class Fleet:
         return runs
 
     def preview(self, runs: list[StackRun]) -> RunReport:
-        """Preview every run's stack; fill in ``changes``; return the fleet's plan by user."""
+        """Preview every run's stack; fill in ``changes``; return the fleet's plan by user.
 
-        def preview(stack: auto.Stack, on_event) -> dict[str, int]:
-            return dict(stack.preview(parallel=self.parallel, on_event=on_event).change_summary)
+        Each program is handed the outputs ``open`` read (``departures.previous_outputs``) in a
+        file in a folder of this run's own (mode 0700), named in its workspace's environment for
+        the preview only; outputs read with secrets shown never go there."""
+        with tempfile.TemporaryDirectory(prefix="fleet-") as folder:
+            handed = Path(folder) / "previous-outputs.json"
+            handed.write_text(json.dumps({run.name: run.previous for run in runs if not run.secrets_shown}))
 
-        return self._run(runs, preview)
+            def preview(stack: auto.Stack, on_event) -> dict[str, int]:
+                stack.workspace.env_vars[PREVIOUS_OUTPUTS_ENV] = str(handed)
+                try:
+                    return dict(stack.preview(parallel=self.parallel, on_event=on_event).change_summary)
+                finally:
+                    del stack.workspace.env_vars[PREVIOUS_OUTPUTS_ENV]
+
+            return self._run(runs, preview)
 
     def _previous_names(self, runs: list[StackRun]) -> dict[str, str]:
         return {

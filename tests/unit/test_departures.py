@@ -1,11 +1,19 @@
 """Departures: the mass-deletion guard's rule and the record of retained or snapshotted volumes."""
 
+import json
 from datetime import date
 
 import pulumi
 import pytest
 
-from openclaw_fleet.departures import check_deletions, departed_record, stale_restores
+from openclaw_fleet.departures import (
+    PREVIOUS_OUTPUTS_ENV,
+    check_deletions,
+    departed_record,
+    previous_outputs,
+    stale_restores,
+)
+from tests.unit.conftest import RecordingMocks
 
 TEN = [f"user_{i}" for i in range(10)]
 
@@ -57,3 +65,20 @@ def test_a_return_later_than_the_snapshot_retention_is_named():
     today = date(2026, 11, 22)
     assert stale_restores(["u1", "u2", "u3", "u4"], left, 5, today) == {"u1": 21}
     assert stale_restores(["u1"], left, 30, today) == {}
+
+
+def test_a_preview_takes_the_outputs_fleet_hands_it_and_an_update_reads_its_own(monkeypatch, tmp_path):
+    """``fleet`` hands a preview the outputs it has read; an update must read them under its lock."""
+    handed = tmp_path / "previous-outputs.json"
+    outputs = {"roster_state": {"user_1": {"name": "p-u-1"}}, "departed": {}}
+    handed.write_text(json.dumps({"dev-shard-1-of-2": outputs, "dev-shard-2-of-2": {}}))
+    monkeypatch.setenv(PREVIOUS_OUTPUTS_ENV, str(handed))
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path}")  # holds no stack at all
+    pulumi.runtime.set_mocks(RecordingMocks(), stack="dev-shard-1-of-2", preview=True)
+    assert previous_outputs() == outputs
+    pulumi.runtime.set_mocks(RecordingMocks(), stack="dev-shard-1-of-2", preview=False)
+    with pytest.raises(pulumi.RunError, match="could not read the stack's previous outputs"):
+        previous_outputs()  # the update asked the backend, which has no such stack
+    pulumi.runtime.set_mocks(RecordingMocks(), stack="dev", preview=True)
+    with pytest.raises(pulumi.RunError, match="could not read the stack's previous outputs"):
+        previous_outputs()  # a stack the file does not name reads its own too
