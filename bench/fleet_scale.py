@@ -1,7 +1,7 @@
 """How the fleet scales on the Fly target, against the baselines it must beat, in one run.
 
     .venv/bin/python bench/fleet_scale.py --users 10,100,1000 [--parallel 32] [--shard-size 50]
-        [--stacks-at-once 4] [--latency 0.05] [--start 4]
+        [--stacks-at-once CORES] [--latency 0.05] [--start 4]
 
 (after ``bin/setup``; the Pulumi CLI from ``~/.cache/openclaw-fleet/env.sh`` must be on PATH.)
 
@@ -47,6 +47,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from openclaw_fleet.cli.fleet import default_stacks_at_once
 from openclaw_fleet.shards import shard_of
 from tests.integration.fleet import Fleet
 from tools.fly_emulator import Emulator, Faults, Timing
@@ -176,7 +177,9 @@ def main() -> None:
     parser.add_argument(
         "--shard-size", type=int, default=50, help="users per shard: N users make ⌈N / this⌉ shards (README: near 50)"
     )
-    parser.add_argument("--stacks-at-once", type=int, default=4, help="shards run at once")
+    parser.add_argument(
+        "--stacks-at-once", type=int, default=default_stacks_at_once(), help="shards run at once (default: fleet's)"
+    )
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
     parser.add_argument("--start", type=float, default=4.0, help="seconds from machine created to started")
     parser.add_argument("--imperative-max", type=int, default=100, help="largest N for which (a) is run, not estimated")

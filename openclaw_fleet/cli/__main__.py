@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from openclaw_fleet.cli import adoptable
-from openclaw_fleet.cli.fleet import run_command
+from openclaw_fleet.cli.fleet import default_stacks_at_once, run_command
 
 parser = argparse.ArgumentParser(prog="fleet", description="openclaw-fleet commands")
 commands = parser.add_subparsers(dest="command", required=True)
@@ -23,7 +23,12 @@ for name, text in [
 ]:
     sub = commands.add_parser(name, help=text, description=text)
     sub.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
-    sub.add_argument("--stacks-at-once", type=int, default=4, help="shards run at once (default 4)")
+    sub.add_argument(
+        "--stacks-at-once",
+        type=int,
+        default=default_stacks_at_once(),
+        help="shards run at once (default: the CPU cores this process may use, at least 2)",
+    )
     sub.add_argument("--parallel", type=int, default=32, help="resource operations at once per stack (default 32)")
     sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
     sub.add_argument("--shard", type=int, help="run only this shard (1..shards), e.g. one per CI job")

@@ -217,11 +217,20 @@ class ListedStackWorkspace(auto.LocalWorkspace):
         return None
 
 
+def default_stacks_at_once() -> int:
+    """How many shard stacks ``fleet`` runs at once unless told: the CPU cores this process may
+    use, at least 2. A shard's preview keeps about one core busy (its program, engine and provider
+    process take turns), and more stacks than cores only contend: on 2 cores, 1,000 users in 20
+    shards previewed in 52–65 s two at once against 65–75 s four at once, with 12–20 % less CPU,
+    and their cold ``up`` took 305 s against 312–332 s."""
+    return max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
+
+
 class Fleet:
     """The shards of one base stack, run a bounded number at once (``stacks_at_once``), each with
     ``parallel`` resource operations at once (``pulumi up --parallel``)."""
 
-    def __init__(self, root: Path, config: FleetConfig, stacks_at_once: int = 4, parallel: int = 32, out=print):
+    def __init__(self, root: Path, config: FleetConfig, stacks_at_once: int = 2, parallel: int = 32, out=print):
         self.root, self.config, self.out = root, config, out
         self.stacks_at_once, self.parallel = stacks_at_once, parallel
         try:
