@@ -230,9 +230,11 @@ class Fleet:
     """The shards of one base stack, run a bounded number at once (``stacks_at_once``), each with
     ``parallel`` resource operations at once (``pulumi up --parallel``)."""
 
-    def __init__(self, root: Path, config: FleetConfig, stacks_at_once: int = 2, parallel: int = 32, out=print):
+    def __init__(
+        self, root: Path, config: FleetConfig, stacks_at_once: int | None = None, parallel: int = 32, out=print
+    ):
         self.root, self.config, self.out = root, config, out
-        self.stacks_at_once, self.parallel = stacks_at_once, parallel
+        self.stacks_at_once, self.parallel = stacks_at_once or default_stacks_at_once(), parallel
         try:
             self.users = load_roster(config.roster)
         except RosterError as error:
