@@ -221,7 +221,7 @@ def default_stacks_at_once() -> int:
     """How many shard stacks ``fleet`` runs at once unless told: the CPU cores this process may
     use, at least 2. A shard's preview keeps about one core busy (its program, engine and provider
     process take turns), and more stacks than cores only contend: on 2 cores, 1,000 users in 20
-    shards previewed in 52–65 s two at once against 65–75 s four at once, with 12–20 % less CPU,
+    shards previewed in 52–65 s two at once against 65–75 s four at once, with 12–30 % less CPU,
     and their cold ``up`` took 305 s against 312–332 s."""
     return max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
 
