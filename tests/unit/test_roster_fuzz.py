@@ -15,11 +15,13 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from openclaw_fleet.roster import RosterError, load_roster
+from openclaw_fleet.roster.docs import json_schema
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES") or 1000)
 USER_FIELDS = [
@@ -116,6 +118,33 @@ def strings_in(data) -> list[str]:
     return found
 
 
+def enum_values(schema) -> list[str]:
+    """Every allowed value the roster's JSON Schema lists (sizes, regions, states, …): the messages
+    name them on their own, so a file holding one is not echoed."""
+    if isinstance(schema, dict):
+        own = [value for value in schema.get("enum", []) if isinstance(value, str)]
+        return own + [value for item in schema.values() for value in enum_values(item)]
+    if isinstance(schema, list):
+        return [value for item in schema for value in enum_values(item)]
+    return []
+
+
+ALLOWED_VALUES = enum_values(json_schema())
+
+
+def repeats(message: str, value: str) -> bool:
+    """Whether ``message`` holds ``value`` standing on its own, not inside a longer word of the
+    message's own text (``performa`` is in the allowed size ``performance-1x``, not an echo)."""
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", message) is not None
+
+
+def echoed_values(message: str, data) -> list[str]:
+    """The strings of ``data`` that ``message`` repeats, leaving out field names, the messages'
+    own examples and the allowed values they list."""
+    known = USER_FIELDS + EXAMPLES_IN_MESSAGES + ALLOWED_VALUES
+    return [value for value in strings_in(data) if repeats(message, value) and value not in known]
+
+
 def check(path: Path, text: str, data=None) -> None:
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
     started = time.monotonic()
@@ -126,8 +155,7 @@ def check(path: Path, text: str, data=None) -> None:
         event("RosterError")
         message = str(error)
         assert all(str(path) in line for line in message.splitlines()[1:]), message
-        known = USER_FIELDS + EXAMPLES_IN_MESSAGES
-        echoed = [value for value in strings_in(data) if value in message and value not in known]
+        echoed = echoed_values(message, data)
         assert not echoed, f"the message repeats {echoed!r}: {message}"
     elapsed = time.monotonic() - started
     assert elapsed < 1.0, f"took {elapsed:.2f} s"
@@ -140,3 +168,18 @@ def check(path: Path, text: str, data=None) -> None:
 def test_any_roster_loads_or_fails_with_a_roster_error_fast_and_without_echoing_values(tmp_path_factory, case):
     text, data = case
     check(tmp_path_factory.mktemp("fuzz") / "roster.yaml", text, data)
+
+
+def test_a_value_inside_the_messages_own_words_is_not_an_echo_but_one_on_its_own_is(tmp_path):
+    """Found by the fuzzer: ``bogus: performa`` and then ``bogus: performance-1x`` failed the check
+    because the size error lists ``performance-1x``."""
+    near_misses = [{"bogus": "performa", "size": "sjc"}, {"bogus": "performance-1x", "size": 1}]
+    for data in ({"defaults": defaults} for defaults in near_misses):
+        path = tmp_path / "roster.yaml"
+        path.write_text(yaml.safe_dump(data))
+        with pytest.raises(RosterError) as failed:
+            load_roster(path)
+        assert "performance-1x" in str(failed.value) and echoed_values(str(failed.value), data) == []
+    assert "performance-1x" in ALLOWED_VALUES and "sjc" in ALLOWED_VALUES
+    assert repeats("x.bogus: got performa, expected", "performa")
+    assert not repeats("Input should be 'performance-1x'", "performa")
