@@ -35,14 +35,10 @@ def declared_through_exec():
     return eval("declare_a_machine()")  # a frame with no file ("<string>") in between
 
 
-@pytest.fixture
-def kept_trace(monkeypatch):
+@pytest.fixture(autouse=True)
+def sdk_trace_restored(monkeypatch):
+    """Every test starts from the SDK's own trace, and leaves it behind."""
     monkeypatch.setattr(sdk_resource, "_get_stack_trace", SDK_TRACE)
-
-    def install(program_dir: Path):
-        program_frames_only(program_dir)
-
-    return install
 
 
 def sdk_frames(declare) -> list:
@@ -52,8 +48,8 @@ def sdk_frames(declare) -> list:
 
 
 @pytest.mark.parametrize("declare", [declare_a_machine, declared_through_exec])
-def test_the_kept_frame_is_the_first_program_frame_of_the_sdks_trace(kept_trace, declare):
-    kept_trace(Path(__file__).parent)
+def test_the_kept_frame_is_the_first_program_frame_of_the_sdks_trace(declare):
+    program_frames_only(Path(__file__).parent)
     kept = list(declare().frames)
     full = sdk_frames(declare)
     here = Path(__file__).parent.resolve().as_uri() + "/"
@@ -63,12 +59,12 @@ def test_the_kept_frame_is_the_first_program_frame_of_the_sdks_trace(kept_trace,
     assert kept[0].pc.uri == Path(__file__).resolve().as_uri() and kept[0].pc.line == declared_on
 
 
-def test_with_no_program_frame_the_sdks_first_frame_is_kept(kept_trace, tmp_path):
-    kept_trace(tmp_path)  # no frame is in this directory
+def test_with_no_program_frame_the_sdks_first_frame_is_kept(tmp_path):
+    program_frames_only(tmp_path)  # no frame is in this directory
     kept = list(declare_a_machine().frames)
     assert kept == sdk_frames(declare_a_machine)[:1] and len(kept) == 1
 
 
-def test_a_resource_made_outside_three_constructors_has_no_trace(kept_trace):
-    kept_trace(Path(__file__).parent)
+def test_a_resource_made_outside_three_constructors_has_no_trace():
+    program_frames_only(Path(__file__).parent)
     assert list(Resource().trace.frames) == [] == sdk_frames(lambda: Resource().trace)
