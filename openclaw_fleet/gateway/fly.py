@@ -1,9 +1,8 @@
 """``FlyGateway``: one user's gateway on Fly.io Machines.
 
 Children, named after the user's instance name, in the order Fly needs them: ``GatewayToken`` →
-``App`` → ``IPAssignment`` ×2 (shared IPv4, IPv6, so ``<app>.fly.dev`` resolves) → ``Volume``
-(encrypted) → ``AppSecrets`` (token, provider keys) → ``Machine`` → ``MachineReady`` → the
-post-provision commands.
+``App`` (with its shared IPv4 and IPv6, so ``<app>.fly.dev`` resolves) → ``Volume`` (encrypted) →
+``AppSecrets`` (token, provider keys) → ``Machine`` → ``MachineReady`` → the post-provision commands.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import pulumi
 from openclaw_fleet.gateway.component import GATEWAY_COMMAND, STATE_DIR, Gateway, GatewayArgs
 from openclaw_fleet.gateway.openclaw_config import GATEWAY_PORT, render_config_text
 from openclaw_fleet.providers.fly.app import App, AppArgs
-from openclaw_fleet.providers.fly.ip_assignment import IPAssignment, IPAssignmentArgs
 from openclaw_fleet.providers.fly.machine import Machine, MachineArgs
 from openclaw_fleet.providers.fly.machine_ready import MachineReady, MachineReadyArgs
 from openclaw_fleet.providers.fly.secrets import AppSecrets, AppSecretsArgs
@@ -25,7 +23,7 @@ FLY_VOLUME_NAME = "openclaw_data"
 
 
 class FlyGateway(Gateway):
-    """A user's Fly app with its IPs, volume, secrets and machine; see ``GatewayArgs``."""
+    """A user's Fly app (with its addresses), volume, secrets and machine; see ``GatewayArgs``."""
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("openclaw:fleet:FlyGateway", name, args, opts)
@@ -37,8 +35,6 @@ class FlyGateway(Gateway):
             AppArgs(name=name, org_slug=settings.fly_org, adopt=user.adopt),
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision != "delete")),
         )
-        IPAssignment(f"{name}-v4", IPAssignmentArgs(app=app.name, type="shared_v4"), child)
-        IPAssignment(f"{name}-v6", IPAssignmentArgs(app=app.name, type="v6"), child)
         volume = Volume(
             name,
             VolumeArgs(

@@ -2,8 +2,8 @@
 
 The SDK pickles every dynamic provider by its module path into state, and the gateway components
 changed type; a stack created by the last commit of the former layout is refreshed, updated (with
-no change on Docker; on Fly with only this version's deliberate in-place changes) and destroyed by
-the current code, on both targets.
+no change on Docker; on Fly with only this version's deliberate in-place changes, its addresses
+taken over by their apps) and destroyed by the current code, on both targets.
 """
 
 import io
@@ -50,7 +50,10 @@ def roster(users) -> dict:
     }
 
 
-def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_destroys(tmp_path, former_checkout):
+@pytest.mark.parametrize("refresh_first", [True, False], ids=["refreshed", "not-refreshed"])
+def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_destroys(
+    tmp_path, former_checkout, refresh_first
+):
     emulator = Emulator(tokens=("fly-former-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
     fleet = Fleet.for_fly(tmp_path, emulator, source=former_checkout)
     try:
@@ -60,16 +63,22 @@ def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_des
         assert len(made) == len(USERS)
 
         fleet.use_program(ROOT)
-        fleet.run("refresh", "--yes")
+        if refresh_first:
+            fleet.run("refresh", "--yes")
         # Only what this version changes in a Fly gateway on purpose, in place: the machine config
         # (force_https on port 80, the fly_process_group metadata), the volumes' snapshot
         # retention, and the image, now built for linux/amd64. An updated machine runs a new
         # instance (its instance_id is unknown until then), so MachineReady waits for it again.
+        # The two addresses, resources of their own then, leave the stack, and the app takes them
+        # over (found by the refresh, or else by an update of the app): neither released nor
+        # allocated again.
         steps = json.loads(fleet.run("preview", "--json")).get("steps") or []
         changes = [(step["op"], step["urn"].split("::")[2].rsplit(":", 1)[-1]) for step in steps]
         changes = [change for change in changes if change[0] != "same"]
         per_user = [("update", "Machine"), ("update", "MachineReady"), ("update", "Volume")]
+        per_user += [("delete", "IPAssignment")] * 2 + ([] if refresh_first else [("update", "App")])
         assert sorted(changes) == sorted([("update", "Image")] + per_user * len(USERS))
+        addresses = {name: app["ips"] for name, app in emulator.state.apps.items()}
         mark = len(emulator.calls)
         fleet.up()
         writes = [(c["method"], c["path"]) for c in emulator.calls[mark:] if c["method"] in MUTATING]
@@ -78,6 +87,8 @@ def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_des
             for method, path in writes
         ), writes
         assert {name: list(app["machines"]) for name, app in emulator.state.apps.items()} == made
+        assert {name: app["ips"] for name, app in emulator.state.apps.items()} == addresses
+        assert all(len(ips) == 2 for ips in addresses.values())
         assert fleet.preview_changes() == []
         assert set(fleet.users()) == set(USERS) and all(out["instance_id"] for out in fleet.users().values())
 

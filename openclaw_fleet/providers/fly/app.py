@@ -1,4 +1,5 @@
-"""``fly:App``: a user's Fly app (``POST /apps``, ``GET|DELETE /apps/{app_name}``).
+"""``fly:App``: a user's Fly app and its public addresses (``POST /apps``, ``GET|DELETE
+/apps/{app_name}``, ``GET|POST /apps/{app_name}/ip_assignments``).
 
 Deleting an app deletes everything in it (machines, volumes, IPs, secrets). Creating an app whose
 name is taken answers 409 (live API; the spec lists only 201/400): when the existing app is in
@@ -12,6 +13,16 @@ an org shares one private network (6PN), where any user's machine could reach ev
 gateway port, guarded by its token alone. The network is chosen at creation only (Fly has no call
 to move an app), so an app made before this was set keeps the org's network until it is
 re-created. ``GET /apps/{app_name}`` (Machines API) answers the app's ``network``.
+
+Each app has a shared IPv4 and an IPv6 so that ``<app>.fly.dev`` resolves (Fly:
+https://fly.io/docs/networking/services/#ip-addresses). They are part of the app here, not
+resources of their own: they live and die with it (Fly releases them with the app), and two more
+resources a user cost two more entries in the checkpoint and two more Check and Diff calls in
+every preview. Allocation is not idempotent, so each is looked for first (an interrupted earlier
+try may have made it); it can answer 409 while another allocation for the app is in flight (live
+API), which is waited out, and the two are allocated one after the other. An app whose state has
+no address (a stack made when addresses were ``fly:IPAssignment`` resources, or one a refresh
+found released) is updated in place: the addresses it lacks are found or allocated.
 """
 
 from __future__ import annotations
@@ -19,12 +30,37 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from openclaw_fleet.errors import FlyApiError
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, ResourceArgs
+from openclaw_fleet.providers.fly.client import FlyClient
 
 REPLACE_FIELDS = ("name", "org_slug")
+ADDRESS_FIELDS = {"shared_ipv4": "shared_v4", "ipv6": "v6"}
+"""State field → the ``type`` of ``POST /apps/{app_name}/ip_assignments`` that makes it."""
+
+
+def ip_kind(assignment: dict) -> str:
+    """``v6``, ``shared_v4`` or ``v4`` for an ``IPAssignment`` object of the API."""
+    return "v6" if ":" in assignment["ip"] else ("shared_v4" if assignment.get("shared") else "v4")
+
+
+def first_of_kind(listing: list[dict], kind: str) -> dict | None:
+    """The first ``IPAssignment`` object of ``kind`` (``shared_v4``, ``v6``) in an app's listing."""
+    return next((assignment for assignment in listing if ip_kind(assignment) == kind), None)
+
+
+def addresses(fly: FlyClient, app: str) -> dict[str, str]:
+    """State field → address for the app's shared IPv4 and IPv6, each found or else allocated."""
+    made = {}
+    for field, kind in ADDRESS_FIELDS.items():
+        made[field] = fly.find_or_create(
+            lambda kind=kind: first_of_kind(fly.list_ip_assignments(app) or [], kind),
+            lambda kind=kind: fly.assign_ip(app, kind),
+            wait_out=frozenset({409}),
+        )["ip"]
+    return made
 
 
 class AppArgs(ResourceArgs):
@@ -36,13 +72,17 @@ class AppArgs(ResourceArgs):
 
 
 class AppState(AppArgs):
-    """An app's state: the inputs and Fly's ``status`` (``pending``, ``deployed``…)."""
+    """An app's state: the inputs, Fly's ``status`` (``pending``, ``deployed``…) and its
+    ``shared_ipv4`` and ``ipv6`` addresses."""
 
     status: str | None = None
+    shared_ipv4: str | None = None
+    ipv6: str | None = None
 
 
 class AppProvider(FleetProvider):
-    """Creates, reads and deletes apps; any input change replaces the app. Id: the app name."""
+    """Creates, reads and deletes apps with their addresses; a change of name or org replaces the
+    app, a missing address is made in place. Id: the app name."""
 
     args_type = AppArgs
 
@@ -60,19 +100,28 @@ class AppProvider(FleetProvider):
                 or (existing.get("machine_count") and not args.adopt)
             ):
                 raise
+        made = addresses(fly, args.name)
         app = fly.get_app(args.name) or {}
-        return CreateResult(args.name, outs=AppState(**args.props(), status=app.get("status")).props())
+        return CreateResult(args.name, outs=AppState(**args.props(), status=app.get("status"), **made).props())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in REPLACE_FIELDS if olds.get(key) != news.get(key)]
-        return DiffResult(changes=bool(changed), replaces=changed)
+        missing = [field for field in ADDRESS_FIELDS if not olds.get(field)]
+        return DiffResult(changes=bool(changed or missing), replaces=changed)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        args = AppArgs.parse(news)
+        made = addresses(self.fly(), id_)
+        return UpdateResult(AppState(**args.props(), status=olds.get("status"), **made).props())
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         fly = self.fly()
         app = fly.get_app(id_)
         if app is None:
             return ReadResult(None, {})
-        return ReadResult(id_, {**props, "name": app["name"], "status": app.get("status")})
+        listing = fly.list_ip_assignments(id_) or []
+        found = {field: (first_of_kind(listing, kind) or {}).get("ip") for field, kind in ADDRESS_FIELDS.items()}
+        return ReadResult(id_, {**props, "name": app["name"], "status": app.get("status"), **found})
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         fly = self.fly()
@@ -80,8 +129,10 @@ class AppProvider(FleetProvider):
 
 
 class App(FleetResource, module="fly", name="App"):
-    """A Fly app; ``name`` is its name once created."""
+    """A Fly app with a shared IPv4 and an IPv6; ``name`` is its name once created."""
 
     provider_type, state_type = AppProvider, AppState
     name: pulumi.Output[str]
     status: pulumi.Output[str]
+    shared_ipv4: pulumi.Output[str]
+    ipv6: pulumi.Output[str]
