@@ -37,11 +37,15 @@ class UserReport:
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """One line: ``added``, ``removed``, or ``<op> <Kind (fields)>, …``; then data loss and the first error."""
+        """One line: ``added`` or ``removed`` when the user's gateway component is created or
+        deleted with all it holds, else ``<op> <Kind (fields)>, …``; then data loss and the first
+        error. (A resource kind the program no longer declares is deleted from every user's
+        gateway, which stays: ``delete IPAssignment``, not ``removed``.)"""
         ops = set(self.changes)
-        if ops == {"create"}:
+        whole = {op for op, kinds in self.changes.items() if any(kind.endswith("Gateway") for kind in kinds)}
+        if ops == whole == {"create"}:
             parts = ["added"]
-        elif ops == {"delete"}:
+        elif ops == whole == {"delete"}:
             parts = ["removed"]
         else:
             parts = [f"{op} {', '.join(sorted(set(what)))}" for op, what in sorted(self.changes.items())]

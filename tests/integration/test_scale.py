@@ -20,7 +20,8 @@ def test_eighty_users_preview_up_and_a_second_up_changes_nothing(tmp_path):
     fleet = Fleet.for_fly(tmp_path, emulator)
     try:
         fleet.write_roster({"users": [{"id": f"user_2scale{i:06d}", "name": f"User {i}"} for i in range(USERS)]})
-        assert len(fleet.preview_changes()) == USERS * 8 + 3  # component and 7 resources a user; the stack, the image component, the image
+        # a user: the gateway component and 7 resources; then the stack, the image component, the image
+        assert len(fleet.preview_changes()) == USERS * 8 + 3
         fleet.up()
         assert len(emulator.state.apps) == USERS
 

@@ -59,3 +59,18 @@ def test_a_long_group_is_cut_and_docker_has_no_price():
     text = markdown(review, limit=100)
     assert "#### Changed (150)" in text and "… and 50 more" in text
     assert "$" not in text and review.cost_before is None
+
+
+def test_a_user_is_added_or_removed_only_with_their_gateway():
+    plan = RunReport({})
+    plan.users["user_new"].changes["create"] += ["FlyGateway", "App", "Machine"]
+    plan.users["user_gone"].changes["delete"] += ["Machine", "App", "FlyGateway"]
+    plan.users["user_kept"].changes["delete"] += ["IPAssignment", "IPAssignment"]  # a kind no longer declared
+    plan.users["user_more"].changes["create"].append("GatewayCommand")
+    summaries = {user_id: report.summary() for user_id, report in plan.users.items()}
+    assert summaries == {
+        "user_new": "added",
+        "user_gone": "removed",
+        "user_kept": "delete IPAssignment",
+        "user_more": "create GatewayCommand",
+    }
