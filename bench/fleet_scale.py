@@ -20,7 +20,8 @@ roster size N it measures:
 - a no-op ``fleet preview`` and ``fleet up`` after (b), and the writing API calls of that ``up``;
 - changing one user's model: its ``fleet preview`` and ``fleet up``, and how many users they touch;
 - the no-op preview and the model change's preview with ``--changed`` (shards whose program,
-  settings and users are those of their last successful update are not previewed);
+  settings and users are those of their last successful update are not previewed), and then a
+  second user's model change applied with ``fleet up --changed``;
 - the checkpoints (every shard's state file) in bytes per user: on disk (gzipped, as `fleet` writes them)
   and as JSON.
 
@@ -134,6 +135,9 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
         change_preview_s, plan = timed(lambda: run("preview"))
         change_up_s, _ = timed(lambda: run("up"))
         changed = re.search(r"(\d+) users change", plan)[1]
+        roster[1]["model"] = "openai/gpt-5.1"
+        fleet.write_roster({"users": roster})
+        change_changed_up_s, _ = timed(lambda: run("up", "--changed"))
         state_dir = fleet.state_file().parent
         checkpoints = [path for path in state_dir.glob(f"{fleet.stack}*.json*") if path.suffix in (".json", ".gz")]
         on_disk = sum(path.stat().st_size for path in checkpoints)
@@ -155,8 +159,8 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
             "API calls in flight during (b): mean / most": f"{mean:.1f} / {most}",
             "no-op preview (s) (target ≤ 60 at 1,000 users)": f"{noop_preview_s:.1f}",
             "no-op up (s) / its writing API calls (target 0)": f"{noop_up_s:.1f} / {noop_writes}",
-            "with --changed: no-op preview / one model change preview (s)": (
-                f"{noop_changed_s:.1f} / {change_changed_s:.1f}"
+            "with --changed: no-op preview / one model change preview / another's up (s)": (
+                f"{noop_changed_s:.1f} / {change_changed_s:.1f} / {change_changed_up_s:.1f}"
             ),
             "one model change: users changed": changed,
             "one model change: preview / up (s) (target ≤ 1.2 × no-op preview)": (

@@ -2,10 +2,11 @@
 the addresses became part of ``fly:App`` (``app.py``).
 
 Such a stack holds two of these a user. The program declares none any more, so the first ``up``
-with this code deletes them from the stack while the same run's ``fly:App`` update takes the very
-addresses over (found by kind, not allocated again). Deleting one therefore leaves the address
-assigned: it belongs to the app now, and Fly releases it with the app. The SDK unpickles this
-provider by its module path from those entries (``refresh``, the deletes), so the path stays.
+with this code deletes them from the stack while the ``fly:App`` takes the very addresses over
+(found by kind in its update, or by a refresh before; not allocated again). Deleting one
+therefore leaves the address assigned: it belongs to the app now, and Fly releases it with the
+app. The SDK unpickles this provider by its module path from those entries (``refresh``, the
+deletes), so the path stays.
 """
 
 from __future__ import annotations
