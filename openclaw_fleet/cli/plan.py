@@ -42,7 +42,7 @@ class UserReport:
         error. (A resource kind the program no longer declares is deleted from every user's
         gateway, which stays: ``delete IPAssignment``, not ``removed``.)"""
         ops = set(self.changes)
-        whole = {op for op, kinds in self.changes.items() if any(kind.endswith("Gateway") for kind in kinds)}
+        whole = {op for op, kinds in self.changes.items() if any(_is_gateway(kind) for kind in kinds)}
         if ops == whole == {"create"}:
             parts = ["added"]
         elif ops == whole == {"delete"}:
@@ -52,6 +52,11 @@ class UserReport:
         parts += [f"**loses data: {reason}**" for reason in self.data_loss]
         parts += [f"FAILED: {message}" for message in self.errors[:1]]
         return "; ".join(parts)
+
+
+def _is_gateway(description: str) -> bool:
+    """Whether a change's description (``Kind`` or ``Kind (fields)``) is of a user's gateway component."""
+    return description.partition(" (")[0].endswith("Gateway")
 
 
 class RunReport:

@@ -65,12 +65,14 @@ def test_a_user_is_added_or_removed_only_with_their_gateway():
     plan = RunReport({})
     plan.users["user_new"].changes["create"] += ["FlyGateway", "App", "Machine"]
     plan.users["user_gone"].changes["delete"] += ["Machine", "App", "FlyGateway"]
+    plan.users["user_left"].changes["delete"] += ["Container", "DockerGateway (name)"]  # with the fields it names
     plan.users["user_kept"].changes["delete"] += ["IPAssignment", "IPAssignment"]  # a kind no longer declared
     plan.users["user_more"].changes["create"].append("GatewayCommand")
     summaries = {user_id: report.summary() for user_id, report in plan.users.items()}
     assert summaries == {
         "user_new": "added",
         "user_gone": "removed",
+        "user_left": "removed",
         "user_kept": "delete IPAssignment",
         "user_more": "create GatewayCommand",
     }
