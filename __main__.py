@@ -17,11 +17,15 @@ from openclaw_fleet.gateway import GatewayArgs, create_gateway
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
 from openclaw_fleet.rollout import image_for, record, release_choices
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
-from openclaw_fleet.sdk_at_scale import outputs_awaited_together, source_position_only, without_sdk_debug_logs
+from openclaw_fleet.sdk_at_scale import (
+    outputs_awaited_together,
+    without_declaration_sites,
+    without_sdk_debug_logs,
+)
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
 
-source_position_only(Path(__file__).parent)
+without_declaration_sites()
 without_sdk_debug_logs()
 outputs_awaited_together()
 settings = StackSettings.load()

@@ -35,10 +35,14 @@ class FlyGateway(Gateway):
             AppArgs(name=name, org_slug=settings.fly_org, adopt=user.adopt),
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision != "delete")),
         )
+        # The children name the app by its name, which the program knows, rather than by the App's
+        # output: an output records the App's URN as a property dependency of each (about 1 KB a user
+        # in the checkpoint). Ordering stays: Volume and AppSecrets depend on the App, the rest on them.
+        after_app = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[app]))
         volume = Volume(
             name,
             VolumeArgs(
-                app=app.name,
+                app=name,
                 name=FLY_VOLUME_NAME,
                 region=user.region,
                 size_gb=settings.volume_size_gb,
@@ -48,9 +52,11 @@ class FlyGateway(Gateway):
                 adopt=user.adopt,
                 restore_from_volume=args.departed_volume_id if user.restore == "latest" else None,
             ),
-            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")),
+            pulumi.ResourceOptions.merge(
+                after_app, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")
+            ),
         )
-        secrets = AppSecrets(name, AppSecretsArgs(app=app.name, values=secret_env), child)
+        secrets = AppSecrets(name, AppSecretsArgs(app=name, values=secret_env), after_app)
         origin = f"https://{name}.fly.dev"
         config = pulumi.Output.all(args.image_ref, volume.id).apply(
             lambda values: machine_config(user, values[0], values[1], settings.stack_label, origin, settings.autostop)
@@ -58,7 +64,7 @@ class FlyGateway(Gateway):
         machine = Machine(
             name,
             MachineArgs(
-                app=app.name,
+                app=name,
                 name=name,
                 region=user.region,
                 config=config,
@@ -71,7 +77,7 @@ class FlyGateway(Gateway):
         ready = MachineReady(
             name,
             MachineReadyArgs(
-                app=app.name,
+                app=name,
                 machine_id=machine.id,
                 instance_id=machine.instance_id,
                 state=user.state,
@@ -82,7 +88,7 @@ class FlyGateway(Gateway):
         )
         self.gateway_url = pulumi.Output.from_input(origin)
         self.instance_id, self.volume_id, self.state = machine.id, volume.id, ready.status
-        self._post_provision(user, {"target": "fly", "app": app.name, "machine_id": machine.id}, ready)
+        self._post_provision(user, {"target": "fly", "app": name, "machine_id": machine.id}, ready)
         self._register_gateway_outputs()
 
 

@@ -13,13 +13,16 @@ Pulumi's dynamic-provider guide (https://www.pulumi.com/docs/iac/concepts/resour
 Each resource is a ``FleetResource``: Pulumi's ``(name, args, opts)``, with its outputs taken from
 its state model, so they are declared once, and its provider serialized once per class (below).
 
-The SDK pickles each provider *object* into every resource's state, so settings live on the
-object only after the engine has unpickled and configured it, ``__getstate__`` keeps them out of
-a pickle in any case, and the API clients are shared by the whole provider process.
+Every resource's state holds its provider as a pickle (``__provider``), which the SDK's
+provider server unpickles and configures. Here that pickle names the provider object its module
+holds (``serialized_provider``), so settings live on that object only in the provider process,
+after the engine has configured it, and the API clients are shared by the whole process.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
 import pickle
 import threading
@@ -28,7 +31,7 @@ from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource, ResourceProvider
-from pulumi.dynamic.dynamic import PROVIDER_KEY, serialize_provider
+from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.output import Unknown
 from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 
@@ -89,8 +92,8 @@ class FleetProvider(ResourceProvider):
         self._registry_password = req.config.get("registryPassword")
         self.command_timeout_s = number("commandTimeoutSeconds", req.config.get("commandTimeoutSeconds"))
 
-    def __getstate__(self) -> dict:
-        return {}  # a pickled provider is its class alone: settings are read again in configure
+    def __reduce__(self) -> str:
+        return "PROVIDER"  # pickled as a reference to its module's PROVIDER (serialized_provider)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate the new inputs against ``args_type``; unknown values (preview) are not judged."""
@@ -139,15 +142,16 @@ def _shared(key: tuple[str, ...], make: Callable[[], Any]) -> Any:
 class FleetResource(Resource):
     """Base of the dynamic resources: ``Kind(resource_name, args, opts)``.
 
-    A subclass names its ``provider_type`` and ``state_type``; the resource's outputs are the
-    fields of ``state_type`` that are not inputs. ``secret_outputs`` are stored only as Pulumi
-    secrets, in and out; ``delete_before_replace`` for objects whose name a replacement reuses.
+    A subclass names its ``dynamic_provider`` (its module's ``PROVIDER``) and ``state_type``; the
+    resource's outputs are the fields of ``state_type`` that are not inputs. ``secret_outputs``
+    are stored only as Pulumi secrets, in and out; ``delete_before_replace`` for objects whose
+    name a replacement reuses.
 
-    The provider goes into the resource's ``__provider`` input serialized once per provider class
-    (``serialized_provider``) instead of once per resource as ``pulumi.dynamic.Resource`` does.
+    The provider goes into the resource's ``__provider`` input as a reference to that object
+    (``serialized_provider``), not pickled whole for every resource as ``pulumi.dynamic.Resource`` does.
     """
 
-    provider_type: ClassVar[type[FleetProvider]]
+    dynamic_provider: ClassVar[FleetProvider]
     state_type: ClassVar[type[ResourceArgs]]
     secret_outputs: ClassVar[tuple[str, ...]] = ()
     delete_before_replace: ClassVar[bool] = False
@@ -158,7 +162,7 @@ class FleetResource(Resource):
         for name in self.secret_outputs:
             if props.get(name) is not None:
                 props[name] = pulumi.Output.secret(props[name])
-        props[PROVIDER_KEY] = serialized_provider(self.provider_type)
+        props[PROVIDER_KEY] = serialized_provider(self.dynamic_provider)
         if self.secret_outputs or self.delete_before_replace:  # most add nothing; merging walks every option
             own = pulumi.ResourceOptions(
                 additional_secret_outputs=list(self.secret_outputs),
@@ -177,24 +181,21 @@ class FleetResource(Resource):
         )
 
 
-_SERIALIZED_PROVIDERS: dict[type[FleetProvider], str] = {}
+@functools.cache
+def serialized_provider(provider: FleetProvider) -> str:
+    """The ``__provider`` input of a resource: base64 of a pickle (protocol 0) that names the
+    object its module holds as ``PROVIDER`` (``c<module>\\nPROVIDER\\n``), 60–70 characters.
 
+    The SDK's provider server unpickles it with ``dill.loads`` and configures the object it gets
+    (``get_provider`` in ``pulumi/dynamic/__main__.py``, 3.259.0). ``pulumi.dynamic.Resource``
+    instead pickles the whole object with the SDK's ``serialize_provider``: about 100 characters,
+    twice per resource in the checkpoint (inputs and outputs), and made again for every resource.
+    That function also wraps ``pickle._Pickler._batch_setitems`` and ``save_dict`` in one more
+    sorting layer at each call and restores only ``pickle.Pickler``, so after about 500 resources
+    the next pickled dict overflowed the stack (``RecursionError``; pulumi/pulumi#17803, closed as
+    not reproduced; up to 3.259.0 at least). It is not called here at all.
 
-def serialized_provider(provider_type: type[FleetProvider]) -> str:
-    """The SDK's serialization (``serialize_provider``: dill, base64) of a provider of this class.
-
-    Made once per class: a provider here holds no state until the engine configures it, so every
-    instance pickles to the same string. Once per class also sidesteps a flaw of the SDK
-    (``pulumi/dynamic/dynamic.py`` up to 3.259.0 at least): each call wraps
-    ``pickle._Pickler._batch_setitems`` and ``save_dict`` in one more sorting layer and restores
-    only ``pickle.Pickler``, so after about 500 resources the next pickled dict overflows the stack
-    (``RecursionError``; pulumi/pulumi#17803, closed as not reproduced). Those two methods are put
-    back after the call.
+    Raises ``pickle.PicklingError`` when ``provider`` is not its module's ``PROVIDER``.
+    State written before holds the pickled object; it still unpickles (same classes).
     """
-    if provider_type not in _SERIALIZED_PROVIDERS:
-        saved = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict
-        try:
-            _SERIALIZED_PROVIDERS[provider_type] = serialize_provider(provider_type())
-        finally:
-            pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = saved
-    return _SERIALIZED_PROVIDERS[provider_type]
+    return base64.b64encode(pickle.dumps(provider, protocol=0)).decode("ascii")

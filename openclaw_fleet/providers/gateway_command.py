@@ -121,8 +121,11 @@ class GatewayCommandProvider(FleetProvider):
         return output[-500:]
 
 
+PROVIDER = GatewayCommandProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class GatewayCommand(FleetResource, module="fleet", name="GatewayCommand"):
     """A command run once in a user's gateway, and again when its inputs change."""
 
-    provider_type, state_type = GatewayCommandProvider, GatewayCommandState
+    dynamic_provider, state_type = PROVIDER, GatewayCommandState
     output: pulumi.Output[str]

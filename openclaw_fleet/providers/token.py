@@ -87,9 +87,12 @@ class GatewayTokenProvider(FleetProvider):
         return None
 
 
+PROVIDER = GatewayTokenProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class GatewayToken(FleetResource, module="fleet", name="GatewayToken"):
     """A user's gateway token; ``token`` is a secret output."""
 
-    provider_type, state_type = GatewayTokenProvider, GatewayTokenState
+    dynamic_provider, state_type = PROVIDER, GatewayTokenState
     secret_outputs = ("token",)
     token: pulumi.Output[str]

@@ -1,7 +1,8 @@
 """A fleet past the size where the SDK's provider serialization used to overflow the stack (about
-the 496th dynamic resource: 53 users of 9 then, about 70 of the 7 a user has now), and a converged
-fleet that a second ``up`` leaves alone."""
+the 496th dynamic resource: 53 users of 9 then, about 70 of the 7 a user has now), a converged
+fleet that a second ``up`` leaves alone, and what its checkpoint holds per user."""
 
+import json
 import secrets
 
 import pytest
@@ -24,6 +25,7 @@ def test_eighty_users_preview_up_and_a_second_up_changes_nothing(tmp_path):
         assert len(fleet.preview_changes()) == USERS * 8 + 3
         fleet.up()
         assert len(emulator.state.apps) == USERS
+        checkpoint_holds_no_declaration_site_and_short_provider_references(fleet.state_text())
 
         assert fleet.preview_changes() == []
         mark = len(emulator.calls)
@@ -33,3 +35,18 @@ def test_eighty_users_preview_up_and_a_second_up_changes_nothing(tmp_path):
         fleet.run("destroy", "--yes", check=False)
         fleet.run("stack", "rm", "--yes", "--force", check=False)
         emulator.stop()
+
+
+def checkpoint_holds_no_declaration_site_and_short_provider_references(text: str) -> None:
+    """No resource records where it was declared (the same lines for every user), each names its
+    provider in a short reference, and a user takes at most 15 KB of the checkpoint as JSON
+    (16.9 KB with a source position, the app's URN among the dependencies of its children and
+    whole pickled providers)."""
+    resources = json.loads(text)["checkpoint"]["latest"]["resources"]
+    for resource in resources:
+        if resource["type"] != "pulumi:pulumi:Stack":  # registered before the program's own code runs
+            assert "sourcePosition" not in resource and "stackTrace" not in resource, resource["urn"]
+        for properties in (resource.get("inputs") or {}, resource.get("outputs") or {}):
+            assert len(properties.get("__provider", "")) < 80 or resource["type"].endswith(":Stack"), resource["urn"]
+    size = len(json.dumps(json.loads(text), separators=(",", ":")))
+    assert size / USERS <= 15_000, f"{size / USERS:.0f} bytes a user"

@@ -138,10 +138,16 @@ def repeats(message: str, value: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", message) is not None
 
 
+# The documentation a message cites (fly.io/docs/reference/regions): its own text, whose words
+# (``reference``) a generated value may happen to be.
+CITED_ADDRESS = re.compile(r"[\w.-]+\.(?:io|ai|com)/[\w/#.-]*")
+
+
 def echoed_values(message: str, data) -> list[str]:
     """The strings of ``data`` that ``message`` repeats, leaving out field names, the messages'
-    own examples and the allowed values they list."""
+    own examples, the allowed values they list and the addresses they cite."""
     known = USER_FIELDS + EXAMPLES_IN_MESSAGES + ALLOWED_VALUES
+    message = CITED_ADDRESS.sub(" ", message)
     return [value for value in strings_in(data) if repeats(message, value) and value not in known]
 
 

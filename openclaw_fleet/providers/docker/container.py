@@ -256,10 +256,13 @@ def _health_ok(docker: DockerClient, container_id: str, args: ContainerArgs, fou
         return False
 
 
+PROVIDER = ContainerProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class Container(FleetResource, module="docker", name="Container"):
     """A user's gateway container; ``env`` is stored only as a Pulumi secret."""
 
-    provider_type, state_type = ContainerProvider, ContainerState
+    dynamic_provider, state_type = PROVIDER, ContainerState
     secret_outputs = ("env",)
     delete_before_replace = True  # the replacement has the same name
     status: pulumi.Output[str]

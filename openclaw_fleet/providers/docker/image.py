@@ -120,9 +120,12 @@ class ImageProvider(FleetProvider):
         return ImageState(**args.props(), digest=digest, ref=f"{args.repository}@{digest}").props()
 
 
+PROVIDER = ImageProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class Image(FleetResource, module="docker", name="Image"):
     """A built and pushed image; ``ref`` is its digest reference."""
 
-    provider_type, state_type = ImageProvider, ImageState
+    dynamic_provider, state_type = PROVIDER, ImageState
     ref: pulumi.Output[str]
     digest: pulumi.Output[str]

@@ -61,9 +61,12 @@ class NetworkProvider(FleetProvider):
         docker.remove_network(id_)
 
 
+PROVIDER = NetworkProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class Network(FleetResource, module="docker", name="Network"):
     """A bridge network of one user."""
 
-    provider_type, state_type = NetworkProvider, NetworkArgs
+    dynamic_provider, state_type = PROVIDER, NetworkArgs
     name: pulumi.Output[str]
     labels: pulumi.Output[dict]

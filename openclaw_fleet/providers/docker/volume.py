@@ -132,10 +132,13 @@ def _mounts(args: VolumeArgs, read_only_data: bool) -> list[dict]:
     ]
 
 
+PROVIDER = VolumeProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class Volume(FleetResource, module="docker", name="Volume"):
     """A local-driver volume of one user, with a deprovision policy."""
 
-    provider_type, state_type = VolumeProvider, VolumeState
+    dynamic_provider, state_type = PROVIDER, VolumeState
     name: pulumi.Output[str]
     mountpoint: pulumi.Output[str]
     restored_from: pulumi.Output[str]

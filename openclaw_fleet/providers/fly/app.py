@@ -128,10 +128,13 @@ class AppProvider(FleetProvider):
         fly.delete_app(id_)
 
 
+PROVIDER = AppProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class App(FleetResource, module="fly", name="App"):
     """A Fly app with a shared IPv4 and an IPv6; ``name`` is its name once created."""
 
-    provider_type, state_type = AppProvider, AppState
+    dynamic_provider, state_type = PROVIDER, AppState
     name: pulumi.Output[str]
     status: pulumi.Output[str]
     shared_ipv4: pulumi.Output[str]

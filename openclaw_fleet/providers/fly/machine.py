@@ -242,10 +242,13 @@ def _state(args: MachineArgs, machine: dict[str, Any]) -> dict[str, Any]:
     ).props()
 
 
+PROVIDER = MachineProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class Machine(FleetResource, module="fly", name="Machine"):
     """A Fly machine running a user's gateway."""
 
-    provider_type, state_type = MachineProvider, MachineState
+    dynamic_provider, state_type = PROVIDER, MachineState
     delete_before_replace = True  # a replacement takes over the volume of the machine it replaces
     instance_id: pulumi.Output[str]
     status: pulumi.Output[str]

@@ -99,8 +99,11 @@ def checks_pass(machine: dict) -> bool:
     return all(check.get("status") == "passing" for check in machine.get("checks") or [])
 
 
+PROVIDER = MachineReadyProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class MachineReady(FleetResource, module="fly", name="MachineReady"):
     """The readiness of a user's machine; ``status`` is what was seen."""
 
-    provider_type, state_type = MachineReadyProvider, MachineReadyState
+    dynamic_provider, state_type = PROVIDER, MachineReadyState
     status: pulumi.Output[str]

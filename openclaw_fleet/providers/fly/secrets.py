@@ -71,9 +71,12 @@ class AppSecretsProvider(FleetProvider):
         return AppSecretsState(**args.props(), names=sorted(args.values), version=version).props()
 
 
+PROVIDER = AppSecretsProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class AppSecrets(FleetResource, module="fly", name="AppSecrets"):
     """The secrets of an app; ``values`` is stored only as a Pulumi secret."""
 
-    provider_type, state_type = AppSecretsProvider, AppSecretsState
+    dynamic_provider, state_type = PROVIDER, AppSecretsState
     secret_outputs = ("values",)
     version: pulumi.Output[int]

@@ -155,8 +155,11 @@ def _state(args: VolumeArgs, volume: dict[str, Any], snapshot_id: str | None) ->
     ).props()
 
 
+PROVIDER = VolumeProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
+
+
 class Volume(FleetResource, module="fly", name="Volume"):
     """An encrypted Fly volume of an app."""
 
-    provider_type, state_type = VolumeProvider, VolumeState
+    dynamic_provider, state_type = PROVIDER, VolumeState
     attached_machine_id: pulumi.Output[str]
