@@ -11,7 +11,7 @@ Provider settings come from the stack config in ``configure`` (``dockerHost``, `
 ``flyApiToken`` with ``FLY_API_TOKEN`` winning, ``registryUsername``/``registryPassword``), as in
 Pulumi's dynamic-provider guide (https://www.pulumi.com/docs/iac/concepts/resources/dynamic-providers/).
 Each resource is a ``FleetResource``: Pulumi's ``(name, args, opts)``, with its outputs taken from
-its state model, so they are declared once, and its provider serialized once per class (below).
+its state model, so they are declared once.
 
 Every resource's state holds its provider as a pickle (``__provider``), which the SDK's
 provider server unpickles and configures. Here that pickle names the provider object its module
