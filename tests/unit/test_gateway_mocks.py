@@ -5,9 +5,8 @@ import json
 import pulumi
 import pytest
 
-from openclaw_fleet.settings import StackSettings
 from tests.unit.conftest import RecordingMocks
-from tests.unit.users import user
+from tests.unit.users import stack_settings, user
 
 SECRET_SIG, SECRET_VALUE_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 
@@ -29,24 +28,7 @@ def mocks() -> GatewayMocks:
     return mocks
 
 
-SETTINGS = StackSettings(
-    target="docker",
-    roster="r.yaml",
-    name_prefix="automna",
-    registry="reg",
-    fly_org="personal",
-    volume_size_gb=1,
-    mass_deletion_share=0.2,
-    mass_deletion_minimum=3,
-    snapshot_dir="/tmp/snap",
-    base_image="b",
-    publish_host=None,
-    health_timeout_s=240,
-    pids_limit=512,
-    restart_policy="unless-stopped",
-    stack_label="openclaw-fleet/test",
-    shards=1,
-)
+SETTINGS = stack_settings()
 USER = user(
     id="user_2abc123def456",
     short_id="abc123def456",

@@ -8,29 +8,11 @@ from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.settings import SETTINGS
 
 from openclaw_fleet.sdk_at_scale import without_declaration_sites
-from openclaw_fleet.settings import StackSettings
 from tests.unit.conftest import RecordingMocks
-from tests.unit.users import user
+from tests.unit.users import stack_settings, user
 
 NAME = "automna-u-abc123def456"
-FLY = StackSettings(
-    target="fly",
-    roster="r.yaml",
-    name_prefix="automna",
-    registry="reg",
-    fly_org="personal",
-    volume_size_gb=1,
-    mass_deletion_share=0.2,
-    mass_deletion_minimum=3,
-    snapshot_dir="/tmp/snap",
-    base_image="b",
-    publish_host=None,
-    health_timeout_s=240,
-    pids_limit=512,
-    restart_policy="unless-stopped",
-    stack_label="openclaw-fleet/test",
-    shards=1,
-)
+FLY = stack_settings(target="fly")
 
 
 class FlyMocks(RecordingMocks):

@@ -1,6 +1,7 @@
-"""Resolved roster users for unit tests, without a roster file."""
+"""Resolved roster users and stack settings for unit tests, without a roster file or a stack."""
 
 from openclaw_fleet.roster import User
+from openclaw_fleet.settings import StackSettings
 
 
 def user(**overrides) -> User:
@@ -19,3 +20,27 @@ def user(**overrides) -> User:
         line=1,
     )
     return User(**{**fields, **overrides})
+
+
+def stack_settings(**overrides) -> StackSettings:
+    """A Docker stack's settings (prefix ``automna``, label ``openclaw-fleet/test``, one shard);
+    ``overrides`` set any field (``target="fly"``)."""
+    fields = dict(
+        target="docker",
+        roster="r.yaml",
+        name_prefix="automna",
+        registry="reg",
+        fly_org="personal",
+        volume_size_gb=1,
+        mass_deletion_share=0.2,
+        mass_deletion_minimum=3,
+        snapshot_dir="/tmp/snap",
+        base_image="b",
+        publish_host=None,
+        health_timeout_s=240,
+        pids_limit=512,
+        restart_policy="unless-stopped",
+        stack_label="openclaw-fleet/test",
+        shards=1,
+    )
+    return StackSettings(**{**fields, **overrides})
