@@ -141,20 +141,21 @@ def repeats(message: str, value: str) -> bool:
 # The documentation a message cites (fly.io/docs/reference/regions): its own text, whose words
 # (``reference``) a generated value may happen to be.
 CITED_ADDRESS = re.compile(r"[\w.-]+\.(?:io|ai|com)/[\w/#.-]*")
-# A valid user id (the model's pattern): the messages name a user by it ("users.user_2abc: id
-# 'user_2abc' is also used by …"), as they name fields.
-USER_ID = re.compile(r"user_[A-Za-z0-9]+")
+# A valid user id (the roster schema's pattern): the messages name a user by it ("users.user_2abc:
+# id 'user_2abc' is also used by …"), as they name fields.
+USER_ID = re.compile(json_schema()["$defs"]["UserEntry"]["properties"]["id"]["pattern"])
 
 
 def echoed_values(message: str, data) -> list[str]:
-    """The strings of ``data`` that ``message`` repeats, leaving out field names, valid user ids,
-    the messages' own examples, the allowed values they list and the addresses they cite."""
-    known = USER_FIELDS + EXAMPLES_IN_MESSAGES + ALLOWED_VALUES
+    """The strings of ``data`` that ``message`` repeats, leaving out section and field names,
+    valid user ids, the messages' own examples, the allowed values they list and the addresses
+    they cite."""
+    known = ["defaults", "users", *USER_FIELDS, *EXAMPLES_IN_MESSAGES, *ALLOWED_VALUES]
     message = CITED_ADDRESS.sub(" ", message)
     return [
         value
         for value in strings_in(data)
-        if repeats(message, value) and value not in known and not USER_ID.fullmatch(value)
+        if repeats(message, value) and value not in known and not USER_ID.search(value)
     ]
 
 
