@@ -18,6 +18,7 @@ from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
 from openclaw_fleet.rollout import image_for, record, release_choices
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
 from openclaw_fleet.sdk_at_scale import (
+    fewer_garbage_collections,
     outputs_awaited_together,
     without_declaration_sites,
     without_sdk_debug_logs,
@@ -25,6 +26,7 @@ from openclaw_fleet.sdk_at_scale import (
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
 
+fewer_garbage_collections()
 without_declaration_sites()
 without_sdk_debug_logs()
 outputs_awaited_together()

@@ -23,11 +23,18 @@ has about 5,700 pending when the wait begins, and the loop wakes about 180 times
 380,000 callbacks in all: about 1.3 s of the program's 3.5 s of CPU in a no-op preview, growing
 with the square of the shard's size. ``outputs_awaited_together`` waits for them all at once
 first, so the SDK's loop finds them resolved.
+
+And every ``Output``, future and registration request the SDK makes per resource is a container
+Python's cyclic garbage collector tracks: at its default threshold (a collection of the youngest
+generation every 700 net allocations, Python's ``gc`` docs) a no-op preview of a 50-user shard ran
+about 300 collections, 0.28 of the program's 1.4 CPU-s. ``fewer_garbage_collections`` raises that
+threshold for the program's short life.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
 import pulumi
@@ -48,6 +55,15 @@ def without_declaration_sites() -> None:
     """
     sdk_resource._get_stack_trace = source_pb2.StackTrace
     sdk_resource._get_source_position = lambda _trace: None
+
+
+def fewer_garbage_collections(allocations: int = 50_000) -> None:
+    """From now on, collect the youngest generation every ``allocations`` net allocations instead
+    of 700 (``gc.set_threshold``; the older generations' ratios stay). Reference counting still
+    frees everything not in a cycle at once; a cycle waits a little longer. A 50-user shard's no-op
+    preview: 46 collections (most while the modules are imported), 0.05 CPU-s, against about 300
+    and 0.28 CPU-s; the program's CPU 1.4 → 0.9 s."""
+    gc.set_threshold(allocations)
 
 
 def without_sdk_debug_logs() -> None:

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from openclaw_fleet.cli.fleet import Fleet, FleetConfig, StackRun, program_digest
+from openclaw_fleet.cli.fleet import Fleet, FleetConfig, StackRun, engine_env, program_digest
 from openclaw_fleet.departures import PREVIOUS_OUTPUTS_ENV
 from openclaw_fleet.roster import User
 from tests.unit.users import user
@@ -64,3 +64,12 @@ def test_previews_are_handed_the_outputs_read_without_secrets_and_nothing_is_lef
     assert [run.changes for run in runs] == [{"same": 3}, {"same": 3}]
     assert plain.workspace.env_vars == {} == shown.workspace.env_vars  # an up after it reads its own
     assert not path.exists()
+
+
+def test_the_engine_gets_gzip_and_a_lazier_collector_unless_the_environment_chooses(monkeypatch):
+    for name in ("GOGC", "PULUMI_DIY_BACKEND_GZIP", "PULUMI_DIY_BACKEND_ZSTD"):
+        monkeypatch.delenv(name, raising=False)
+    assert engine_env() == {"PULUMI_DIY_BACKEND_GZIP": "true", "GOGC": "400"}
+    monkeypatch.setenv("GOGC", "100")
+    monkeypatch.setenv("PULUMI_DIY_BACKEND_ZSTD", "true")
+    assert engine_env() == {}
