@@ -16,6 +16,10 @@ roster size N it measures:
   ``--parallel`` operations at once;
 - (c) the critical-path bound: one user's chain alone (the first user of (a)) × ⌈N / concurrency⌉,
   where concurrency is ``--parallel`` × the shards run at once;
+- the CPU-seconds (b) used in the fleet's processes (the ``fleet`` command, the Pulumi CLIs, the
+  programs, the provider processes: this process's ended descendants, ``getrusage``), and (d) that
+  divided by the cores this process may use: how fast (b) could be if it were only CPU-bound. The
+  emulator's own CPU, in this process, is not counted;
 - the API calls in flight during (b): the mean (time-weighted) and the most at once;
 - a no-op ``fleet preview`` and ``fleet up`` after (b), and the writing API calls of that ``up``;
 - changing one user's model: its ``fleet preview`` and ``fleet up``, and how many users they touch;
@@ -36,7 +40,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import math
+import os
 import re
+import resource
 import secrets
 import sys
 import tempfile
@@ -83,6 +89,12 @@ def imperative_user(api: httpx.Client, app: str) -> None:
     call("GET", f"/apps/{app}/machines/{machine['id']}/wait", params={"state": "started", "timeout": 60}, timeout=90)
 
 
+def children_cpu_s() -> float:
+    """CPU-seconds (user + system) of this process's descendants that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(action) -> tuple[float, object]:
     started = time.monotonic()
     result = action()
@@ -119,8 +131,9 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
                 raise SystemExit(f"fleet {command} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
             return result.stdout
 
-        mark, began = len(emulator.calls), time.monotonic()
+        mark, began, cpu_before = len(emulator.calls), time.monotonic(), children_cpu_s()
         up_s, _ = timed(lambda: run("up"))
+        up_cpu_s, cores = children_cpu_s() - cpu_before, len(os.sched_getaffinity(0))
         mean, most = emulator.in_flight(mark, began, time.monotonic())
 
         noop_preview_s, _ = timed(lambda: run("preview"))
@@ -154,6 +167,8 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
             "(a) imperative, one user after another (s)": imperative,
             "(b) fleet cold up (s)": f"{up_s:.1f}",
             "(c) critical-path bound (s)": f"{bound:.1f}",
+            "CPU-seconds used by (b)'s processes": f"{up_cpu_s:.1f}",
+            f"(d) CPU bound: those CPU-seconds / {cores} cores (s)": f"{up_cpu_s / cores:.1f}",
             "a / b (target ≥ 10 at 100 users)": f"{imperative_s / up_s:.1f}×",
             "b / c (target ≤ 1.5 at 100 users)": f"{up_s / bound:.2f}×",
             "API calls in flight during (b): mean / most": f"{mean:.1f} / {most}",
