@@ -19,7 +19,8 @@ roster size N it measures:
 - the CPU-seconds (b) used in the fleet's processes (the ``fleet`` command, the Pulumi CLIs, the
   programs, the provider processes: this process's ended descendants, ``getrusage``), and (d) that
   divided by the cores this process may use: how fast (b) could be if it were only CPU-bound. The
-  emulator's own CPU, in this process, is not counted;
+  emulator's own CPU, in this process, is not counted. (b) over the larger of (c) and (d) is how far
+  the fleet is from what both the API and this machine's cores allow;
 - the API calls in flight during (b): the mean (time-weighted) and the most at once;
 - a no-op ``fleet preview`` and ``fleet up`` after (b), and the writing API calls of that ``up``;
 - changing one user's model: its ``fleet preview`` and ``fleet up``, and how many users they touch;
@@ -171,6 +172,7 @@ def measure(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, st
             f"(d) CPU bound: those CPU-seconds / {cores} cores (s)": f"{up_cpu_s / cores:.1f}",
             "a / b (target ≥ 10 at 100 users)": f"{imperative_s / up_s:.1f}×",
             "b / c (target ≤ 1.5 at 100 users)": f"{up_s / bound:.2f}×",
+            "b / the larger of c and d": f"{up_s / max(bound, up_cpu_s / cores):.2f}×",
             "API calls in flight during (b): mean / most": f"{mean:.1f} / {most}",
             "no-op preview (s) (target ≤ 60 at 1,000 users)": f"{noop_preview_s:.1f}",
             "no-op up (s) / its writing API calls (target 0)": f"{noop_up_s:.1f} / {noop_writes}",

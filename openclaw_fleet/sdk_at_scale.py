@@ -62,7 +62,7 @@ def fewer_garbage_collections(allocations: int = 50_000) -> None:
     of 700 (``gc.set_threshold``; the older generations' ratios stay). Reference counting still
     frees everything not in a cycle at once; a cycle waits a little longer. A 50-user shard's no-op
     preview: 46 collections (most while the modules are imported), 0.05 CPU-s, against about 300
-    and 0.28 CPU-s; the program's CPU 1.4 → 0.9 s."""
+    and 0.28 CPU-s; the program's CPU 0.9–1.2 s in four runs, against 1.4 s in two."""
     gc.set_threshold(allocations)
 
 

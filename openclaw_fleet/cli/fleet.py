@@ -115,8 +115,9 @@ def engine_env() -> dict[str, str]:
       write). Pulumi Cloud ignores it.
     - ``GOGC=400`` (unless ``GOGC`` is set). Those rewrites are most of the engine's CPU during an
       ``up``, and each leaves the whole serialized checkpoint as garbage: at Go's default (100) the
-      collector ran about a fifth of the time. 400 collects a quarter as often for up to five
-      times the live heap, tens of MB for a shard (Go's GC guide: https://go.dev/doc/gc-guide).
+      collector took about a fifth of the engine's CPU. 400 collects about a quarter as often and
+      lets the heap grow to five times what is live (Go's GC guide: https://go.dev/doc/gc-guide):
+      a 50-user shard's cold ``up`` peaked at 334 MiB against 178 MiB.
     """
     env = {}
     if not {"PULUMI_DIY_BACKEND_GZIP", "PULUMI_DIY_BACKEND_ZSTD"} & set(os.environ):
