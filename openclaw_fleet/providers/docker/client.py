@@ -5,6 +5,14 @@ engine's unix socket (``unix:///var/run/docker.sock``) or TCP (``tcp://host:2375
 timeouts, and turns every non-2xx answer into ``DockerApiError`` and a call without an answer (engine not
 reachable, or no answer within the call's timeout) into ``DockerUnreachable``.
 
+One client is shared by a provider process's threads, so calls reuse pooled keep-alive
+connections, and the engine can close one just as a call goes out on it: httpx then raises
+``RemoteProtocolError`` ("Server disconnected without sending a response", encode/httpx#2983).
+A call is sent again, up to three times in all, when it never reached the engine (could not
+connect) or when its method is idempotent (GET, HEAD, PUT, DELETE: RFC 9110 §9.2.2) and the
+connection broke before an answer. A POST whose answer was lost is not repeated (it may have
+created something) and a call that timed out is not either (it already waited its whole timeout).
+
 Reference: https://docs.docker.com/engine/api/v1.41/
 """
 
@@ -18,11 +26,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from openclaw_fleet.errors import DockerApiError, DockerUnreachable
 
 API_VERSION = "v1.41"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+ATTEMPTS = 3
 
 
 def docker_client(host: str = DEFAULT_HOST, timeout: float = 60.0) -> DockerClient:
@@ -53,8 +64,14 @@ class DockerClient:
     # -- plumbing ---------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, ok_404: bool = False, **kwargs: Any) -> httpx.Response | None:
+        send_again = Retrying(
+            retry=retry_if_exception(lambda error: _safe_to_send_again(method, error)),
+            stop=stop_after_attempt(ATTEMPTS),
+            wait=wait_exponential_jitter(initial=0.1, max=1.0, jitter=0.1),
+            reraise=True,
+        )
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = send_again(self._http.request, method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise DockerUnreachable(method, path, _reason(exc)) from None
         if response.status_code == 404 and ok_404:
@@ -279,9 +296,19 @@ def _registry_auth(credentials: dict[str, str] | None) -> str:
     return base64.urlsafe_b64encode(json.dumps(credentials or {}).encode()).decode()
 
 
+def _safe_to_send_again(method: str, error: BaseException) -> bool:
+    """Whether a call that failed with ``error`` can be sent again without doing anything twice."""
+    if isinstance(error, httpx.ConnectError):
+        return True  # it never reached the engine
+    broke_before_answer = isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+    return broke_before_answer and method in IDEMPOTENT_METHODS
+
+
 def _reason(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return f"the engine did not answer within the call's timeout ({type(exc).__name__})"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return f"the connection broke before the engine answered ({type(exc).__name__})"
     return f"could not reach the engine ({type(exc).__name__})"
 
 
