@@ -1,5 +1,5 @@
 """The Docker client over a real unix socket whose server hangs up without answering, as the
-engine can on a pooled keep-alive connection: idempotent calls are sent again, a POST is not."""
+engine can on a pooled keep-alive connection: calls safe to repeat are sent again, a create is not."""
 
 import socket
 import socketserver
@@ -87,6 +87,13 @@ def test_a_create_whose_answer_was_lost_is_not_sent_again(engine, tmp_path):
     ):
         docker.create_container("gateway", {"Image": "openclaw"})
     assert server.requests == ["POST /v1.41/containers/create?name=gateway"]
+
+
+def test_starting_a_container_is_sent_again_as_a_second_start_changes_nothing(engine, tmp_path):
+    server = engine(hang_ups=1)
+    with docker_client(f"unix://{tmp_path / 'docker.sock'}", timeout=10) as docker:
+        docker.start_container("c0ffee")
+    assert server.requests == ["POST /v1.41/containers/c0ffee/start"] * 2
 
 
 def test_a_call_that_cannot_connect_says_the_engine_could_not_be_reached(tmp_path):

@@ -9,9 +9,12 @@ One client is shared by a provider process's threads, so calls reuse pooled keep
 connections, and the engine can close one just as a call goes out on it: httpx then raises
 ``RemoteProtocolError`` ("Server disconnected without sending a response", encode/httpx#2983).
 A call is sent again, up to three times in all, when it never reached the engine (could not
-connect) or when its method is idempotent (GET, HEAD, PUT, DELETE: RFC 9110 §9.2.2) and the
-connection broke before an answer. A POST whose answer was lost is not repeated (it may have
-created something) and a call that timed out is not either (it already waited its whole timeout).
+connect) or when it is safe to repeat and the connection broke before an answer: an idempotent
+method (GET, HEAD, PUT, DELETE: RFC 9110 §9.2.2), or a POST whose second sending changes nothing
+(starting a running container or stopping a stopped one answers 304; a volume created again is
+the same volume; a wait waits again). Other POSTs whose answer was lost are not repeated (creating
+a container or a network twice fails on its name, an exec started twice runs twice), and a call
+that timed out is not either (it already waited its whole timeout).
 
 Reference: https://docs.docker.com/engine/api/v1.41/
 """
@@ -63,9 +66,14 @@ class DockerClient:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, ok_404: bool = False, **kwargs: Any) -> httpx.Response | None:
+    def _call(
+        self, method: str, path: str, *, ok_404: bool = False, safe_to_repeat: bool | None = None, **kwargs: Any
+    ) -> httpx.Response | None:
+        """Send one call; ``safe_to_repeat`` defaults to whether ``method`` is idempotent."""
+        if safe_to_repeat is None:
+            safe_to_repeat = method in IDEMPOTENT_METHODS
         send_again = Retrying(
-            retry=retry_if_exception(lambda error: _safe_to_send_again(method, error)),
+            retry=retry_if_exception(lambda error: _worth_sending_again(error, safe_to_repeat)),
             stop=stop_after_attempt(ATTEMPTS),
             wait=wait_exponential_jitter(initial=0.1, max=1.0, jitter=0.1),
             reraise=True,
@@ -117,7 +125,8 @@ class DockerClient:
 
     def create_volume(self, name: str, labels: dict[str, str]) -> dict:
         """POST /volumes/create with the local driver; returns the volume (its id is its name)."""
-        return self._call("POST", "/volumes/create", json={"Name": name, "Labels": labels}).json()
+        body = {"Name": name, "Labels": labels}
+        return self._call("POST", "/volumes/create", json=body, safe_to_repeat=True).json()
 
     def inspect_volume(self, name: str) -> dict | None:
         """GET /volumes/{name}; None when it does not exist."""
@@ -141,11 +150,17 @@ class DockerClient:
 
     def start_container(self, container_id: str) -> None:
         """POST /containers/{id}/start (304 when already running is fine)."""
-        self._call("POST", f"/containers/{container_id}/start")
+        self._call("POST", f"/containers/{container_id}/start", safe_to_repeat=True)
 
     def stop_container(self, container_id: str, timeout_s: int = 30) -> None:
         """POST /containers/{id}/stop?t=…: SIGTERM, then SIGKILL after ``timeout_s`` seconds."""
-        self._call("POST", f"/containers/{container_id}/stop", params={"t": timeout_s}, timeout=timeout_s + 30.0)
+        self._call(
+            "POST",
+            f"/containers/{container_id}/stop",
+            params={"t": timeout_s},
+            timeout=timeout_s + 30.0,
+            safe_to_repeat=True,
+        )
 
     def restart_container(self, container_id: str, timeout_s: int = 30) -> None:
         """POST /containers/{id}/restart?t=…."""
@@ -153,7 +168,7 @@ class DockerClient:
 
     def update_container(self, container_id: str, resources: dict) -> None:
         """POST /containers/{id}/update: CPU, memory, pids limits and restart policy, in place."""
-        self._call("POST", f"/containers/{container_id}/update", json=resources)
+        self._call("POST", f"/containers/{container_id}/update", json=resources, safe_to_repeat=True)
 
     def remove_container(self, container_id: str) -> None:
         """DELETE /containers/{id}?force=true; a container already gone is fine."""
@@ -217,7 +232,8 @@ class DockerClient:
         container_id = self._call("POST", "/containers/create", json=config).json()["Id"]
         try:
             self.start_container(container_id)
-            code = self._call("POST", f"/containers/{container_id}/wait", timeout=timeout_s).json()["StatusCode"]
+            waited = self._call("POST", f"/containers/{container_id}/wait", timeout=timeout_s, safe_to_repeat=True)
+            code = waited.json()["StatusCode"]
             return code, self.logs(container_id, tail=50)
         finally:
             self.remove_container(container_id)
@@ -296,12 +312,13 @@ def _registry_auth(credentials: dict[str, str] | None) -> str:
     return base64.urlsafe_b64encode(json.dumps(credentials or {}).encode()).decode()
 
 
-def _safe_to_send_again(method: str, error: BaseException) -> bool:
-    """Whether a call that failed with ``error`` can be sent again without doing anything twice."""
+def _worth_sending_again(error: BaseException, safe_to_repeat: bool) -> bool:
+    """Whether a call that failed with ``error`` is sent again: it never reached the engine, or
+    its connection broke before an answer and sending it twice does nothing twice."""
     if isinstance(error, httpx.ConnectError):
-        return True  # it never reached the engine
+        return True
     broke_before_answer = isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
-    return broke_before_answer and method in IDEMPOTENT_METHODS
+    return broke_before_answer and safe_to_repeat
 
 
 def _reason(exc: httpx.HTTPError) -> str:
