@@ -37,6 +37,8 @@ API_VERSION = "v1.41"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 ATTEMPTS = 3
+# What httpx raises when a connection broke after the call went out and before an answer came.
+BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 def docker_client(host: str = DEFAULT_HOST, timeout: float = 60.0) -> DockerClient:
@@ -317,14 +319,13 @@ def _worth_sending_again(error: BaseException, safe_to_repeat: bool) -> bool:
     its connection broke before an answer and sending it twice does nothing twice."""
     if isinstance(error, httpx.ConnectError):
         return True
-    broke_before_answer = isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
-    return broke_before_answer and safe_to_repeat
+    return isinstance(error, BROKEN_CONNECTION) and safe_to_repeat
 
 
 def _reason(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return f"the engine did not answer within the call's timeout ({type(exc).__name__})"
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+    if isinstance(exc, BROKEN_CONNECTION):
         return f"the connection broke before the engine answered ({type(exc).__name__})"
     return f"could not reach the engine ({type(exc).__name__})"
 
