@@ -3,7 +3,8 @@
 Each type says what failed, so an operator knows where to look: the Fly Machines API
 (``FlyApiError`` for a real HTTP answer, ``FlyUnreachable`` when there was none), the Docker
 engine (``DockerApiError``, ``DockerUnreachable``), a gateway (``GatewayNotReady``,
-``GatewayCommandFailed``), a volume snapshot (``SnapshotError``) or the roster (``RosterError``).
+``ResourceInitFailed``, ``GatewayCommandFailed``), a volume snapshot (``SnapshotError``) or the
+roster (``RosterError``).
 An HTTP status appears only where an HTTP answer carried it. No message holds a request body, a
 token or a secret value.
 """
@@ -84,6 +85,22 @@ class DockerUnreachable(FleetError):
 class GatewayNotReady(FleetError):
     """A user's gateway did not become ready (Docker: ``GET /health`` 200; Fly: the machine
     ``started`` with passing checks, or ``stopped``) in time; the message says what was seen."""
+
+
+class ResourceInitFailed(FleetError):
+    """A resource was made (or changed) but did not come up: Pulumi's "initialization failed".
+
+    Attributes: ``resource_id`` (what the resource is known by, e.g. the machine id), ``outs``
+    (its outputs, as create or update would return them) and ``reason`` (the error that says what
+    was seen, e.g. ``GatewayNotReady``; the message is its message). The provider server
+    (``providers/server.py``) reports it to the engine as ``pulumirpc.ErrorResourceInitFailed``,
+    so the resource is recorded with the failure and the next ``up`` updates it
+    (pulumi/pulumi ``proto/pulumi/provider.proto``).
+    """
+
+    def __init__(self, resource_id: str, outs: dict, reason: Exception):
+        self.resource_id, self.outs, self.reason = resource_id, outs, reason
+        super().__init__(str(reason))
 
 
 class GatewayCommandFailed(FleetError):

@@ -7,7 +7,8 @@ user, then 5, then 25 at a time until all are done (the last size repeats). Befo
 of its users' volumes is snapshotted (Fly: a volume snapshot, ``POST …/volumes/{id}/snapshots``;
 Docker: a tarball in the snapshot directory), so the state the old version wrote can be brought
 back. A wave is ``up`` with only its users released; it is healthy when every gateway of it
-passed its health gate (Fly: the machine's checks, ``MachineReady``; Docker: ``GET /health``).
+passed its health gate (Fly: the machine's checks, which ``fly:Machine`` waits for; Docker: ``GET
+/health``).
 The first user that fails stops the rollout: the users not reached stay on the old image across
 any later ``up``, and the report says which user failed and how to roll them back: the stack
 records a user's image only with a successful update, so the next ``fleet up`` puts a user whose

@@ -2,7 +2,8 @@
 
 Children, named after the user's instance name, in the order Fly needs them: ``GatewayToken`` →
 ``App`` (with its shared IPv4 and IPv6, so ``<app>.fly.dev`` resolves) → ``Volume`` (encrypted) →
-``AppSecrets`` (token, provider keys) → ``Machine`` → ``MachineReady`` → the post-provision commands.
+``AppSecrets`` (token, provider keys) → ``Machine`` (made or changed, then waited for until ready) → the
+post-provision commands.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from openclaw_fleet.gateway.component import GATEWAY_COMMAND, STATE_DIR, Gateway
 from openclaw_fleet.gateway.openclaw_config import GATEWAY_PORT, render_config_text
 from openclaw_fleet.providers.fly.app import App, AppArgs
 from openclaw_fleet.providers.fly.machine import Machine, MachineArgs
-from openclaw_fleet.providers.fly.machine_ready import MachineReady, MachineReadyArgs
 from openclaw_fleet.providers.fly.secrets import AppSecrets, AppSecretsArgs
 from openclaw_fleet.providers.fly.volume import Volume, VolumeArgs
 from openclaw_fleet.providers.token import AdoptFrom
@@ -71,24 +71,14 @@ class FlyGateway(Gateway):
                 min_secrets_version=secrets.version,
                 state=user.state,
                 adopt=user.adopt,
-            ),
-            child,
-        )
-        ready = MachineReady(
-            name,
-            MachineReadyArgs(
-                app=name,
-                machine_id=machine.id,
-                instance_id=machine.instance_id,
-                state=user.state,
-                timeout_s=settings.health_timeout_s,
+                health_timeout_s=settings.health_timeout_s,
                 user_id=user.id,
             ),
             child,
         )
         self.gateway_url = pulumi.Output.from_input(origin)
-        self.instance_id, self.volume_id, self.state = machine.id, volume.id, ready.status
-        self._post_provision(user, {"target": "fly", "app": name, "machine_id": machine.id}, ready)
+        self.instance_id, self.volume_id, self.state = machine.id, volume.id, machine.status
+        self._post_provision(user, {"target": "fly", "app": name, "machine_id": machine.id}, machine)
         self._register_gateway_outputs()
 
 

@@ -15,12 +15,19 @@ killed served nobody for as long as the machine ran. Here a watchdog connects to
 address (the plugin's first argument) every 2 s and ends the process once three tries in a row
 are refused, as Pulumi's own plugins do with their engine health check.
 
+It also reports a resource that was made but did not come up (a provider's ``create`` or
+``update`` raising ``ResourceInitFailed``) as Pulumi's partial failure: a gRPC error carrying
+``pulumirpc.ErrorResourceInitFailed`` with the resource's id and outputs
+(``proto/pulumi/provider.proto``), so the engine records the resource with the failure and its
+next ``up`` updates it, where the SDK's server loses it (any exception becomes a bare error).
+
 And it ends on SIGINT, with which the engine stops a plugin it is done with before killing it
 5 s later (``sdk/go/common/resource/plugin/plugin.go``): Python leaves SIGINT ignored in a
 process started with it ignored (a job a non-interactive shell put in the background, ``nohup``),
 and the SDK's server then only ended at the kill (Python's ``signal`` docs).
 """
 
+import asyncio
 import os
 import re
 import runpy
@@ -30,6 +37,16 @@ import sys
 import threading
 import time
 from concurrent import futures
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+from pulumi.dynamic.dynamic import PROVIDER_KEY
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from openclaw_fleet.errors import ResourceInitFailed
 
 THREADS = max(4, int(os.environ.get("OPENCLAW_FLEET_PROVIDER_THREADS") or 32))
 
@@ -54,11 +71,57 @@ def _exit_when_the_engine_is_gone(address: str) -> None:
     os._exit(1)
 
 
+class InitFailuresReported:
+    """The SDK's servicer, with ``Create`` and ``Update`` answering a ``ResourceInitFailed`` as
+    the engine's partial failure; every other call goes to the SDK's servicer as it is."""
+
+    def __init__(self, servicer: Any):
+        self._servicer = servicer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._servicer, name)
+
+    def Create(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        try:
+            return self._servicer.Create(request, context)
+        except ResourceInitFailed as failed:
+            _abort_as_init_failure(context, failed, request.properties)
+
+    def Update(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        try:
+            return self._servicer.Update(request, context)
+        except ResourceInitFailed as failed:
+            _abort_as_init_failure(context, failed, request.news)
+
+
+def _abort_as_init_failure(context: grpc.ServicerContext, failed: ResourceInitFailed, inputs: Any) -> None:
+    """End the call with ``failed`` as a ``google.rpc.Status`` detail, where the engine reads it
+    (``grpc-status-details-bin``, gRPC's rich error model); outputs keep the provider reference."""
+    outs = asyncio.run(rpc.serialize_properties(failed.outs, {}))
+    outs.fields[PROVIDER_KEY].CopyFrom(inputs.fields[PROVIDER_KEY])
+    detail = any_pb2.Any()
+    detail.Pack(
+        provider_pb2.ErrorResourceInitFailed(
+            id=failed.resource_id, properties=outs, reasons=[str(failed)], inputs=inputs
+        )
+    )
+    status = status_pb2.Status(code=grpc.StatusCode.UNKNOWN.value[0], message=str(failed), details=[detail])
+    context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+    context.abort(grpc.StatusCode.UNKNOWN, str(failed))
+
+
+def _add_servicer(servicer: Any, server: grpc.Server) -> None:
+    _add_sdk_servicer(InitFailuresReported(servicer), server)
+
+
 _engine = next((arg for arg in sys.argv[1:] if re.fullmatch(r"[\w.\-]+:\d+", arg)), None)
 if _engine:
     threading.Thread(target=_exit_when_the_engine_is_gone, args=(_engine,), daemon=True).start()
 # The SDK's server stops on KeyboardInterrupt, which an ignored SIGINT never raises.
 signal.signal(signal.SIGINT, signal.default_int_handler)
-# The SDK's server looks the class up on `concurrent.futures` when it starts.
+# The SDK's server looks the class up on `concurrent.futures`, and the servicer's registration
+# on `provider_pb2_grpc`, when it starts.
 futures.ThreadPoolExecutor = _WiderPool
+_add_sdk_servicer = provider_pb2_grpc.add_ResourceProviderServicer_to_server
+provider_pb2_grpc.add_ResourceProviderServicer_to_server = _add_servicer
 runpy.run_module("pulumi.dynamic", run_name="__main__", alter_sys=True)

@@ -36,7 +36,7 @@ def test_real_gateways_answer_behind_the_emulator_with_their_own_tokens(setup):
     fleet.write_roster(
         {"users": [{"id": ADA, "name": "Ada", "region": "sjc"}, {"id": GRACE, "name": "Grace", "region": "sjc"}]}
     )
-    fleet.up()  # MachineReady waited for the real /health check to pass
+    fleet.up()  # the machine's create waited for the real /health check to pass
     users, tokens = fleet.users(), fleet.tokens()
     urls = {uid: runtime.url(out["instance_id"], 18789) for uid, out in users.items()}
     assert all(urls.values())

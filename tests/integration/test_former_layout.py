@@ -67,15 +67,15 @@ def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_des
             fleet.run("refresh", "--yes")
         # Only what this version changes in a Fly gateway on purpose, in place: the machine config
         # (force_https on port 80, the fly_process_group metadata), the volumes' snapshot
-        # retention, and the image, now built for linux/amd64. An updated machine runs a new
-        # instance (its instance_id is unknown until then), so MachineReady waits for it again.
+        # retention, and the image, now built for linux/amd64; the machine's update waits for it
+        # to be ready, so the wait of then (MachineReady) leaves the stack, deleting nothing.
         # The two addresses, resources of their own then, leave the stack, and the app takes them
         # over (found by the refresh, or else by an update of the app): neither released nor
         # allocated again.
         steps = json.loads(fleet.run("preview", "--json")).get("steps") or []
         changes = [(step["op"], step["urn"].split("::")[2].rsplit(":", 1)[-1]) for step in steps]
         changes = [change for change in changes if change[0] != "same"]
-        per_user = [("update", "Machine"), ("update", "MachineReady"), ("update", "Volume")]
+        per_user = [("update", "Machine"), ("delete", "MachineReady"), ("update", "Volume")]
         per_user += [("delete", "IPAssignment")] * 2 + ([] if refresh_first else [("update", "App")])
         assert sorted(changes) == sorted([("update", "Image")] + per_user * len(USERS))
         addresses = {name: app["ips"] for name, app in emulator.state.apps.items()}

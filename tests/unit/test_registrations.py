@@ -24,7 +24,6 @@ class FlyMocks(RecordingMocks):
             outputs["version"] = 1
         if args.typ.endswith(":Machine"):
             outputs["instance_id"] = "01MOCK"
-        if args.typ.endswith(":MachineReady"):
             outputs["status"] = "started"
         return outputs
 
@@ -60,7 +59,7 @@ def test_a_fly_user_registers_no_declaration_site_and_names_the_app_by_its_name(
         create_gateway(NAME, GatewayArgs(user=someone, image_ref="r@sha256:aa", settings=FLY))
 
     declare()
-    kinds = ["GatewayToken", "App", "Volume", "AppSecrets", "Machine", "MachineReady", "GatewayCommand"]
+    kinds = ["GatewayToken", "App", "Volume", "AppSecrets", "Machine", "GatewayCommand"]
     assert {*kinds, "FlyGateway"} <= set(requests)
     urn = {kind: requests[kind + " urn"] for kind in kinds}
     for kind in [*kinds, "FlyGateway"]:

@@ -1,11 +1,18 @@
 """``fly:Machine``: a user's gateway machine (``/apps/{app_name}/machines``).
 
-Create launches the machine and returns as soon as Fly has assigned an id, so the id is in state
-before anything waits on it (``MachineReady`` waits). Updates go through ``POST …/machines/{id}``
-in place under a lease (Fly: https://fly.io/docs/machines/api/machines-resource/#update-a-machine
-and the lease endpoints). Only what Fly cannot change in place replaces the machine: app, name,
-region and the volume mount. ``read`` says a machine is gone only on 404 (or ``destroyed``), never
-on a transient error, so refresh never forgets a live machine.
+Create launches the machine, update changes it in place under a lease (``POST …/machines/{id}``;
+Fly: https://fly.io/docs/machines/api/machines-resource/#update-a-machine and the lease
+endpoints), and both then wait until it is ready: at its current version (``instance_id``)
+``started`` with every check passing (Fly's ``GET …/wait``, then the machine's ``checks``), or
+``stopped`` when the roster says so; a wait that runs out (``deadline_exceeded``) is asked again
+until ``health_timeout_s``. A machine that does not come up raises ``ResourceInitFailed`` with its
+id and outputs: the engine records it with the failure (Pulumi's "initialization failed"), the run
+fails naming the user, and the next ``up`` updates that machine and waits again rather than
+launching another. (The SDK's own provider server cannot report that; there the next create finds
+the machine by its name and brings it to the declared config.) Only what Fly cannot change in
+place replaces the machine: app, name, region and the volume mount. ``read`` says a machine is
+gone only on 404 (or ``destroyed``), never on a transient error, so refresh never forgets a live
+machine.
 
 Files in the ``config`` input are written as ``{"guest_path", "mode", "text"}`` so that preview
 shows a changed file as readable text; the client sends them as the API's base64 ``raw_value``.
@@ -16,20 +23,22 @@ machine) and its ``mounts`` (a changed mount replaces the machine). A state writ
 still has ``config`` in its outputs; diff and update take either.
 
 Adoption (``adopt``): create takes over the machine named ``name`` or, failing that, the app's only
-live machine (machines made by hand have generated names); the next update brings its config to
-the declared one, in place under a lease.
+live machine (machines made by hand have generated names) and brings its config to the declared
+one, in place under a lease.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any, Literal
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.output import Unknown
 
+from openclaw_fleet.errors import GatewayNotReady, ResourceInitFailed
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
 from openclaw_fleet.providers.fly.client import FlyClient, decode_files, encode_files, whole_numbers
 
@@ -37,7 +46,7 @@ LEASE_TTL_S = 60
 LEASE_DESCRIPTION = "openclaw-fleet update"
 REPLACE_FIELDS = ("app", "name", "region")
 # Fly answers a launch, update or start with the state the machine passes through; what it is
-# heading to is what stays true (MachineReady then checks it got there).
+# heading to is what stays true (the wait then checks it got there).
 HEADING_TO = {"starting": "started", "stopping": "stopped", "destroying": "destroyed"}
 IN_PROGRESS = ("created", "replacing", "updating")
 
@@ -45,7 +54,8 @@ IN_PROGRESS = ("created", "replacing", "updating")
 class MachineArgs(ResourceArgs):
     """Inputs: ``app``, ``name``, ``region``, ``config`` (a fly.MachineConfig, files as text),
     ``min_secrets_version`` (the app secrets version it must see), ``state`` (the roster's
-    ``running``/``stopped``) and ``adopt``."""
+    ``running``/``stopped``), ``adopt``, ``health_timeout_s`` (seconds to wait for it to be ready)
+    and ``user_id`` (named when it is not)."""
 
     app: Input[str]
     name: str
@@ -54,6 +64,8 @@ class MachineArgs(ResourceArgs):
     min_secrets_version: Input[int]
     state: Literal["running", "stopped"] = "running"
     adopt: bool = False
+    health_timeout_s: float = 60
+    user_id: str | None = None
 
 
 class MachineState(ResourceArgs):
@@ -62,7 +74,7 @@ class MachineState(ResourceArgs):
 
     ``status`` is the state Fly reported, a transitional one (``starting``, ``created``…) recorded
     as the state it leads to, so that the next run does not mistake it for drift; ``refresh``
-    records what it sees."""
+    records what it sees, ``unhealthy`` for a started machine with a failing check."""
 
     app: str
     name: str
@@ -70,6 +82,8 @@ class MachineState(ResourceArgs):
     min_secrets_version: int
     state: Literal["running", "stopped"] = "running"
     adopt: bool = False
+    health_timeout_s: float = 60
+    user_id: str | None = None
     config_digest: str
     config_keys: list[str]
     mounts: list[dict[str, Any]] | None = None
@@ -79,7 +93,8 @@ class MachineState(ResourceArgs):
 
 
 class MachineProvider(FleetProvider):
-    """Launches (or finds), updates under a lease, starts/stops, reads and destroys. Id: the machine id."""
+    """Launches (or finds), updates under a lease, starts/stops, waits until ready, reads and
+    destroys. Id: the machine id."""
 
     args_type = MachineArgs
 
@@ -93,12 +108,19 @@ class MachineProvider(FleetProvider):
             "skip_launch": args.state == "stopped",
         }
         fly = self.fly()
-        machine = fly.find_or_create(
-            lambda: _find(fly, args), lambda: fly.launch_machine(args.app, request), wait_out=frozenset({409})
-        )
-        if args.adopt and machine.get("config") != request["config"]:
-            machine = _converge(fly, machine["id"], args, config_changed=True)  # taken over: declared config now
-        return CreateResult(machine["id"], outs=_state(args, machine))
+        found: list[dict] = []
+
+        def find() -> dict | None:
+            machine = _find(fly, args)
+            found.extend([machine] if machine else [])
+            return machine
+
+        machine = fly.find_or_create(find, lambda: fly.launch_machine(args.app, request), wait_out=frozenset({409}))
+        taken_over = args.adopt and machine.get("config") != request["config"]
+        if taken_over or found:  # adopted, or an earlier run's machine: the declared config and run state
+            changed = taken_over or _live_config_differs(machine, args.config)
+            machine = _converge(fly, machine["id"], args, config_changed=changed)
+        return CreateResult(machine["id"], outs=_ready_state(fly, args, machine))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_FIELDS if olds.get(key) != news.get(key)]
@@ -121,7 +143,7 @@ class MachineProvider(FleetProvider):
         args = MachineArgs.parse(news)
         changed = _config_changed(olds, args.config) or olds.get("min_secrets_version") != args.min_secrets_version
         fly = self.fly()
-        return UpdateResult(outs=_state(args, _converge(fly, id_, args, config_changed=changed)))
+        return UpdateResult(outs=_ready_state(fly, args, _converge(fly, id_, args, config_changed=changed)))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         fly = self.fly()
@@ -132,11 +154,14 @@ class MachineProvider(FleetProvider):
         keys = props.get("config_keys") or list(props.get("config") or {})
         config = {key: live.get(key) for key in keys}
         outputs = {key: value for key, value in props.items() if key != "config"}
+        observed = _observed(machine)
+        if observed["status"] == "started" and not checks_pass(machine):
+            observed["status"] = "unhealthy"
         return ReadResult(
             id_,
             {
                 **outputs,
-                **_observed(machine),
+                **observed,
                 "config_digest": config_digest(config),
                 "config_keys": sorted(keys),
                 "mounts": config.get("mounts"),
@@ -169,6 +194,44 @@ def _converge(fly: FlyClient, machine_id: str, args: MachineArgs, config_changed
         fly.stop_machine(args.app, machine_id)
         machine = fly.get_machine(args.app, machine_id) or {}
     return machine
+
+
+def _ready_state(fly: FlyClient, args: MachineArgs, machine: dict) -> dict[str, Any]:
+    """The state after waiting until the machine is ready. Raises ResourceInitFailed (with that
+    state, the status seen) when it is not within ``args.health_timeout_s``."""
+    target = "started" if args.state == "running" else "stopped"
+    deadline = time.monotonic() + args.health_timeout_s
+    while True:
+        version = machine.get("instance_id") if target == "started" else None
+        fly.wait_machine(
+            args.app, machine["id"], target, version=version, timeout_s=max(1, int(deadline - time.monotonic()))
+        )
+        machine = fly.get_machine(args.app, machine["id"]) or machine
+        if machine.get("state") == target and (target == "stopped" or checks_pass(machine)):
+            return _state(args, machine)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    checks = ", ".join(f"{c.get('name')}={c.get('status')}" for c in machine.get("checks") or []) or "none"
+    not_ready = GatewayNotReady(
+        f"machine {machine['id']} of user {args.user_id or args.name} did not become {target} with passing "
+        f"checks within {args.health_timeout_s:g}s (state {machine.get('state')}, checks {checks})"
+    )
+    state = _state(args, machine)
+    if machine.get("state") == "started":
+        state["status"] = "unhealthy"  # started, a check failing: the next run's diff sees it too
+    raise ResourceInitFailed(machine["id"], state, not_ready)
+
+
+def checks_pass(machine: dict) -> bool:
+    """All of the machine's checks pass (true when it has none)."""
+    return all(check.get("status") == "passing" for check in machine.get("checks") or [])
+
+
+def _live_config_differs(machine: dict, config: dict[str, Any]) -> bool:
+    """The machine's config, in the keys ``config`` declares, is not ``config`` (as refresh compares)."""
+    live = decode_files(machine.get("config") or {})
+    return config_digest({key: live.get(key) for key in config}) != config_digest(config)
 
 
 def _find(fly: FlyClient, args: MachineArgs) -> dict | None:
@@ -213,8 +276,9 @@ def _has_unknowns(value: Any) -> bool:
 
 
 def _drifted(observed: str | None, wanted: str | None) -> bool:
-    """The machine was found (by refresh) in a run state other than the roster's."""
-    return (wanted == "running" and observed in ("stopped", "suspended", "created")) or (
+    """The machine was found (by refresh, or by a wait that ran out) in a run state other than the
+    roster's, or started with a failing check."""
+    return (wanted == "running" and observed in ("stopped", "suspended", "created", "unhealthy")) or (
         wanted == "stopped" and observed == "started"
     )
 
