@@ -104,3 +104,29 @@ class DockerRuntime:
         except httpx.HTTPError:
             return "critical"
         return "passing" if check.get("type") == "tcp" or response.status_code == 200 else "critical"
+
+
+class ChecksOnlyRuntime:
+    """Nothing runs behind the emulated machines; their HTTP and TCP checks pass, except on the
+    machines whose name is in ``failing`` (a gateway that does not come up, for tests)."""
+
+    def __init__(self):
+        self.failing: set[str] = set()
+
+    def start(self, machine, secrets: dict[str, str]) -> None:
+        pass
+
+    def stop(self, machine) -> None:
+        pass
+
+    def destroy(self, machine) -> None:
+        pass
+
+    def remove_volume(self, volume_id: str) -> None:
+        pass
+
+    def exec(self, machine, command: list[str]) -> tuple[int, str]:
+        return 0, ""
+
+    def check(self, machine, check: dict) -> str:
+        return "critical" if machine.name in self.failing else "passing"
