@@ -11,18 +11,21 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=/dev/null
 source "${OPENCLAW_FLEET_CACHE:-$HOME/.cache/openclaw-fleet}/env.sh"
 log=${BUSY_LOG:-/tmp/openclaw-fleet-busy.log}
-# The build's context is a copy of image/ with a LABEL step of its own right after FROM. Docker's
-# (classic) build cache is the chain of intermediate images, and another build of image/ would
-# otherwise take this build's layers as its cache; removing them under it then fails that build
-# ("failed to get digest") or deletes the image it just tagged. With the extra step no layer of
-# this build matches a step of image/'s Dockerfile.
+# The build's context is a copy of image/, built FROM an image of its own: the base image plus a
+# label, tagged and kept. Docker's (classic) build cache is the chain of intermediate images: a
+# cached build looks its next step up among the children of the image it is at, and fails ("unable
+# to find image sha256:…") when one of them is removed under it (moby/moby#29011). This build's
+# layers, removed after each round, are then children of that image of its own, never of the base
+# image that image/'s builds (the tests', the fleet's) start from.
 context=${TMPDIR:-/tmp}/openclaw-fleet-busy-context
 rm -rf "$context" && mkdir -p "$context" && cp -r "$root/image/." "$context/"
-sed -i '/^FROM /a LABEL openclaw-fleet.busy-build=true' "$context/Dockerfile"
+busy_base=openclaw-fleet/node:busy
+printf 'FROM openclaw-fleet/node:24.21.0\nLABEL openclaw-fleet.busy-base=true\n' \
+  | DOCKER_BUILDKIT=0 docker build -q -t "$busy_base" - >/dev/null
 (
   while :; do
     # untagged and removed at once: a no-cache build writes 0.6 GB of new layers each time
-    id=$(docker build --no-cache -q --build-arg BASE_IMAGE=openclaw-fleet/node:24.21.0 "$context" 2>/dev/null)
+    id=$(docker build --no-cache -q --build-arg BASE_IMAGE="$busy_base" "$context" 2>/dev/null)
     [ -n "$id" ] && docker image rm "$id" >/dev/null 2>&1
     sleep "${BUSY_BUILD_PAUSE:-60}"
   done
