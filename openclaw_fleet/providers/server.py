@@ -96,15 +96,12 @@ class InitFailuresReported:
 
 def _abort_as_init_failure(context: grpc.ServicerContext, failed: ResourceInitFailed, inputs: Any) -> None:
     """End the call with ``failed`` as a ``google.rpc.Status`` detail, where the engine reads it
-    (``grpc-status-details-bin``, gRPC's rich error model); outputs keep the provider reference."""
+    (``grpc-status-details-bin``, gRPC's rich error model); outputs keep the provider reference.
+    The inputs are not sent back: the engine keeps the step's own, with their secrets marked."""
     outs = asyncio.run(rpc.serialize_properties(failed.outs, {}))
     outs.fields[PROVIDER_KEY].CopyFrom(inputs.fields[PROVIDER_KEY])
     detail = any_pb2.Any()
-    detail.Pack(
-        provider_pb2.ErrorResourceInitFailed(
-            id=failed.resource_id, properties=outs, reasons=[str(failed)], inputs=inputs
-        )
-    )
+    detail.Pack(provider_pb2.ErrorResourceInitFailed(id=failed.resource_id, properties=outs, reasons=[str(failed)]))
     status = status_pb2.Status(code=grpc.StatusCode.UNKNOWN.value[0], message=str(failed), details=[detail])
     context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
     context.abort(grpc.StatusCode.UNKNOWN, str(failed))
