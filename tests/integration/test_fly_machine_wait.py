@@ -41,8 +41,8 @@ def fleet(tmp_path_factory, runtime):
     emulator.stop()
 
 
-def machines_of(fleet: Fleet, user_id: str) -> list[dict]:
-    """The emulator's machines of ``user_id`` not destroyed (by the metadata the program sets)."""
+def machines_of(fleet: Fleet, user_id: str) -> list:
+    """The emulator's Machine records of ``user_id`` not destroyed (found by the metadata the program sets)."""
     return [
         machine
         for app in fleet.emulator.state.apps.values()

@@ -112,7 +112,8 @@ class MachineProvider(FleetProvider):
 
         def find() -> dict | None:
             machine = _find(fly, args)
-            found.extend([machine] if machine else [])
+            if machine:
+                found.append(machine)
             return machine
 
         machine = fly.find_or_create(find, lambda: fly.launch_machine(args.app, request), wait_out=frozenset({409}))
