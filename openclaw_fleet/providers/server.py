@@ -8,7 +8,8 @@ so four threads cap a whole fleet at four API calls in flight whatever ``--paral
 
 ``python -m openclaw_fleet.providers.server`` runs that same SDK module unchanged, with its thread
 pool widened to ``OPENCLAW_FLEET_PROVIDER_THREADS`` (default 32, at least the SDK's 4).
-``bin/setup`` installs the plugin script that starts it.
+The plugin script beside this module starts it; ``Pulumi.yaml`` names that folder for the
+``pulumi-python`` plugin, so the engine runs it on any Pulumi install.
 
 The SDK's server also never checks that its engine is still there, so a provider whose CLI was
 killed served nobody for as long as the machine ran. Here a watchdog connects to the engine's
@@ -20,6 +21,16 @@ It also reports a resource that was made but did not come up (a provider's ``cre
 ``pulumirpc.ErrorResourceInitFailed`` with the resource's id and outputs
 (``proto/pulumi/provider.proto``), so the engine records the resource with the failure and its
 next ``up`` updates it, where the SDK's server loses it (any exception becomes a bare error).
+
+And it stores each resource's outputs without what its inputs already hold: a dynamic provider
+returns its inputs among its outputs (the SDK's server adds the pickled provider besides), and the
+engine records both, so every input was in the checkpoint twice, about 1.2 KB a Fly user. Create,
+Update and Read answer the outputs that differ from the inputs (by value, as the engine sent them),
+and every call that hands a provider old outputs (Diff, Update, Delete, Read) first puts back the old
+inputs the engine sends with it (``old_inputs``, ``inputs``), where the outputs lack a key. A
+provider therefore sees what the SDK's server would have given it. A program reads such a value
+from what it passed, never from the resource's output: in a preview the SDK resolves an output
+the engine did not return as unknown (``resolve_outputs``, ``pulumi/runtime/rpc.py``).
 
 And it ends on SIGINT, with which the engine stops a plugin it is done with before killing it
 5 s later (``sdk/go/common/resource/plugin/plugin.go``): Python leaves SIGINT ignored in a
@@ -40,15 +51,17 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
-from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from openclaw_fleet.errors import ResourceInitFailed
 
 THREADS = max(4, int(os.environ.get("OPENCLAW_FLEET_PROVIDER_THREADS") or 32))
+# Whole outputs, as the SDK's server stores them: set for the refresh that readies a stack for a
+# version of this project from before outputs left out the inputs (README, "Going back").
+WHOLE_OUTPUTS = os.environ.get("OPENCLAW_FLEET_WHOLE_OUTPUTS") == "1"
 
 
 class _WiderPool(futures.ThreadPoolExecutor):
@@ -71,9 +84,10 @@ def _exit_when_the_engine_is_gone(address: str) -> None:
     os._exit(1)
 
 
-class InitFailuresReported:
-    """The SDK's servicer, with ``Create`` and ``Update`` answering a ``ResourceInitFailed`` as
-    the engine's partial failure; every other call goes to the SDK's servicer as it is."""
+class FleetServicer:
+    """The SDK's servicer, with outputs stored without what the inputs hold and ``Create`` and
+    ``Update`` answering a ``ResourceInitFailed`` as the engine's partial failure; every other
+    call goes to the SDK's servicer as it is."""
 
     def __init__(self, servicer: Any):
         self._servicer = servicer
@@ -83,23 +97,60 @@ class InitFailuresReported:
 
     def Create(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
         try:
-            return self._servicer.Create(request, context)
+            response = self._servicer.Create(request, context)
         except ResourceInitFailed as failed:
             _abort_as_init_failure(context, failed, request.properties)
+        _drop_inputs(response.properties, request.properties)
+        return response
 
     def Update(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        request = _with_inputs(request, "olds", request.old_inputs)
         try:
-            return self._servicer.Update(request, context)
+            response = self._servicer.Update(request, context)
         except ResourceInitFailed as failed:
             _abort_as_init_failure(context, failed, request.news)
+        _drop_inputs(response.properties, request.news)
+        return response
+
+    def Diff(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        return self._servicer.Diff(_with_inputs(request, "olds", request.old_inputs), context)
+
+    def Delete(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        return self._servicer.Delete(_with_inputs(request, "properties", request.old_inputs), context)
+
+    def Read(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        response = self._servicer.Read(_with_inputs(request, "properties", request.inputs), context)
+        _drop_inputs(response.properties, response.inputs if response.HasField("inputs") else request.inputs)
+        return response
+
+
+def _with_inputs(request: Any, field: str, inputs: struct_pb2.Struct) -> Any:
+    """A copy of ``request`` whose ``field`` (old outputs) also holds the keys of ``inputs`` it lacks."""
+    merged = type(request)()
+    merged.CopyFrom(request)
+    outputs = getattr(merged, field)
+    for key, value in inputs.fields.items():
+        if key not in outputs.fields:
+            outputs.fields[key].CopyFrom(value)
+    return merged
+
+
+def _drop_inputs(outputs: struct_pb2.Struct, inputs: struct_pb2.Struct) -> None:
+    """Remove from ``outputs`` every key whose value is the same in ``inputs`` (none with
+    ``OPENCLAW_FLEET_WHOLE_OUTPUTS=1``)."""
+    if WHOLE_OUTPUTS:
+        return
+    for key in [key for key, value in outputs.fields.items() if key in inputs.fields and inputs.fields[key] == value]:
+        del outputs.fields[key]
 
 
 def _abort_as_init_failure(context: grpc.ServicerContext, failed: ResourceInitFailed, inputs: Any) -> None:
     """End the call with ``failed`` as a ``google.rpc.Status`` detail, where the engine reads it
-    (``grpc-status-details-bin``, gRPC's rich error model); outputs keep the provider reference.
-    The inputs are not sent back: the engine keeps the step's own, with their secrets marked."""
+    (``grpc-status-details-bin``, gRPC's rich error model), its outputs without what ``inputs``
+    hold, as any call's. The inputs are not sent back: the engine keeps the step's own, with their
+    secrets marked."""
     outs = asyncio.run(rpc.serialize_properties(failed.outs, {}))
-    outs.fields[PROVIDER_KEY].CopyFrom(inputs.fields[PROVIDER_KEY])
+    _drop_inputs(outs, inputs)
     detail = any_pb2.Any()
     detail.Pack(provider_pb2.ErrorResourceInitFailed(id=failed.resource_id, properties=outs, reasons=[str(failed)]))
     status = status_pb2.Status(code=grpc.StatusCode.UNKNOWN.value[0], message=str(failed), details=[detail])
@@ -108,7 +159,7 @@ def _abort_as_init_failure(context: grpc.ServicerContext, failed: ResourceInitFa
 
 
 def _add_servicer(servicer: Any, server: grpc.Server) -> None:
-    _add_sdk_servicer(InitFailuresReported(servicer), server)
+    _add_sdk_servicer(FleetServicer(servicer), server)
 
 
 _engine = next((arg for arg in sys.argv[1:] if re.fullmatch(r"[\w.\-]+:\d+", arg)), None)
