@@ -24,7 +24,7 @@ next ``up`` updates it, where the SDK's server loses it (any exception becomes a
 
 And it stores each resource's outputs without what its inputs already hold: a dynamic provider
 returns its inputs among its outputs (the SDK's server adds the pickled provider besides), and the
-engine records both, so every input was in the checkpoint twice, about 1.2 KB a Fly user. Create,
+engine records both, so every input was in the checkpoint twice, about 1.4 KB a Fly user. Create,
 Update and Read answer the outputs that differ from the inputs (by value, as the engine sent them),
 and every call that hands a provider old outputs (Diff, Update, Delete, Read) first puts back the old
 inputs the engine sends with it (``old_inputs``, ``inputs``), where the outputs lack a key. A
