@@ -8,12 +8,14 @@ name prefix, so a test run never touches the dev stack; everything a command pri
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +30,18 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REGISTRY = "127.0.0.1:5000"  # bin/setup starts it
 LOCAL_BASE_IMAGE = "openclaw-fleet/node:24.21.0"  # bin/setup builds it
 PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "openclaw_fleet", "components", "image")
+
+
+def program_of(commit: str, where: Path, *paths: str) -> Path:
+    """Unpack ``paths`` of the program at ``commit`` from git into ``where``, with today's ``image/``
+    (the image is not what those tests compare, and another build context would rightly update
+    every gateway); return ``where``. Fails when the clone lacks the commit (a shallow clone)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, *paths], capture_output=True, check=False)
+    assert archive.returncode == 0, f"git archive {commit} failed (a shallow clone?): {archive.stderr.decode()}"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(where, filter="data")
+    shutil.copytree(ROOT / "image", where / "image", ignore=shutil.ignore_patterns("base"))
+    return where
 
 
 class PulumiFailed(AssertionError):

@@ -6,17 +6,13 @@ no change on Docker; on Fly with only this version's deliberate in-place changes
 taken over by their apps) and destroyed by the current code, on both targets.
 """
 
-import io
 import json
 import secrets
-import shutil
-import subprocess
-import tarfile
 
 import pytest
 
 from openclaw_fleet.providers.docker.client import docker_client
-from tests.integration.fleet import ROOT, Fleet
+from tests.integration.fleet import ROOT, Fleet, program_of
 from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
@@ -28,19 +24,8 @@ USERS = ("user_2formerada001", "user_2formergrace2")
 
 @pytest.fixture(scope="module")
 def former_checkout(tmp_path_factory):
-    """The program of FORMER_MAIN, unpacked from git, with today's ``image/`` (the image is not
-    what changed layout, and a different build context would rightly update every gateway)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", FORMER_MAIN, "Pulumi.yaml", "__main__.py", "components"],
-        capture_output=True,
-        check=False,
-    )
-    assert archive.returncode == 0, f"git archive {FORMER_MAIN} failed (a shallow clone?): {archive.stderr.decode()}"
-    where = tmp_path_factory.mktemp("former")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(where, filter="data")
-    shutil.copytree(ROOT / "image", where / "image", ignore=shutil.ignore_patterns("base"))
-    return where
+    """The program of FORMER_MAIN, unpacked from git, with today's ``image/``."""
+    return program_of(FORMER_MAIN, tmp_path_factory.mktemp("former"), "Pulumi.yaml", "__main__.py", "components")
 
 
 def roster(users) -> dict:

@@ -8,17 +8,13 @@ own provider server (its ``Pulumi.yaml`` names no plugin), as it would on a mach
 Pulumi.
 """
 
-import io
 import json
 import secrets
-import shutil
-import subprocess
-import tarfile
 
 import pytest
 
 from openclaw_fleet.roster.naming import instance_name
-from tests.integration.fleet import ROOT, Fleet
+from tests.integration.fleet import ROOT, Fleet, program_of
 from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
@@ -30,18 +26,9 @@ USERS = ("user_2backada0001", "user_2backgrace02")
 
 @pytest.fixture(scope="module")
 def checkout_before(tmp_path_factory):
-    """The program of BEFORE, unpacked from git, with today's ``image/`` (not what changed)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BEFORE, "Pulumi.yaml", "__main__.py", "openclaw_fleet", "components"],
-        capture_output=True,
-        check=False,
-    )
-    assert archive.returncode == 0, f"git archive {BEFORE} failed (a shallow clone?): {archive.stderr.decode()}"
-    where = tmp_path_factory.mktemp("before")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(where, filter="data")
-    shutil.copytree(ROOT / "image", where / "image", ignore=shutil.ignore_patterns("base"))
-    return where
+    """The program of BEFORE, unpacked from git, with today's ``image/``."""
+    paths = ("Pulumi.yaml", "__main__.py", "openclaw_fleet", "components")
+    return program_of(BEFORE, tmp_path_factory.mktemp("before"), *paths)
 
 
 def test_a_stack_refreshed_with_whole_outputs_is_left_alone_by_the_version_before(tmp_path, checkout_before):
