@@ -13,25 +13,29 @@ Pulumi's dynamic-provider guide (https://www.pulumi.com/docs/iac/concepts/resour
 Each resource is a ``FleetResource``: Pulumi's ``(name, args, opts)``, with its outputs taken from
 its state model, so they are declared once.
 
-Every resource's state holds its provider as a pickle (``__provider``), which the SDK's
-provider server unpickles and configures. Here that pickle names the provider object its module
-holds (``serialized_provider``), so settings live on that object only in the provider process,
-after the engine has configured it, and the API clients are shared by the whole process.
+The SDK's provider server finds a dynamic resource's provider in a pickle among its properties
+(``__provider``), which it unpickles and configures. Here that pickle names the provider object its
+module holds (``serialized_provider``), so settings live on that object only in the provider
+process, after the engine has configured it, and the API clients are shared by the whole process.
+The program does not send it, and the state does not hold it: the project's provider server
+(``server.py``) puts it in each call by the resource's type (``provider_of_type``), as the provider
+can always rebuild it.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import importlib
 import os
 import pickle
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource, ResourceProvider
-from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.output import Unknown
 from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 
@@ -139,6 +143,11 @@ def _shared(key: tuple[str, ...], make: Callable[[], Any]) -> Any:
         return _CLIENTS[key]
 
 
+KINDS: dict[str, type[FleetResource]] = {}
+"""Type token (``pulumi-python:dynamic/fly:App``) → the resource class, for every resource module
+imported (``provider_of_type`` imports them all)."""
+
+
 class FleetResource(Resource):
     """Base of the dynamic resources: ``Kind(resource_name, args, opts)``.
 
@@ -147,8 +156,9 @@ class FleetResource(Resource):
     are stored only as Pulumi secrets, in and out; ``delete_before_replace`` for objects whose
     name a replacement reuses.
 
-    The provider goes into the resource's ``__provider`` input as a reference to that object
-    (``serialized_provider``), not pickled whole for every resource as ``pulumi.dynamic.Resource`` does.
+    Its registration holds no ``__provider``, where ``pulumi.dynamic.Resource`` pickles the whole
+    provider object into every resource: the provider server puts a reference to the object in
+    each call (``provider_of_type``). Each subclass is listed in ``KINDS`` by its type token.
     """
 
     dynamic_provider: ClassVar[FleetProvider]
@@ -156,13 +166,16 @@ class FleetResource(Resource):
     secret_outputs: ClassVar[tuple[str, ...]] = ()
     delete_before_replace: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        KINDS[f"pulumi-python:{cls._resource_type_name}"] = cls
+
     def __init__(self, resource_name: str, args: ResourceArgs, opts: pulumi.ResourceOptions | None = None):
         props = args.props()
         props.update((name, None) for name in self.state_type.model_fields if name not in type(args).model_fields)
         for name in self.secret_outputs:
             if props.get(name) is not None:
                 props[name] = pulumi.Output.secret(props[name])
-        props[PROVIDER_KEY] = serialized_provider(self.dynamic_provider)
         if self.secret_outputs or self.delete_before_replace:  # most add nothing; merging walks every option
             own = pulumi.ResourceOptions(
                 additional_secret_outputs=list(self.secret_outputs),
@@ -170,8 +183,8 @@ class FleetResource(Resource):
             )
             opts = pulumi.ResourceOptions.merge(opts, own)
         # pulumi.dynamic.Resource.__init__ only serializes the provider and then registers the
-        # resource as a CustomResource of type pulumi-python:dynamic/<module>:<name>; the
-        # serialization is done above, so the registration is called directly.
+        # resource as a CustomResource of type pulumi-python:dynamic/<module>:<name>; the provider
+        # server adds the provider (provider_of_type), so the registration is called directly.
         pulumi.CustomResource.__init__(
             self,
             f"pulumi-python:{self._resource_type_name}",
@@ -182,8 +195,25 @@ class FleetResource(Resource):
 
 
 @functools.cache
+def provider_of_type(type_token: str) -> str | None:
+    """The ``__provider`` property of the resources of ``type_token`` (``serialized_provider`` of
+    its class's provider), or None for a type that is not one of this project's resources.
+
+    Imports every module under ``openclaw_fleet/providers`` first (about 40 ms), so that a run
+    that only deletes or refreshes, with no resource of a type registered yet, finds it too.
+    """
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(("openclaw_fleet", *path.relative_to(package.parent).with_suffix("").parts))
+        if not module.endswith(("__init__", ".server")):  # server.py runs the server when imported
+            importlib.import_module(module)
+    kind = KINDS.get(type_token)
+    return serialized_provider(kind.dynamic_provider) if kind else None
+
+
+@functools.cache
 def serialized_provider(provider: FleetProvider) -> str:
-    """The ``__provider`` input of a resource: base64 of a pickle (protocol 0) that names the
+    """The ``__provider`` property of a resource: base64 of a pickle (protocol 0) that names the
     object its module holds as ``PROVIDER`` (``c<module>\\nPROVIDER\\n``), 60–70 characters.
 
     The SDK's provider server unpickles it with ``dill.loads`` and configures the object it gets

@@ -32,6 +32,11 @@ provider therefore sees what the SDK's server would have given it. A program rea
 from what it passed, never from the resource's output: in a preview the SDK resolves an output
 the engine did not return as unknown (``resolve_outputs``, ``pulumi/runtime/rpc.py``).
 
+Nor does the state hold the pickled provider (``__provider``), which the SDK's server reads from
+a resource's properties in every call: the program does not send it, Check answers the inputs
+without it, and every call gets it back from the resource's type (``base.provider_of_type``). A
+resource stored with it (by an earlier version, or of a type that is not this project's) keeps it.
+
 And it ends on SIGINT, with which the engine stops a plugin it is done with before killing it
 5 s later (``sdk/go/common/resource/plugin/plugin.go``): Python leaves SIGINT ignored in a
 process started with it ignored (a job a non-interactive shell put in the background, ``nohup``),
@@ -53,14 +58,17 @@ from typing import Any
 import grpc
 from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
+from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from openclaw_fleet.errors import ResourceInitFailed
+from openclaw_fleet.providers.base import provider_of_type
 
 THREADS = max(4, int(os.environ.get("OPENCLAW_FLEET_PROVIDER_THREADS") or 32))
-# Whole outputs, as the SDK's server stores them: set for the refresh that readies a stack for a
-# version of this project from before outputs left out the inputs (README, "Going back").
+# Whole outputs and inputs with their provider, as the SDK's server stores them: set for the refresh
+# that readies a stack for a version of this project from before outputs left out the inputs
+# (README, "Going back").
 WHOLE_OUTPUTS = os.environ.get("OPENCLAW_FLEET_WHOLE_OUTPUTS") == "1"
 
 
@@ -85,9 +93,9 @@ def _exit_when_the_engine_is_gone(address: str) -> None:
 
 
 class FleetServicer:
-    """The SDK's servicer, with outputs stored without what the inputs hold and ``Create`` and
-    ``Update`` answering a ``ResourceInitFailed`` as the engine's partial failure; every other
-    call goes to the SDK's servicer as it is."""
+    """The SDK's servicer, with resources stored without their pickled provider and outputs
+    without what the inputs hold, and ``Create`` and ``Update`` answering a ``ResourceInitFailed``
+    as the engine's partial failure; every other call goes to the SDK's servicer as it is."""
 
     def __init__(self, servicer: Any):
         self._servicer = servicer
@@ -95,7 +103,13 @@ class FleetServicer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._servicer, name)
 
+    def Check(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        response = self._servicer.Check(_completed(request, ("olds", "news")), context)
+        _drop_provider(response.inputs, request.urn)
+        return response
+
     def Create(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        request = _completed(request, ("properties",))
         try:
             response = self._servicer.Create(request, context)
         except ResourceInitFailed as failed:
@@ -104,7 +118,7 @@ class FleetServicer:
         return response
 
     def Update(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
-        request = _with_inputs(request, "olds", request.old_inputs)
+        request = _completed(request, ("olds", "news"), request.old_inputs)
         try:
             response = self._servicer.Update(request, context)
         except ResourceInitFailed as failed:
@@ -113,26 +127,51 @@ class FleetServicer:
         return response
 
     def Diff(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
-        return self._servicer.Diff(_with_inputs(request, "olds", request.old_inputs), context)
+        return self._servicer.Diff(_completed(request, ("olds", "news"), request.old_inputs), context)
 
     def Delete(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
-        return self._servicer.Delete(_with_inputs(request, "properties", request.old_inputs), context)
+        return self._servicer.Delete(_completed(request, ("properties",), request.old_inputs), context)
 
     def Read(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
-        response = self._servicer.Read(_with_inputs(request, "properties", request.inputs), context)
-        _drop_inputs(response.properties, response.inputs if response.HasField("inputs") else request.inputs)
+        completed = _completed(request, ("properties", "inputs"), request.inputs)
+        response = self._servicer.Read(completed, context)
+        if WHOLE_OUTPUTS and not response.HasField("inputs") and request.inputs.fields:
+            response.inputs.CopyFrom(completed.inputs)  # the inputs with their provider, as the SDK stored them
+        _drop_inputs(response.properties, response.inputs if response.HasField("inputs") else completed.inputs)
+        _drop_provider(response.inputs, request.urn)
         return response
 
 
-def _with_inputs(request: Any, field: str, inputs: struct_pb2.Struct) -> Any:
-    """A copy of ``request`` whose ``field`` (old outputs) also holds the keys of ``inputs`` it lacks."""
-    merged = type(request)()
-    merged.CopyFrom(request)
-    outputs = getattr(merged, field)
-    for key, value in inputs.fields.items():
-        if key not in outputs.fields:
-            outputs.fields[key].CopyFrom(value)
-    return merged
+def _completed(request: Any, fields: tuple[str, ...], old_inputs: struct_pb2.Struct | None = None) -> Any:
+    """A copy of ``request`` whose first field (the old outputs, or the properties) also holds the
+    keys of ``old_inputs`` it lacks, and each of ``fields`` the resource's ``__provider`` (by the
+    type in its URN) where it has none."""
+    completed = type(request)()
+    completed.CopyFrom(request)
+    if old_inputs is not None:
+        outputs = getattr(completed, fields[0])
+        for key, value in old_inputs.fields.items():
+            if key not in outputs.fields:
+                outputs.fields[key].CopyFrom(value)
+    provider = provider_of_type(_type_of(request.urn))
+    if provider is not None:
+        for field in fields:
+            properties = getattr(completed, field)
+            if PROVIDER_KEY not in properties.fields:
+                properties.fields[PROVIDER_KEY].string_value = provider
+    return completed
+
+
+def _type_of(urn: str) -> str:
+    """The type token of ``urn`` (``urn:pulumi:<stack>::<project>::<parent types>$<type>::<name>``)."""
+    return urn.split("::")[2].rsplit("$", 1)[-1]
+
+
+def _drop_provider(inputs: struct_pb2.Struct, urn: str) -> None:
+    """Remove ``__provider`` from ``inputs`` the engine stores, when the provider server can put it
+    back by the resource's type (never with ``OPENCLAW_FLEET_WHOLE_OUTPUTS=1``)."""
+    if not WHOLE_OUTPUTS and PROVIDER_KEY in inputs.fields and provider_of_type(_type_of(urn)) is not None:
+        del inputs.fields[PROVIDER_KEY]
 
 
 def _drop_inputs(outputs: struct_pb2.Struct, inputs: struct_pb2.Struct) -> None:

@@ -1,11 +1,17 @@
-"""Going back to a version from before the outputs left out the inputs (README, "Going back").
+"""Between this version and the last one whose stored outputs repeated the inputs, both ways.
 
-A stack made by this version holds outputs without its inputs, which an older version, handing
-its providers the stored outputs alone, misreads: its preview replaces every app and volume. After
-``OPENCLAW_FLEET_WHOLE_OUTPUTS=1 pulumi refresh`` with this version, the older one previews the
-stack as all ``same`` and its ``up`` makes no writing call. The older program runs with the SDK's
-own provider server (its ``Pulumi.yaml`` names no plugin), as it would on a machine with its own
-Pulumi.
+Coming from it: its stack previews as all ``same`` with this version, the ``up`` makes no writing
+call, and the inputs stored after it hold no pickled provider (the provider server adds it).
+
+Going back to it (README, "Going back"): a stack made by this version holds outputs without its
+inputs and inputs without the pickled provider, which the older version misreads. Handing its
+providers the stored outputs alone, it plans to replace every app, volume and machine, and its
+preview fails: the engine asks whether each machine's commands must go too with their stored
+inputs, where its provider server finds no provider. After ``OPENCLAW_FLEET_WHOLE_OUTPUTS=1 pulumi
+refresh`` with this version, which stores whole outputs and the inputs with their provider, the
+older one previews the stack as all ``same``, its ``up`` makes no writing call and its ``destroy``
+works. The older program runs with the SDK's own provider server (its ``Pulumi.yaml`` names no
+plugin), as it would on a machine with its own Pulumi.
 """
 
 import json
@@ -14,12 +20,13 @@ import secrets
 import pytest
 
 from openclaw_fleet.roster.naming import instance_name
-from tests.integration.fleet import ROOT, Fleet, program_of
+from tests.integration.fleet import ROOT, Fleet, PulumiFailed, program_of
 from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
 
 BEFORE = "712725ca89f07d2a912b67788d80a194f7422664"  # the last commit whose outputs repeated the inputs
+# and whose program sent the pickled provider
 WRITING = {"POST", "PUT", "PATCH", "DELETE"}
 USERS = ("user_2backada0001", "user_2backgrace02")
 
@@ -39,14 +46,18 @@ def test_a_stack_refreshed_with_whole_outputs_is_left_alone_by_the_version_befor
         fleet.up()
 
         fleet.use_program(checkout_before)
-        steps = json.loads(fleet.run("preview", "--json")).get("steps") or []
+        with pytest.raises(PulumiFailed) as failed:
+            fleet.run("preview", "--json")
+        preview = json.loads(failed.value.args[0].split("\n", 1)[1])
         replaced = {
             (step["urn"].split("::")[2].rsplit(":", 1)[-1], step["urn"].rsplit("::", 1)[-1])
-            for step in steps
+            for step in preview.get("steps") or []
             if step["op"] == "replace"
         }
         for name in (instance_name(fleet.prefix, uid) for uid in USERS):
             assert {("App", name), ("Volume", name)} <= replaced, replaced
+        errors = [d for d in preview["diagnostics"] if d["severity"] == "error"]
+        assert errors and all("fly:Machine" in d["urn"] and "'__provider'" in d["message"] for d in errors)
 
         fleet.use_program(ROOT)
         fleet.env["OPENCLAW_FLEET_WHOLE_OUTPUTS"] = "1"
@@ -55,11 +66,38 @@ def test_a_stack_refreshed_with_whole_outputs_is_left_alone_by_the_version_befor
         finally:
             fleet.env.pop("OPENCLAW_FLEET_WHOLE_OUTPUTS")
 
+        resources = json.loads(fleet.state_text())["checkpoint"]["latest"]["resources"]
+        custom = [r for r in resources if r["custom"] and r["type"].startswith("pulumi-python:dynamic/")]
+        assert custom and all("__provider" in r["inputs"] and "__provider" in r["outputs"] for r in custom)
+
         fleet.use_program(checkout_before)
         assert fleet.preview_changes() == []
         mark = len(emulator.calls)
         fleet.up()
         assert [call for call in emulator.calls[mark:] if call["method"] in WRITING] == []
+        fleet.run("destroy", "--yes")
+        assert emulator.state.apps == {}
+    finally:
+        fleet.run("destroy", "--yes", check=False)
+        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        emulator.stop()
+
+
+def test_a_stack_of_the_version_before_is_left_alone_by_this_one(tmp_path, checkout_before):
+    emulator = Emulator(tokens=("fly-fwd-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
+    fleet = Fleet.for_fly(tmp_path, emulator, source=checkout_before)
+    try:
+        fleet.write_roster({"users": [{"id": uid, "name": uid[-5:], "region": "sjc"} for uid in USERS]})
+        fleet.up()
+        assert "__provider" in fleet.state_text()
+
+        fleet.use_program(ROOT)
+        assert fleet.preview_changes() == []
+        mark = len(emulator.calls)
+        fleet.up()
+        assert [call for call in emulator.calls[mark:] if call["method"] in WRITING] == []
+        resources = json.loads(fleet.state_text())["checkpoint"]["latest"]["resources"]
+        assert [r["urn"] for r in resources if "__provider" in (r.get("inputs") or {})] == []
         fleet.run("destroy", "--yes")
         assert emulator.state.apps == {}
     finally:

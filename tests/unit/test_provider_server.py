@@ -1,5 +1,5 @@
 """The provider plugin's server (openclaw_fleet/providers/server.py) runs more than the SDK's four calls at once
-and stores outputs without what the inputs hold."""
+and stores outputs without what the inputs hold, and resources without their pickled provider."""
 
 import base64
 import os
@@ -47,12 +47,6 @@ def test_outputs_are_stored_without_the_inputs_and_old_outputs_are_handed_over_w
     too); Diff, Update, Read and Delete put the old inputs the engine sends back under the old
     outputs, so the provider sees them whole (EchoProvider raises KeyError otherwise)."""
     server = start_server()
-
-    def struct(values: dict) -> struct_pb2.Struct:
-        made = struct_pb2.Struct()
-        made.update(values)
-        return made
-
     try:
         port = int(server.stdout.readline())
         inputs = {"__provider": base64.b64encode(dill.dumps(EchoProvider())).decode(), "size": 1.0, "name": "a"}
@@ -112,6 +106,55 @@ def test_outputs_are_stored_without_the_inputs_and_old_outputs_are_handed_over_w
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_resource_of_this_project_is_served_and_stored_without_its_pickled_provider():
+    """The program sends no ``__provider``: every call gets it from the resource's type, Check and
+    Create answer without it, and with ``OPENCLAW_FLEET_WHOLE_OUTPUTS=1`` a Read answers it among
+    the outputs and the inputs (what an older version reads)."""
+    urn = "urn:pulumi:s::p::openclaw:fleet:FlyGateway$pulumi-python:dynamic/fleet:GatewayToken::u"
+    inputs = struct({"rotation": 0.0})
+    server, whole = start_server(), start_server({"OPENCLAW_FLEET_WHOLE_OUTPUTS": "1"})
+    try:
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{int(server.stdout.readline())}") as channel,
+            grpc.insecure_channel(f"127.0.0.1:{int(whole.stdout.readline())}") as whole_channel,
+        ):
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            checked = stub.Check(provider_pb2.CheckRequest(urn=urn, olds=struct({}), news=inputs), timeout=60)
+            assert list(checked.failures) == [] and dict(checked.inputs) == dict(inputs)
+            created = stub.Create(provider_pb2.CreateRequest(urn=urn, properties=checked.inputs), timeout=60)
+            assert sorted(created.properties) == ["adopted", "token"]
+            assert len(created.properties["token"]) == 64
+            diff = stub.Diff(
+                provider_pb2.DiffRequest(
+                    id=created.id, urn=urn, olds=created.properties, old_inputs=inputs, news=checked.inputs
+                ),
+                timeout=60,
+            )
+            assert diff.changes == provider_pb2.DiffResponse.DIFF_NONE
+
+            read = provider_pb2_grpc.ResourceProviderStub(whole_channel).Read(
+                provider_pb2.ReadRequest(id=created.id, urn=urn, properties=created.properties, inputs=inputs),
+                timeout=60,
+            )
+            provider = read.properties["__provider"]
+            assert dill.loads(base64.b64decode(provider)).__class__.__name__ == "GatewayTokenProvider"
+            assert dict(read.inputs) == {**dict(inputs), "__provider": provider}
+            stub.Delete(
+                provider_pb2.DeleteRequest(id=created.id, urn=urn, properties=created.properties, old_inputs=inputs),
+                timeout=60,
+            )
+    finally:
+        for process in (server, whole):
+            process.kill()
+            process.wait()
+
+
+def struct(values: dict) -> struct_pb2.Struct:
+    made = struct_pb2.Struct()
+    made.update(values)
+    return made
 
 
 def start_server(env: dict[str, str] | None = None) -> subprocess.Popen:
