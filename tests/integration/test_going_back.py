@@ -16,6 +16,9 @@ plugin), as it would on a machine with its own Pulumi.
 
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -39,12 +42,7 @@ def checkout_before(tmp_path_factory):
 
 
 def test_a_stack_refreshed_with_whole_outputs_is_left_alone_by_the_version_before(tmp_path, checkout_before):
-    emulator = Emulator(tokens=("fly-back-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
-    fleet = Fleet.for_fly(tmp_path, emulator)
-    try:
-        fleet.write_roster({"users": [{"id": uid, "name": uid[-5:], "region": "sjc"} for uid in USERS]})
-        fleet.up()
-
+    with stack_made_by(ROOT, tmp_path) as (fleet, emulator):
         fleet.use_program(checkout_before)
         with pytest.raises(PulumiFailed) as failed:
             fleet.run("preview", "--json")
@@ -71,36 +69,38 @@ def test_a_stack_refreshed_with_whole_outputs_is_left_alone_by_the_version_befor
         assert custom and all("__provider" in r["inputs"] and "__provider" in r["outputs"] for r in custom)
 
         fleet.use_program(checkout_before)
-        assert fleet.preview_changes() == []
-        mark = len(emulator.calls)
-        fleet.up()
-        assert [call for call in emulator.calls[mark:] if call["method"] in WRITING] == []
-        fleet.run("destroy", "--yes")
-        assert emulator.state.apps == {}
-    finally:
-        fleet.run("destroy", "--yes", check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
-        emulator.stop()
+        previews_same_and_up_writes_nothing(fleet, emulator)
 
 
 def test_a_stack_of_the_version_before_is_left_alone_by_this_one(tmp_path, checkout_before):
-    emulator = Emulator(tokens=("fly-fwd-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
-    fleet = Fleet.for_fly(tmp_path, emulator, source=checkout_before)
+    with stack_made_by(checkout_before, tmp_path) as (fleet, emulator):
+        assert "__provider" in fleet.state_text()
+        fleet.use_program(ROOT)
+        previews_same_and_up_writes_nothing(fleet, emulator)
+        resources = json.loads(fleet.state_text())["checkpoint"]["latest"]["resources"]
+        assert [r["urn"] for r in resources if "__provider" in (r.get("inputs") or {})] == []
+
+
+@contextmanager
+def stack_made_by(program: Path, workdir: Path) -> Iterator[tuple[Fleet, Emulator]]:
+    """A Fly stack of USERS made by ``program`` on a new emulator; once the body is done, its
+    ``destroy`` (by whichever program the body left in place) must remove every app."""
+    emulator = Emulator(tokens=("fly-back-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
+    fleet = Fleet.for_fly(workdir, emulator, source=program)
     try:
         fleet.write_roster({"users": [{"id": uid, "name": uid[-5:], "region": "sjc"} for uid in USERS]})
         fleet.up()
-        assert "__provider" in fleet.state_text()
-
-        fleet.use_program(ROOT)
-        assert fleet.preview_changes() == []
-        mark = len(emulator.calls)
-        fleet.up()
-        assert [call for call in emulator.calls[mark:] if call["method"] in WRITING] == []
-        resources = json.loads(fleet.state_text())["checkpoint"]["latest"]["resources"]
-        assert [r["urn"] for r in resources if "__provider" in (r.get("inputs") or {})] == []
+        yield fleet, emulator
         fleet.run("destroy", "--yes")
         assert emulator.state.apps == {}
     finally:
         fleet.run("destroy", "--yes", check=False)
         fleet.run("stack", "rm", "--yes", "--force", check=False)
         emulator.stop()
+
+
+def previews_same_and_up_writes_nothing(fleet: Fleet, emulator: Emulator) -> None:
+    assert fleet.preview_changes() == []
+    mark = len(emulator.calls)
+    fleet.up()
+    assert [call for call in emulator.calls[mark:] if call["method"] in WRITING] == []
