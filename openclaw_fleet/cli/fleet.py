@@ -4,9 +4,9 @@ Built on Pulumi's Automation API (``pulumi.automation``): every shard is a stack
 (``shards.py``), run by the Pulumi CLI in the project directory, a bounded number at once. Before
 a run each shard's stack is checked for what a killed run left (``recovery.py``); every run is
 previewed first, and the mass-deletion guard judges the whole fleet's plan (``guard``), not one
-stack's; ``up`` then applies only the stacks whose preview has changes, with
-``--continue-on-error`` so one failing gateway does not stop the others; the report names every
-user that failed.
+stack's; ``up`` then applies only the stacks whose preview has changes (starting before the last
+previews end when they can no longer make the guard refuse), with ``--continue-on-error`` so one
+failing gateway does not stop the others; the report names every user that failed.
 
 Exit status: 0 done; 1 a user or stack failed (named in the report); 2 nothing was run: bad
 input (roster or settings) or a stack locked by a run that may still be going; 3 refused by the
@@ -21,8 +21,9 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -318,8 +319,9 @@ class Fleet:
             run.resource_count = listed[run.name].resource_count if run.name in listed else None
         return runs
 
-    def preview(self, runs: list[StackRun]) -> RunReport:
-        """Preview every run's stack; fill in ``changes``; return the fleet's plan by user.
+    @contextmanager
+    def _previewing(self, runs: list[StackRun]):
+        """The preview operation for ``_run_one`` while the ``with`` lasts.
 
         Each program is handed the outputs ``open`` read (``departures.previous_outputs``) in a
         file in a folder of this run's own (mode 0700), named in its workspace's environment for
@@ -335,6 +337,11 @@ class Fleet:
                 finally:
                     del stack.workspace.env_vars[PREVIOUS_OUTPUTS_ENV]
 
+            yield preview
+
+    def preview(self, runs: list[StackRun]) -> RunReport:
+        """Preview every run's stack; fill in ``changes``; return the fleet's plan by user."""
+        with self._previewing(runs) as preview:
             return self._run(runs, preview)
 
     def _previous_names(self, runs: list[StackRun]) -> dict[str, str]:
@@ -345,19 +352,21 @@ class Fleet:
             if row.get("name")
         }
 
-    def guard(self, runs: list[StackRun], plan: RunReport) -> str | None:
+    def guard(self, runs: list[StackRun], plan: RunReport, not_previewed: list[StackRun] = ()) -> str | None:
         """Why the plan is refused as a mass deletion over the whole fleet, or None.
 
         Counts the users leaving the roster and the users whose volume or app the plan deletes or
         replaces (a ``namePrefix`` or region change), against all users of the last update of
-        ``runs`` (every shard, also those not run now).
+        ``runs`` (every shard, also those not run now); every user of a run in ``not_previewed``
+        (its users now and at its last update) counts as losing data, whatever its preview will say.
         Overridden by ``OPENCLAW_FLEET_ALLOW_MASS_DELETION=1`` in the command's environment.
         """
         previous = {user_id for run in runs for user_id in run.previous.get("roster_state") or {}}
         current = {user.id for user in self.users}
         removed = previous - current
         losing = set(plan.users_losing_data) - removed
-        affected = removed | losing
+        unknown = {user_id for run in not_previewed for user_id in _users_of(run)} - removed - losing
+        affected = removed | losing | unknown
         share, minimum = self.config.deletion_share, self.config.deletion_minimum
         if os.environ.get(OVERRIDE_ENV) == "1" or not is_mass_loss(len(affected), len(previous), share, minimum):
             return None
@@ -365,21 +374,68 @@ class Fleet:
         if losing:
             reasons = sorted({reason for user in losing for reason in plan.users[user].data_loss})
             parts.append(f"{len(losing)} would lose their data ({'; '.join(reasons)})")
+        if unknown:
+            parts.append(f"{len(unknown)} are in shards not yet previewed")
         return (
             f"refused: this run would delete or lose the data of {len(affected)} of {len(previous)} users, more than "
             f"{share:.0%} of the fleet: {', '.join(parts)}. Users: {_few(sorted(affected))}. If that is intended, "
             f"run again with {OVERRIDE_ENV}=1"
         )
 
+    def preview_then_up(self, runs: list[StackRun], everyone: list[StackRun]) -> FleetUp:
+        """Preview the runs whose ``changes`` are not known yet, judge the fleet's plan with ``guard``
+        over ``everyone``, and ``up`` (continue on error) every run with changes; a bounded number
+        of stacks at once in all.
+
+        An ``up`` need not wait for the previews still running or queued once they cannot make the
+        guard refuse: when the users it counts so far plus every user of those shards are not a mass
+        deletion, no plan of theirs can be one. From then on each run with changes goes to its
+        ``up`` before the next preview starts, and the shards whose digest differs from their last
+        update's are previewed first, so a roster change applies while the rest of the fleet is
+        still being previewed. A refusal still means no ``up`` was started. After a preview fails
+        no ``up`` starts (one already running ends as it would)."""
+        queued = sorted(
+            (run for run in runs if run.changes is None), key=lambda run: run.previous.get("fleet_digest") == run.digest
+        )
+        ready = [run for run in runs if run.changes is not None and run.has_changes]
+        previewing = {run.name for run in queued}  # queued or running
+        names = self.names | self._previous_names(runs)
+        result = FleetUp(RunReport(names), RunReport(names))
+        with self._previewing(runs) as preview, ThreadPoolExecutor(max_workers=self.stacks_at_once) as pool:
+            running = {}
+            while True:
+                not_previewed = [run for run in runs if run.name in previewing]
+                may_up = not result.failed_previews and self.guard(everyone, result.plan, not_previewed) is None
+                while len(running) < self.stacks_at_once and ((ready and may_up) or queued):
+                    if ready and may_up:
+                        run, operation, report = ready.pop(0), self._up, result.report
+                        result.updated.append(run)
+                    else:
+                        run, operation, report = queued.pop(0), preview, result.plan
+                    running[pool.submit(self._run_one, run, operation, report)] = run
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    run = running.pop(future)
+                    future.result()
+                    if run.name in previewing:
+                        previewing.discard(run.name)
+                        if run.error:
+                            result.failed_previews.append(run)
+                        elif run.has_changes:
+                            ready.append(run)
+        result.refusal = self.guard(everyone, result.plan)
+        return result
+
+    def _up(self, stack: auto.Stack, on_event) -> dict[str, int]:
+        result = stack.up(parallel=self.parallel, on_event=on_event, continue_on_error=True)
+        return dict(result.summary.resource_changes or {})
+
     def up(self, runs: list[StackRun], only_changed: bool = True) -> RunReport:
         """``pulumi up`` (continue on error) of every run (with ``only_changed``, of those whose
         preview has changes); return what happened."""
-
-        def up(stack: auto.Stack, on_event) -> dict[str, int]:
-            result = stack.up(parallel=self.parallel, on_event=on_event, continue_on_error=True)
-            return dict(result.summary.resource_changes or {})
-
-        return self._run([run for run in runs if run.has_changes or not only_changed], up)
+        return self._run([run for run in runs if run.has_changes or not only_changed], self._up)
 
     def read_outputs(self, runs: list[StackRun]) -> None:
         """Make each run's ``previous`` its stack's outputs now (after an ``up``)."""
@@ -398,21 +454,38 @@ class Fleet:
 
         return self._run(runs, destroy)
 
+    def _run_one(self, run: StackRun, operation, report: RunReport) -> None:
+        """``operation(stack, on_event)`` → changes (op → count) on ``run``'s stack; records the run's
+        changes, seconds and error (a failed CLI run's last line) and the events in ``report``."""
+        started = time.monotonic()
+        try:
+            run.changes, run.error = operation(run.stack, report.on_event), None
+        except auto.CommandError as error:
+            run.error = _last_error_line(error)
+        run.seconds = time.monotonic() - started
+
     def _run(self, runs: list[StackRun], operation) -> RunReport:
-        """``operation(stack, on_event)`` → changes (op → count) on each run's stack, a bounded
-        number at once; records each run's changes, seconds and error; returns the events by user."""
+        """``_run_one`` of each run, a bounded number at once; returns the events by user."""
         report = RunReport(self.names | self._previous_names(runs))
-
-        def run_one(run: StackRun) -> None:
-            started = time.monotonic()
-            try:
-                run.changes, run.error = operation(run.stack, report.on_event), None
-            except auto.CommandError as error:
-                run.error = _last_error_line(error)
-            run.seconds = time.monotonic() - started
-
-        self._each(run_one, runs)
+        self._each(lambda run: self._run_one(run, operation, report), runs)
         return report
+
+
+@dataclass
+class FleetUp:
+    """What ``Fleet.preview_then_up`` did: the fleet's plan (the previews' events), the ups' events,
+    the runs that went to their ``up``, the runs whose preview failed, and the guard's refusal."""
+
+    plan: RunReport
+    report: RunReport
+    updated: list[StackRun] = field(default_factory=list)
+    failed_previews: list[StackRun] = field(default_factory=list)
+    refusal: str | None = None
+
+
+def _users_of(run: StackRun) -> set[str]:
+    """The ids of ``run``'s users now and at its stack's last update."""
+    return {user.id for user in run.users} | set(run.previous.get("roster_state") or {})
 
 
 def _few(names: list[str], limit: int = 20) -> str:
@@ -489,13 +562,9 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         for run in skipped:
             out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")
         runs = [run for run in runs if run not in skipped]
-    if command != "preview":
-        for run in runs:
-            if run.only_creates:
-                run.changes = {"create": len(run.users)}
-    plan = fleet.preview([run for run in runs if run.changes is None])
-    refusal = fleet.guard(everyone, plan)
-    if command == "preview" or refusal or any(run.error for run in runs):
+    if command == "preview":
+        plan = fleet.preview(runs)
+        refusal = fleet.guard(everyone, plan)
         print_report(out, "preview", runs, plan)
         if document:
             review = review_of(fleet, runs, plan, everyone)
@@ -508,17 +577,27 @@ def run_command(command: str, root: Path, base: str, options) -> int:
             print(f"fleet: {refusal}", file=sys.stderr)
             return 3
         return _status(runs, plan)
-    report = fleet.up(runs)
-    print_report(out, "up", runs, report)
-    status = _status(runs, report)
+    for run in runs:
+        if run.only_creates:
+            run.changes = {"create": len(run.users)}
+    result = fleet.preview_then_up(runs, everyone)
+    if result.refusal or result.failed_previews:
+        print_report(out, "preview", runs, result.plan)
+    if result.refusal:
+        print(f"fleet: {result.refusal}", file=sys.stderr)
+        return 3
+    if result.updated or not result.failed_previews:
+        print_report(out, "up", runs, result.report)
+    status = _status(runs, result.plan, result.report)
     if command == "rollout" and status == 0:
         fleet.read_outputs(runs)
         return run_rollout(fleet, runs, options, out)
     return status
 
 
-def _status(runs: list[StackRun], report: RunReport) -> int:
-    failed = report.failed_users
+def _status(runs: list[StackRun], *reports: RunReport) -> int:
+    failed = sorted({user for report in reports for user in report.failed_users})
     if failed:
         print(f"fleet: {len(failed)} user(s) failed: {_few(failed, 100)}", file=sys.stderr)
-    return 1 if failed or any(run.error for run in runs) or report.stack_errors else 0
+    errors = any(run.error for run in runs) or any(report.stack_errors for report in reports)
+    return 1 if failed or errors else 0

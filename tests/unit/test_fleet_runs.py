@@ -1,9 +1,12 @@
 """Which shard stacks ``fleet up`` sends to their ``up`` without a preview, what a shard's digest follows,
-and what a preview is handed."""
+what a preview is handed, and when an ``up`` may start while other shards are still previewed."""
 
 import json
 from pathlib import Path
 from types import SimpleNamespace
+
+from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult
 
 from openclaw_fleet.cli.fleet import Fleet, FleetConfig, StackRun, engine_env, program_digest
 from openclaw_fleet.departures import PREVIOUS_OUTPUTS_ENV
@@ -73,3 +76,80 @@ def test_the_engine_gets_gzip_and_a_lazier_collector_unless_the_environment_choo
     monkeypatch.setenv("GOGC", "100")
     monkeypatch.setenv("PULUMI_DIY_BACKEND_ZSTD", "true")
     assert engine_env() == {}
+
+
+class ScriptedStack:
+    """Stands in for ``auto.Stack`` in ``Fleet.preview_then_up``: its preview shows ``changes``, marks
+    ``losing`` (instance names) as losing their volume, or fails; every call goes into ``log``."""
+
+    def __init__(self, name: str, log: list, changes: dict, losing: list[str] = (), fails: bool = False):
+        self.name, self.workspace, self.log = name, SimpleNamespace(env_vars={}), log
+        self.changes, self.losing, self.fails = changes, losing, fails
+
+    def preview(self, parallel: int, on_event) -> SimpleNamespace:
+        self.log.append(("preview", self.name))
+        if self.fails:
+            raise auto.CommandError(CommandResult("", "error: the program failed", 1))
+        for name in self.losing:
+            parent = f"urn:pulumi:dev::openclaw-fleet::openclaw:fleet:FlyGateway::{name}"
+            state = SimpleNamespace(parent=parent, retain_on_delete=False)
+            meta = SimpleNamespace(
+                op="replace", urn=f"{parent}$pulumi-python:dynamic/fly:Volume::{name}",
+                type="pulumi-python:dynamic/fly:Volume", old=state, new=state, keys=["region"], diffs=None,
+            )  # fmt: skip
+            on_event(SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=meta)))
+        return SimpleNamespace(change_summary=self.changes)
+
+    def up(self, parallel: int, on_event, continue_on_error: bool) -> SimpleNamespace:
+        self.log.append(("up", self.name))
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"update": 1}))
+
+
+def fleet_of_five_shards(tmp_path: Path, script: dict[int, dict]) -> tuple[Fleet, list[StackRun], list]:
+    """50 users in 5 shards of 10 (all in the last update), run one stack at once with the guard's
+    defaults (more than 20 % and at least 3 users). Shard 5's digest changed since its last update;
+    ``script`` gives a shard's ``ScriptedStack`` options by number (default: nothing to change)."""
+    ids = [f"user_2u{number:02d}" for number in range(50)]
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("users:\n" + "".join(f'  - {{id: {user_id}, name: "U"}}\n' for user_id in ids))
+    fleet = Fleet(tmp_path, FleetConfig("dev", "openclaw-fleet", "", 5, roster, "p", 0.2, 3, None), stacks_at_once=1)
+    instance = {user_id: name for name, user_id in fleet.names.items()}
+    log, runs = [], []
+    for shard in range(1, 6):
+        members = ids[(shard - 1) * 10 : shard * 10]
+        options = {"changes": {"same": 90}} | script.get(shard, {})
+        options["losing"] = [instance[user_id] for user_id in options.get("losing", [])]
+        stack = ScriptedStack(f"dev-shard-{shard}-of-5", log, **options)
+        roster_state = {user_id: {"name": instance[user_id]} for user_id in members}
+        previous = {"fleet_digest": "old", "roster_state": roster_state}
+        users = [user(id=user_id) for user_id in members]
+        runs.append(StackRun(stack.name, stack, users, "new" if shard == 5 else "old", previous=previous))
+    return fleet, runs, log
+
+
+def test_an_up_starts_before_the_last_previews_once_they_cannot_make_the_guard_refuse(tmp_path):
+    fleet, runs, log = fleet_of_five_shards(tmp_path, {5: {"changes": {"same": 88, "update": 2}}})
+    result = fleet.preview_then_up(runs, runs)
+    # Shard 5 (digest changed) is previewed first; its up waits until the shards not yet previewed
+    # hold at most 20 % of the users (10 of 50), then goes before the last preview.
+    previews = [("preview", f"dev-shard-{shard}-of-5") for shard in (5, 1, 2, 3)]
+    assert log == [*previews, ("up", "dev-shard-5-of-5"), ("preview", "dev-shard-4-of-5")]
+    assert [run.name for run in result.updated] == ["dev-shard-5-of-5"] and result.refusal is None
+    assert runs[4].changes == {"update": 1}  # the up's, after the preview's
+
+
+def test_a_mass_loss_in_the_last_previews_is_refused_before_any_up(tmp_path):
+    ids = [f"user_2u{number:02d}" for number in range(50)]
+    script = {5: {"changes": {"update": 2}}, 1: {"losing": ids[0:6]}, 4: {"losing": ids[30:36]}}
+    fleet, runs, log = fleet_of_five_shards(tmp_path, script)
+    result = fleet.preview_then_up(runs, runs)
+    assert [entry[0] for entry in log] == ["preview"] * 5 and result.updated == []
+    assert "12 of 50 users" in result.refusal and "12 would lose their data (Fly volume replaced" in result.refusal
+
+
+def test_a_failed_preview_starts_no_further_up(tmp_path):
+    fleet, runs, log = fleet_of_five_shards(tmp_path, {5: {"changes": {"update": 2}}, 1: {"fails": True}})
+    result = fleet.preview_then_up(runs, runs)
+    assert [entry[0] for entry in log] == ["preview"] * 5  # every shard is still previewed, for the report
+    assert [run.name for run in result.failed_previews] == ["dev-shard-1-of-5"] and result.updated == []
+    assert runs[0].error.endswith("error: the program failed") and result.refusal is None
