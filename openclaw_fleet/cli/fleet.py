@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -352,7 +353,7 @@ class Fleet:
             if row.get("name")
         }
 
-    def guard(self, runs: list[StackRun], plan: RunReport, not_previewed: list[StackRun] = ()) -> str | None:
+    def guard(self, runs: list[StackRun], plan: RunReport, not_previewed: Sequence[StackRun] = ()) -> str | None:
         """Why the plan is refused as a mass deletion over the whole fleet, or None.
 
         Counts the users leaving the roster and the users whose volume or app the plan deletes or
