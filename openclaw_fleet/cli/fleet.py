@@ -345,13 +345,16 @@ class Fleet:
         with self._previewing(runs) as preview:
             return self._run(runs, preview)
 
-    def _previous_names(self, runs: list[StackRun]) -> dict[str, str]:
-        return {
+    def _report(self, runs: list[StackRun]) -> RunReport:
+        """An empty report for ``runs``, naming users by their instance names now and at each
+        stack's last update."""
+        previous_names = {
             row.get("name"): user_id
             for run in runs
             for user_id, row in (run.previous.get("roster_state") or {}).items()
             if row.get("name")
         }
+        return RunReport(self.names | previous_names)
 
     def guard(self, runs: list[StackRun], plan: RunReport, not_previewed: Sequence[StackRun] = ()) -> str | None:
         """Why the plan is refused as a mass deletion over the whole fleet, or None.
@@ -400,8 +403,7 @@ class Fleet:
         )
         ready = [run for run in runs if run.changes is not None and run.has_changes]
         previewing = {run.name for run in queued}  # queued or running
-        names = self.names | self._previous_names(runs)
-        result = FleetUp(RunReport(names), RunReport(names))
+        result = FleetUp(self._report(runs), self._report(runs))
         with self._previewing(runs) as preview, ThreadPoolExecutor(max_workers=self.stacks_at_once) as pool:
             running = {}
             while True:
@@ -467,7 +469,7 @@ class Fleet:
 
     def _run(self, runs: list[StackRun], operation) -> RunReport:
         """``_run_one`` of each run, a bounded number at once; returns the events by user."""
-        report = RunReport(self.names | self._previous_names(runs))
+        report = self._report(runs)
         self._each(lambda run: self._run_one(run, operation, report), runs)
         return report
 
