@@ -183,6 +183,53 @@ def output_values(stack: auto.Stack, show_secrets: bool = False) -> dict:
     return json.loads(workspace.pulumi_command.run(args, workspace.work_dir, workspace.env_vars).stdout)
 
 
+def open_stack(name: str, workspace: auto.LocalWorkspace, listed: bool) -> auto.Stack:
+    """The stack ``name``: selected when ``pulumi stack ls`` listed it, else created (falling back to
+    selecting it when another run created it since). ``Stack.create_or_select`` would first try
+    ``pulumi stack select`` on every stack that does not exist yet, one failing CLI run each (about
+    0.3 s of CPU) for every shard of a new fleet. Raises auto.CommandError when the CLI fails."""
+    if listed:
+        return auto.Stack.select(name, workspace)
+    try:
+        return auto.Stack.create(name, workspace)
+    except auto.StackAlreadyExistsError:
+        return auto.Stack.select(name, workspace)
+
+
+def apply(stack: auto.Stack, command: str, parallel: int, on_event) -> dict[str, int]:
+    """``pulumi up`` or ``pulumi destroy`` (``command``) of ``stack``, with ``--yes --skip-preview
+    --continue-on-error`` and ``parallel`` resource operations at once; every engine event goes to
+    ``on_event`` (shapes: ``pulumi.automation.events``) once the CLI has ended. Returns the changes,
+    op → count, of the engine's summary event ({} when the run ended before one). Raises
+    auto.CommandError when the CLI fails, after handing over the events it wrote.
+
+    The Automation API's ``Stack.up`` runs three more CLI commands once the update has ended, to
+    build a result the fleet does not use (``stack output`` twice, once decrypting every secret of
+    the checkpoint, and ``stack history``), and ``Stack.destroy`` one: each 0.3–0.6 s of CPU, all
+    inside the stack's slot. The events come from the CLI's ``--event-log`` file, as the Automation
+    API reads them for CLIs before 3.206, in a folder of this run's own (mode 0700); secret values
+    in engine events are masked."""
+    workspace = stack.workspace
+    with tempfile.TemporaryDirectory(prefix="fleet-events-") as folder:
+        log = Path(folder) / "events.jsonl"
+        args = [command, "--yes", "--skip-preview", "--continue-on-error", "--parallel", str(parallel)]
+        args += ["--exec-kind", "auto.local", "--event-log", str(log), "--stack", stack.name]
+        try:
+            # The CLI has --event-log only with its debug commands on, as the Automation API sets.
+            workspace.pulumi_command.run(
+                args, workspace.work_dir, {"PULUMI_DEBUG_COMMANDS": "true", **workspace.env_vars}
+            )
+        finally:
+            changes: dict[str, int] = {}
+            lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+            for line in lines:
+                event = auto.events.EngineEvent.from_json(json.loads(line))
+                if event.summary_event:
+                    changes = dict(event.summary_event.resource_changes or {})
+                on_event(event)
+    return changes
+
+
 @dataclass
 class StackRun:
     """One shard's stack in this run, and what came of it."""
@@ -308,7 +355,7 @@ class Fleet:
             workspace = workspace_type(
                 str(self.root), env_vars=self._workspace_env(digest), secrets_provider=secrets, pulumi_command=cli
             )
-            stack = auto.Stack.create_or_select(name, workspace)
+            stack = open_stack(name, workspace, listed=name in listed)
             for sentence in repaired[name] + clear_killed_run(stack, self.config.project, backend):
                 self.out(f"{name}: {sentence}")
             return StackRun(name, stack, users, digest, output_values(stack, show_secrets), secrets_shown=show_secrets)
@@ -432,8 +479,7 @@ class Fleet:
         return result
 
     def _up(self, stack: auto.Stack, on_event) -> dict[str, int]:
-        result = stack.up(parallel=self.parallel, on_event=on_event, continue_on_error=True)
-        return dict(result.summary.resource_changes or {})
+        return apply(stack, "up", self.parallel, on_event)
 
     def up(self, runs: list[StackRun], only_changed: bool = True) -> RunReport:
         """``pulumi up`` (continue on error) of every run (with ``only_changed``, of those whose
@@ -451,11 +497,7 @@ class Fleet:
     def destroy(self, runs: list[StackRun]) -> RunReport:
         """``pulumi destroy`` (continue on error) of every run's stack."""
 
-        def destroy(stack: auto.Stack, on_event) -> dict[str, int]:
-            result = stack.destroy(parallel=self.parallel, on_event=on_event, continue_on_error=True)
-            return dict(result.summary.resource_changes or {})
-
-        return self._run(runs, destroy)
+        return self._run(runs, lambda stack, on_event: apply(stack, "destroy", self.parallel, on_event))
 
     def _run_one(self, run: StackRun, operation, report: RunReport) -> None:
         """``operation(stack, on_event)`` → changes (op → count) on ``run``'s stack; records the run's

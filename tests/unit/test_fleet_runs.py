@@ -5,10 +5,11 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 
-from openclaw_fleet.cli.fleet import Fleet, FleetConfig, StackRun, engine_env, program_digest
+from openclaw_fleet.cli.fleet import Fleet, FleetConfig, StackRun, apply, engine_env, program_digest
 from openclaw_fleet.departures import PREVIOUS_OUTPUTS_ENV
 from openclaw_fleet.roster import User
 from tests.unit.users import user
@@ -83,7 +84,8 @@ class ScriptedStack:
     ``losing`` (instance names) as losing their volume, or fails; every call goes into ``log``."""
 
     def __init__(self, name: str, log: list, changes: dict, losing: list[str] = (), fails: bool = False):
-        self.name, self.workspace, self.log = name, SimpleNamespace(env_vars={}), log
+        self.name, self.log = name, log
+        self.workspace = SimpleNamespace(env_vars={}, work_dir=".", pulumi_command=ScriptedCLI(log))
         self.changes, self.losing, self.fails = changes, losing, fails
 
     def preview(self, parallel: int, on_event) -> SimpleNamespace:
@@ -100,9 +102,23 @@ class ScriptedStack:
             on_event(SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=meta)))
         return SimpleNamespace(change_summary=self.changes)
 
-    def up(self, parallel: int, on_event, continue_on_error: bool) -> SimpleNamespace:
-        self.log.append(("up", self.name))
-        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"update": 1}))
+
+class ScriptedCLI:
+    """Stands in for the Pulumi CLI of ``fleet.apply``: logs (command, stack), writes ``events`` (each
+    a JSON engine event) to the ``--event-log`` file, then exits with ``code``."""
+
+    def __init__(self, log: list, events: list[dict] = (), code: int = 0):
+        self.log, self.code = log, code
+        self.events = events or [{"sequence": 1, "summaryEvent": {"resourceChanges": {"update": 1}}}]
+
+    def run(self, args: list[str], cwd: str, additional_env: dict) -> CommandResult:
+        assert additional_env.get("PULUMI_DEBUG_COMMANDS") == "true"  # else the CLI has no --event-log
+        self.log.append((args[0], args[args.index("--stack") + 1]))
+        event_log = Path(args[args.index("--event-log") + 1])
+        event_log.write_text("".join(json.dumps(event) + "\n" for event in self.events))
+        if self.code:
+            raise auto.CommandError(CommandResult("", "error: update failed", self.code))
+        return CommandResult("", "", 0)
 
 
 def fleet_of_five_shards(tmp_path: Path, script: dict[int, dict]) -> tuple[Fleet, list[StackRun], list]:
@@ -153,3 +169,20 @@ def test_a_failed_preview_starts_no_further_up(tmp_path):
     assert [entry[0] for entry in log] == ["preview"] * 5  # every shard is still previewed, for the report
     assert [run.name for run in result.failed_previews] == ["dev-shard-1-of-5"] and result.updated == []
     assert runs[0].error.endswith("error: the program failed") and result.refusal is None
+
+
+def test_apply_hands_over_the_events_a_failed_update_wrote_and_returns_the_summary(tmp_path):
+    failed = {
+        "sequence": 1,
+        "diagnosticEvent": {"urn": "urn:x", "message": "boom", "color": "never", "severity": "error"},
+    }
+    summary = {"sequence": 2, "summaryEvent": {"resourceChanges": {"create": 5, "same": 2}}}
+    log, seen = [], []
+    stack = SimpleNamespace(name="dev-shard-1-of-2", workspace=SimpleNamespace(env_vars={}, work_dir="."))
+    stack.workspace.pulumi_command = ScriptedCLI(log, [failed, summary])
+    assert apply(stack, "up", 16, seen.append) == {"create": 5, "same": 2}
+    stack.workspace.pulumi_command = ScriptedCLI(log, [failed], code=1)
+    with pytest.raises(auto.CommandError):
+        apply(stack, "destroy", 16, seen.append)
+    assert [event.diagnostic_event.message for event in seen if event.diagnostic_event] == ["boom", "boom"]
+    assert log == [("up", "dev-shard-1-of-2"), ("destroy", "dev-shard-1-of-2")]  # one CLI run each, nothing after
