@@ -171,11 +171,9 @@ def test_a_failed_preview_starts_no_further_up(tmp_path):
     assert runs[0].error.endswith("error: the program failed") and result.refusal is None
 
 
-def test_apply_hands_over_the_events_a_failed_update_wrote_and_returns_the_summary(tmp_path):
-    failed = {
-        "sequence": 1,
-        "diagnosticEvent": {"urn": "urn:x", "message": "boom", "color": "never", "severity": "error"},
-    }
+def test_apply_hands_over_the_events_a_failed_update_wrote_and_returns_the_summary():
+    diagnostic = {"urn": "urn:x", "message": "boom", "color": "never", "severity": "error"}
+    failed = {"sequence": 1, "diagnosticEvent": diagnostic}
     summary = {"sequence": 2, "summaryEvent": {"resourceChanges": {"create": 5, "same": 2}}}
     log, seen = [], []
     stack = SimpleNamespace(name="dev-shard-1-of-2", workspace=SimpleNamespace(env_vars={}, work_dir="."))
