@@ -208,7 +208,8 @@ def apply(stack: auto.Stack, command: str, parallel: int, on_event) -> dict[str,
     the checkpoint, and ``stack history``), and ``Stack.destroy`` one: each 0.3–0.6 s of CPU, all
     inside the stack's slot. The events come from the CLI's ``--event-log`` file, as the Automation
     API reads them for CLIs before 3.206, in a folder of this run's own (mode 0700); secret values
-    in engine events are masked."""
+    in engine events are masked. A line the CLI had not finished writing when it ended is left
+    out, as the Automation API's own reader does."""
     workspace = stack.workspace
     with tempfile.TemporaryDirectory(prefix="fleet-events-") as folder:
         log = Path(folder) / "events.jsonl"
@@ -221,8 +222,10 @@ def apply(stack: auto.Stack, command: str, parallel: int, on_event) -> dict[str,
             )
         finally:
             changes: dict[str, int] = {}
-            lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-            for line in lines:
+            text = log.read_text(encoding="utf-8") if log.exists() else ""
+            # Only whole lines: a CLI killed mid-write leaves a partial last one, which must not
+            # hide the CommandError that says why the run failed.
+            for line in text.split("\n")[:-1]:
                 event = auto.events.EngineEvent.from_json(json.loads(line))
                 if event.summary_event:
                     changes = dict(event.summary_event.resource_changes or {})

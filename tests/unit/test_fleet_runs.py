@@ -105,17 +105,18 @@ class ScriptedStack:
 
 class ScriptedCLI:
     """Stands in for the Pulumi CLI of ``fleet.apply``: logs (command, stack), writes ``events`` (each
-    a JSON engine event) to the ``--event-log`` file, then exits with ``code``."""
+    a JSON engine event) and then ``unfinished`` (a line cut short) to the ``--event-log`` file, then
+    exits with ``code``."""
 
-    def __init__(self, log: list, events: list[dict] = (), code: int = 0):
-        self.log, self.code = log, code
+    def __init__(self, log: list, events: list[dict] = (), code: int = 0, unfinished: str = ""):
+        self.log, self.code, self.unfinished = log, code, unfinished
         self.events = events or [{"sequence": 1, "summaryEvent": {"resourceChanges": {"update": 1}}}]
 
     def run(self, args: list[str], cwd: str, additional_env: dict) -> CommandResult:
         assert additional_env.get("PULUMI_DEBUG_COMMANDS") == "true"  # else the CLI has no --event-log
         self.log.append((args[0], args[args.index("--stack") + 1]))
         event_log = Path(args[args.index("--event-log") + 1])
-        event_log.write_text("".join(json.dumps(event) + "\n" for event in self.events))
+        event_log.write_text("".join(json.dumps(event) + "\n" for event in self.events) + self.unfinished)
         if self.code:
             raise auto.CommandError(CommandResult("", "error: update failed", self.code))
         return CommandResult("", "", 0)
@@ -184,3 +185,13 @@ def test_apply_hands_over_the_events_a_failed_update_wrote_and_returns_the_summa
         apply(stack, "destroy", 16, seen.append)
     assert [event.diagnostic_event.message for event in seen if event.diagnostic_event] == ["boom", "boom"]
     assert log == [("up", "dev-shard-1-of-2"), ("destroy", "dev-shard-1-of-2")]  # one CLI run each, nothing after
+
+
+def test_apply_leaves_out_a_last_event_the_cli_was_killed_while_writing():
+    log, seen = [], []
+    stack = SimpleNamespace(name="dev-shard-1-of-2", workspace=SimpleNamespace(env_vars={}, work_dir="."))
+    started = {"sequence": 1, "preludeEvent": {"config": {}}}
+    stack.workspace.pulumi_command = ScriptedCLI(log, [started], code=137, unfinished='{"sequence": 2, "resOu')
+    with pytest.raises(auto.CommandError):  # why the run failed, not a JSON error about its last line
+        apply(stack, "up", 16, seen.append)
+    assert [event.sequence for event in seen] == [1]
