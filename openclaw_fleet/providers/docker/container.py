@@ -11,8 +11,10 @@ EACCES on /home/node/.openclaw is the failure operators report most).
 
 Readiness: a container is ready only when its gateway answers ``GET /health`` with 200 within
 ``health_timeout_s`` seconds (over the published port, or from inside the container when none
-is published); otherwise the operation fails with the container's last log lines. A container
-that fails its first start is removed again, so no half-created container blocks the next run.
+is published); otherwise the operation fails with the container's last log lines: at the
+timeout, when the container stops, or as soon as a restart policy has restarted a gateway that
+keeps exiting (a crash loop) three times. A container that fails its first start is removed
+again, so no half-created container blocks the next run.
 
 Adoption (``adopt``): a container already holding the name (an imperatively started gateway) is
 stopped gracefully and replaced by the declared one, on the same volume.
@@ -23,7 +25,7 @@ Diff (Docker can change only resources, restart policy and run state in place):
 """
 
 import time
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import httpx
 import pulumi
@@ -46,6 +48,7 @@ REPLACE_FIELDS = (
     "mount_path",
     "publish_host",
 )
+CRASH_LOOP_EXITS = 3  # exits of the gateway during one readiness wait that fail it at once
 UPDATE_FIELDS = ("cpus", "memory_mb", "pids_limit", "restart_policy", "files", "state", "health_timeout_s")
 
 
@@ -223,21 +226,35 @@ def _host_port(found: dict) -> str | None:
 
 
 def _wait_ready(docker: DockerClient, container_id: str, args: ContainerArgs) -> None:
-    """Poll the gateway's /health until 200; raise GatewayNotReady with its logs on timeout or exit."""
+    """Poll the gateway's /health (every second) until 200. Raises GatewayNotReady, with the
+    container's last 20 log lines, when ``args.health_timeout_s`` seconds pass first, when the
+    container has stopped, or as soon as its gateway has exited ``CRASH_LOOP_EXITS`` times since the
+    wait began: under a restart policy a gateway that exits at start-up is restarted after a delay
+    that doubles each time, from 100 ms (Engine API, ``RestartPolicy``), so it is mostly
+    ``Restarting`` and would otherwise hold the run for the whole timeout. The count is the
+    engine's ``RestartCount``."""
     deadline = time.monotonic() + args.health_timeout_s
+    restarts_before = None
     while time.monotonic() < deadline:
         found = docker.inspect_container(container_id) or {}
         state = found.get("State", {})
+        restarts = found.get("RestartCount", 0)
+        restarts_before = restarts if restarts_before is None else restarts_before
         if not state.get("Running") and not state.get("Restarting"):
-            break
+            _not_ready(docker, container_id, args, f"stopped (exit code {state.get('ExitCode')})")
+        if restarts - restarts_before >= CRASH_LOOP_EXITS:
+            exits = f"exited {restarts - restarts_before} times while starting"
+            _not_ready(docker, container_id, args, f"{exits} (last exit code {state.get('ExitCode')})")
         if _health_ok(docker, container_id, args, found):
             return
         time.sleep(1)
+    _not_ready(docker, container_id, args, f"did not answer GET /health with 200 within {args.health_timeout_s:g}s")
+
+
+def _not_ready(docker: DockerClient, container_id: str, args: ContainerArgs, what_happened: str) -> NoReturn:
     logs = docker.logs(container_id, tail=20)
-    raise GatewayNotReady(
-        f"gateway {args.name} (user {args.labels.get('openclaw-fleet.user', '?')}) did not answer "
-        f"GET /health with 200 within {args.health_timeout_s:g}s; last log lines:\n{logs}"
-    )
+    user = args.labels.get("openclaw-fleet.user", "?")
+    raise GatewayNotReady(f"gateway {args.name} (user {user}) {what_happened}; last log lines:\n{logs}")
 
 
 def _health_ok(docker: DockerClient, container_id: str, args: ContainerArgs, found: dict) -> bool:
