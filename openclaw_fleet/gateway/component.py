@@ -3,8 +3,9 @@
 A gateway component is everything one roster user gets on one target (``DockerGateway``,
 ``FlyGateway``). Both have the outputs ``gateway_url``, ``token`` (secret), ``instance_id`` (the
 container or machine id), ``volume_id`` and ``state``, so the program and the stack outputs never
-ask which target they are on. Their children are named after the user's instance name
-(``<namePrefix>-u-<shortId>``).
+ask which target they are on. They are Python attributes only: a component registers no outputs,
+since each value is already in the checkpoint as its child's (about 140 bytes a user otherwise).
+Their children are named after the user's instance name (``<namePrefix>-u-<shortId>``).
 
 Existing stacks: both were one component type, ``openclaw:fleet:UserInstance``, before; each
 carries that type as an alias, so a stack made then sees no replacement
@@ -88,13 +89,3 @@ class Gateway(pulumi.ComponentResource):
                 GatewayCommandArgs(**where, command=command, user_id=user.id, state=user.state, once=once),
                 pulumi.ResourceOptions.merge(self.child, pulumi.ResourceOptions(depends_on=[previous])),
             )
-
-    def _register_gateway_outputs(self) -> None:
-        self.register_outputs(
-            {
-                "gateway_url": self.gateway_url,
-                "instance_id": self.instance_id,
-                "volume_id": self.volume_id,
-                "state": self.state,
-            }
-        )

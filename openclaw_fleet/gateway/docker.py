@@ -68,4 +68,4 @@ class DockerGateway(Gateway):
         self.gateway_url, self.instance_id = container.gateway_url, container.id
         self.volume_id, self.state = volume.id, container.status
         self._post_provision(user, {"target": "docker", "container": container.id}, container)
-        self._register_gateway_outputs()
+        self.register_outputs({})  # its outputs are its children's (gateway.component)

@@ -79,7 +79,7 @@ class FlyGateway(Gateway):
         self.gateway_url = pulumi.Output.from_input(origin)
         self.instance_id, self.volume_id, self.state = machine.id, volume.id, machine.status
         self._post_provision(user, {"target": "fly", "app": name, "machine_id": machine.id}, machine)
-        self._register_gateway_outputs()
+        self.register_outputs({})  # its outputs are its children's (gateway.component)
 
 
 def machine_config(

@@ -40,9 +40,11 @@ def test_ninety_users_preview_up_and_a_second_up_changes_nothing(tmp_path):
 def checkpoint_holds_no_declaration_site_or_provider(text: str) -> None:
     """No resource records where it was declared (the same lines for every user) or its pickled
     provider (the provider server adds it by type), its outputs repeat none of its inputs (the
-    provider server's doing), and a user takes at most 11.5 KB of the checkpoint as JSON (10.5 KB
-    here; 0.6 KB more with the provider in the inputs, 1.4 KB more again when the outputs repeated
-    the inputs, and more with source positions and the app's URN among its children's dependencies)."""
+    provider server's doing) and hold nothing a provider rebuilds from them, and a user takes at
+    most 10 KB of the checkpoint as JSON (0.35 KB more with the machine's config keys and mounts,
+    the secrets' names and the component's outputs stored, 0.6 KB more again with the provider in
+    the inputs, 1.4 KB more again when the outputs repeated the inputs, and more with source
+    positions and the app's URN among its children's dependencies)."""
     checkpoint = json.loads(text)
     resources = checkpoint["checkpoint"]["latest"]["resources"]
     for resource in resources:
@@ -55,8 +57,12 @@ def checkpoint_holds_no_declaration_site_or_provider(text: str) -> None:
                 key for key, value in outputs.items() if key in inputs and (inputs[key] == value or is_secret(value))
             )
             assert repeated == [], f"{resource['urn']}: outputs repeat the inputs {repeated}"
+        # nor what a provider rebuilds from the inputs, nor a gateway's values again on its component
+        assert not {"config_keys", "mounts", "names"} & set(outputs), resource["urn"]
+        if resource["type"] == "openclaw:fleet:FlyGateway":
+            assert outputs == {}, resource["urn"]
     size = len(json.dumps(checkpoint, separators=(",", ":")))
-    assert size / USERS <= 11_500, f"{size / USERS:.0f} bytes a user"
+    assert size / USERS <= 10_240, f"{size / USERS:.0f} bytes a user"
 
 
 def is_secret(value) -> bool:

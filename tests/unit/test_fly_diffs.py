@@ -82,3 +82,20 @@ def test_a_changed_number_in_the_config_is_a_change():
     moved = {**FROM_THE_ENGINE, "services": [{"internal_port": 18790.0}]}
     diff = MachineProvider().diff("id", machine_state(config_digest(FROM_FLY)), machine_inputs(moved))
     assert diff.changes and not diff.replaces
+
+
+def test_a_machine_stored_with_its_digest_alone_takes_its_mounts_from_the_config_last_applied():
+    # What the provider server hands diff: the stored outputs, and the old inputs where they lack a key.
+    olds = {**machine_inputs(FROM_THE_ENGINE), "config_digest": config_digest(FROM_THE_ENGINE), "status": "started"}
+    assert not MachineProvider().diff("id", olds, machine_inputs(FROM_THE_ENGINE)).changes
+    moved = {**FROM_THE_ENGINE, "mounts": [{"volume": "v2", "path": "/data"}]}
+    assert MachineProvider().diff("id", olds, machine_inputs(moved)).replaces == ["config"]
+
+
+def test_app_secrets_stored_without_names_compare_the_values_last_set_and_a_refresh_the_names_found():
+    # Create and update store the version alone; the provider server puts the old inputs back.
+    olds = {"app": "a", "values": {"T": "x"}, "version": 1}
+    assert not AppSecretsProvider().diff("id", olds, {"app": "a", "values": {"T": "x"}}).changes
+    assert AppSecretsProvider().diff("id", olds, {"app": "a", "values": {"T": "x", "K": "y"}}).changes
+    refreshed = {**olds, "names": []}  # a refresh found the secret gone from the app
+    assert AppSecretsProvider().diff("id", refreshed, {"app": "a", "values": {"T": "x"}}).changes

@@ -10,7 +10,7 @@ import pytest
 
 from openclaw_fleet.errors import ResourceInitFailed
 from openclaw_fleet.gateway.fly import machine_config
-from openclaw_fleet.providers.fly.machine import MachineArgs, MachineProvider
+from openclaw_fleet.providers.fly.machine import MachineArgs, MachineProvider, config_digest
 from tests.unit.users import user
 from tools.fly_emulator import Emulator, Timing
 from tools.fly_emulator.runtime import ChecksOnlyRuntime
@@ -57,6 +57,18 @@ def test_create_returns_a_started_machine_with_passing_checks_and_updates_nothin
     assert [machine.id for machine in live(emulator)] == [made.id]
     writes = [(call["method"], call["path"]) for call in emulator.calls if call["method"] != "GET"]
     assert writes == [("POST", "/v1/apps"), ("POST", f"/v1/apps/{APP}/machines")], writes
+
+
+def test_create_stores_only_the_digest_of_the_config_and_a_refresh_what_it_found(emulator, provider):
+    declared = args().props()
+    made = provider.create(declared)
+    assert made.outs["config_digest"] == config_digest(declared["config"])
+    assert not {"config", "config_keys", "mounts"} & set(made.outs)  # the inputs hold them
+    # What the provider server hands read and diff: the stored outputs, and the inputs.
+    found = provider.read(made.id, {**declared, **made.outs})
+    assert found.outs["config_keys"] == sorted(declared["config"])
+    assert found.outs["config_digest"] == made.outs["config_digest"]
+    assert not provider.diff(made.id, {**declared, **found.outs}, declared).changes
 
 
 def test_a_machine_that_does_not_pass_its_checks_is_reported_as_made_but_not_ready(emulator, runtime, provider):

@@ -17,10 +17,13 @@ machine.
 Files in the ``config`` input are written as ``{"guest_path", "mode", "text"}`` so that preview
 shows a changed file as readable text; the client sends them as the API's base64 ``raw_value``.
 
-The outputs do not repeat the config (the engine keeps it among the inputs, and Fly has it): they
-hold its SHA-256 (``config_digest``), its top-level keys (what ``read`` compares of the live
-machine) and its ``mounts`` (a changed mount replaces the machine). A state written before this
-still has ``config`` in its outputs; diff and update take either.
+The outputs do not repeat the config (the engine keeps it among the inputs, and Fly has it): create
+and update store its SHA-256 (``config_digest``) and nothing else of it, as the provider server hands
+the old inputs back with the old outputs. ``read`` (refresh) stores what it found: the digest of the
+live machine's config over the declared top-level keys (``config_keys``) and its ``mounts`` (a
+changed mount replaces the machine), which the version before needs to read a refreshed state
+(README, "Going back"). States written before this still have ``config``, or ``config_keys`` and
+``mounts``, in their outputs; diff and update take any of them.
 
 Adoption (``adopt``): create takes over the machine named ``name`` or, failing that, the app's only
 live machine (machines made by hand have generated names) and brings its config to the declared
@@ -69,8 +72,9 @@ class MachineArgs(ResourceArgs):
 
 
 class MachineState(ResourceArgs):
-    """The inputs less ``config`` (``config_digest``, ``config_keys`` and ``mounts`` in its place),
-    the current ``instance_id`` (version), ``status`` and ``private_ip``.
+    """The inputs less ``config`` (``config_digest`` in its place; after ``read`` also
+    ``config_keys`` and the live ``mounts``), the current ``instance_id`` (version), ``status`` and
+    ``private_ip``.
 
     ``status`` is the state Fly reported, a transitional one (``starting``, ``created``…) recorded
     as the state it leads to, so that the next run does not mistake it for drift; ``refresh``
@@ -85,8 +89,6 @@ class MachineState(ResourceArgs):
     health_timeout_s: float = 60
     user_id: str | None = None
     config_digest: str
-    config_keys: list[str]
-    mounts: list[dict[str, Any]] | None = None
     instance_id: str | None = None
     status: str | None = None
     private_ip: str | None = None
@@ -263,7 +265,8 @@ def _config_changed(olds: dict[str, Any], new_config: dict[str, Any]) -> bool:
 
 
 def _old_mounts(olds: dict[str, Any]) -> Any:
-    return olds["mounts"] if "config_digest" in olds else (olds.get("config") or {}).get("mounts")
+    """The mounts ``olds`` record: those a refresh found, else those of the config last applied."""
+    return olds["mounts"] if "mounts" in olds else (olds.get("config") or {}).get("mounts")
 
 
 def _has_unknowns(value: Any) -> bool:
@@ -301,8 +304,6 @@ def _state(args: MachineArgs, machine: dict[str, Any]) -> dict[str, Any]:
     return MachineState(
         **inputs,
         config_digest=config_digest(args.config),
-        config_keys=sorted(args.config),
-        mounts=args.config.get("mounts"),
         **{**observed, "status": HEADING_TO.get(state, state)},
     ).props()
 

@@ -5,6 +5,10 @@ the API lists names and digests only. Each update answers a new secrets ``versio
 pick up changed secrets only when they are updated (Fly: https://fly.io/docs/apps/secrets/), so
 the machine takes ``version`` as its ``min_secrets_version`` input and is updated whenever the
 secrets change.
+
+Create and update store the ``version`` alone: the secret names set are the keys of ``values``,
+which the provider server hands back with the old outputs. ``read`` (refresh) stores the ``names``
+Fly lists, and diff compares those with the declared ones when a refresh recorded them.
 """
 
 from __future__ import annotations
@@ -26,9 +30,8 @@ class AppSecretsArgs(ResourceArgs):
 
 
 class AppSecretsState(AppSecretsArgs):
-    """The inputs, the secret ``names`` Fly holds, and the secrets ``version``."""
+    """The inputs and the secrets ``version`` (``read`` adds the secret ``names`` Fly lists)."""
 
-    names: list[str] | None = None
     version: int | None = None
 
 
@@ -50,7 +53,8 @@ class AppSecretsProvider(FleetProvider):
         replaces = ["app"] if olds.get("app") != news.get("app") else []
         if isinstance(news["values"], Unknown):  # preview of a token still to be made: a change
             return DiffResult(changes=True, replaces=replaces)
-        drifted = sorted(olds.get("names") or []) != sorted(news["values"])
+        found = olds["names"] if "names" in olds else sorted(olds.get("values") or {})
+        drifted = sorted(found) != sorted(news["values"])
         return DiffResult(changes=bool(replaces) or drifted or olds.get("values") != news["values"], replaces=replaces)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -68,7 +72,7 @@ class AppSecretsProvider(FleetProvider):
     def _apply(self, args: AppSecretsArgs, values: dict[str, str | None]) -> dict[str, Any]:
         fly = self.fly()
         version = fly.set_secrets(args.app, values)
-        return AppSecretsState(**args.props(), names=sorted(args.values), version=version).props()
+        return AppSecretsState(**args.props(), version=version).props()
 
 
 PROVIDER = AppSecretsProvider()  # what the resources' ``__provider`` names (base.serialized_provider)
