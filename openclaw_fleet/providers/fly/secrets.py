@@ -53,8 +53,8 @@ class AppSecretsProvider(FleetProvider):
         replaces = ["app"] if olds.get("app") != news.get("app") else []
         if isinstance(news["values"], Unknown):  # preview of a token still to be made: a change
             return DiffResult(changes=True, replaces=replaces)
-        found = olds["names"] if "names" in olds else sorted(olds.get("values") or {})
-        drifted = sorted(found) != sorted(news["values"])
+        found = olds["names"] if "names" in olds else list(olds.get("values") or {})
+        drifted = sorted(found or []) != sorted(news["values"])
         return DiffResult(changes=bool(replaces) or drifted or olds.get("values") != news["values"], replaces=replaces)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
