@@ -1,8 +1,9 @@
 """The container provider's readiness wait on the real Docker engine, with a gateway that exits at
-start-up: under a restart policy it fails as soon as the engine has restarted it three times
+start-up: under a restart policy it fails once the engine has restarted it three times or more
 (not at the health timeout), and without one as soon as it has stopped; either way naming the exit
 code, with the container's last log lines, and the half-created container removed again."""
 
+import re
 import secrets
 import time
 
@@ -44,7 +45,10 @@ def failing_gateway():
 
 @pytest.mark.parametrize(
     "restart_policy, what_happened",
-    [("unless-stopped", "exited 3 times while starting (last exit code 3)"), ("no", "stopped (exit code 3)")],
+    [
+        ("unless-stopped", r"exited ([3-9]|\d\d+) times while starting \(last exit code 3\)"),
+        ("no", r"stopped \(exit code 3\)"),
+    ],
 )
 def test_a_gateway_that_exits_at_start_fails_at_once_naming_its_exit_code(
     failing_gateway, restart_policy, what_happened
@@ -54,7 +58,8 @@ def test_a_gateway_that_exits_at_start_fails_at_once_naming_its_exit_code(
         ContainerProvider().create({**failing_gateway, "restart_policy": restart_policy})
     seconds = time.monotonic() - started
     said = str(failure.value)
-    assert f"gateway {failing_gateway['name']} (user user_2ready0) {what_happened}" in said, said
+    # Three exits or more: the engine may restart it again between two looks of the wait.
+    assert re.search(rf"gateway {failing_gateway['name']} \(user user_2ready0\) {what_happened}", said), said
     assert "config invalid: gateway.bind" in said  # its log lines
     assert seconds < HEALTH_TIMEOUT_S / 2, f"took {seconds:.0f} s"
     with docker_client() as docker:

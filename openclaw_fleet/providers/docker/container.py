@@ -48,8 +48,8 @@ REPLACE_FIELDS = (
     "mount_path",
     "publish_host",
 )
-CRASH_LOOP_EXITS = 3  # exits of the gateway during one readiness wait that fail it at once
 UPDATE_FIELDS = ("cpus", "memory_mb", "pids_limit", "restart_policy", "files", "state", "health_timeout_s")
+CRASH_LOOP_EXITS = 3  # exits of the gateway during one readiness wait that fail it at once
 
 
 class ContainerArgs(ResourceArgs):
@@ -228,11 +228,11 @@ def _host_port(found: dict) -> str | None:
 def _wait_ready(docker: DockerClient, container_id: str, args: ContainerArgs) -> None:
     """Poll the gateway's /health (every second) until 200. Raises GatewayNotReady, with the
     container's last 20 log lines, when ``args.health_timeout_s`` seconds pass first, when the
-    container has stopped, or as soon as its gateway has exited ``CRASH_LOOP_EXITS`` times since the
-    wait began: under a restart policy a gateway that exits at start-up is restarted after a delay
-    that doubles each time, from 100 ms (Engine API, ``RestartPolicy``), so it is mostly
-    ``Restarting`` and would otherwise hold the run for the whole timeout. The count is the
-    engine's ``RestartCount``."""
+    container has stopped, or once its gateway has exited ``CRASH_LOOP_EXITS`` times or more since
+    the wait began and is seen waiting to restart again: under a restart policy a gateway that exits
+    at start-up is restarted after a delay that doubles each time, from 100 ms (Engine API,
+    ``RestartPolicy``), so it is mostly ``Restarting`` and would otherwise hold the run for the
+    whole timeout. The count is the engine's ``RestartCount``."""
     deadline = time.monotonic() + args.health_timeout_s
     restarts_before = None
     while time.monotonic() < deadline:
@@ -242,7 +242,8 @@ def _wait_ready(docker: DockerClient, container_id: str, args: ContainerArgs) ->
         restarts_before = restarts if restarts_before is None else restarts_before
         if not state.get("Running") and not state.get("Restarting"):
             _not_ready(docker, container_id, args, f"stopped (exit code {state.get('ExitCode')})")
-        if restarts - restarts_before >= CRASH_LOOP_EXITS:
+        # The engine keeps the last exit code only while it waits to restart (at a start it is 0).
+        if restarts - restarts_before >= CRASH_LOOP_EXITS and state.get("Restarting"):
             exits = f"exited {restarts - restarts_before} times while starting"
             _not_ready(docker, container_id, args, f"{exits} (last exit code {state.get('ExitCode')})")
         if _health_ok(docker, container_id, args, found):

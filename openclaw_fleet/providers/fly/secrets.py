@@ -7,8 +7,8 @@ the machine takes ``version`` as its ``min_secrets_version`` input and is update
 secrets change.
 
 Create and update store the ``version`` alone: the secret names set are the keys of ``values``,
-which the provider server hands back with the old outputs. ``read`` (refresh) stores the ``names``
-Fly lists, and diff compares those with the declared ones when a refresh recorded them.
+which the provider server hands back with the old outputs, so diff compares them with the values.
+``read`` (refresh) stores the ``names`` Fly lists, and diff compares those with the declared ones.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class AppSecretsProvider(FleetProvider):
         replaces = ["app"] if olds.get("app") != news.get("app") else []
         if isinstance(news["values"], Unknown):  # preview of a token still to be made: a change
             return DiffResult(changes=True, replaces=replaces)
-        found = olds["names"] if "names" in olds else list(olds.get("values") or {})
-        drifted = sorted(found or []) != sorted(news["values"])
+        # Names Fly listed at a refresh; without one, the values' comparison below says it all.
+        drifted = "names" in olds and sorted(olds["names"] or []) != sorted(news["values"])
         return DiffResult(changes=bool(replaces) or drifted or olds.get("values") != news["values"], replaces=replaces)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
