@@ -27,7 +27,8 @@ for name, text in [
         "--stacks-at-once",
         type=int,
         default=default_stacks_at_once(),
-        help="shards run at once (default: the CPU cores this process may use, at least 2)",
+        help="shards previewed at once, and shards updated at once beside them (default: the CPU cores this process "
+        "may use, at least 2)",
     )
     sub.add_argument("--parallel", type=int, default=32, help="resource operations at once per stack (default 32)")
     sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")

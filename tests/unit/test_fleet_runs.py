@@ -2,6 +2,7 @@
 what a preview is handed, and when an ``up`` may start while other shards are still previewed."""
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -79,17 +80,27 @@ def test_the_engine_gets_gzip_and_a_lazier_collector_unless_the_environment_choo
     assert engine_env() == {}
 
 
+def meet(log: list, entry: tuple | None, seconds: float = 10) -> None:
+    """Wait until ``entry`` is in ``log``: what the caller is doing runs beside it."""
+    deadline = time.monotonic() + seconds
+    while entry is not None and entry not in log:
+        assert time.monotonic() < deadline, f"{entry} did not start beside {log[-1]}"
+        time.sleep(0.01)
+
+
 class ScriptedStack:
     """Stands in for ``auto.Stack`` in ``Fleet.preview_then_up``: its preview shows ``changes``, marks
-    ``losing`` (instance names) as losing their volume, or fails; every call goes into ``log``."""
+    ``losing`` (instance names) as losing their volume, or fails; every call goes into ``log``. Its
+    preview ends only once the log entry ``meets`` is there too, its up once ``up_meets`` is."""
 
-    def __init__(self, name: str, log: list, changes: dict, losing: list[str] = (), fails: bool = False):
-        self.name, self.log = name, log
-        self.workspace = SimpleNamespace(env_vars={}, work_dir=".", pulumi_command=ScriptedCLI(log))
+    def __init__(self, name: str, log: list, changes: dict, losing=(), fails=False, meets=None, up_meets=None):
+        self.name, self.log, self.meets = name, log, meets
+        self.workspace = SimpleNamespace(env_vars={}, work_dir=".", pulumi_command=ScriptedCLI(log, meets=up_meets))
         self.changes, self.losing, self.fails = changes, losing, fails
 
     def preview(self, parallel: int, on_event) -> SimpleNamespace:
         self.log.append(("preview", self.name))
+        meet(self.log, self.meets)
         if self.fails:
             raise auto.CommandError(CommandResult("", "error: the program failed", 1))
         for name in self.losing:
@@ -106,10 +117,10 @@ class ScriptedStack:
 class ScriptedCLI:
     """Stands in for the Pulumi CLI of ``fleet.apply``: logs (command, stack), writes ``events`` (each
     a JSON engine event) and then ``unfinished`` (a line cut short) to the ``--event-log`` file, then
-    exits with ``code``."""
+    exits with ``code`` (once ``meets`` is in the log, when given)."""
 
-    def __init__(self, log: list, events: list[dict] = (), code: int = 0, unfinished: str = ""):
-        self.log, self.code, self.unfinished = log, code, unfinished
+    def __init__(self, log: list, events: list[dict] = (), code=0, unfinished="", meets: tuple | None = None):
+        self.log, self.code, self.unfinished, self.meets = log, code, unfinished, meets
         self.events = events or [{"sequence": 1, "summaryEvent": {"resourceChanges": {"update": 1}}}]
 
     def run(self, args: list[str], cwd: str, additional_env: dict) -> CommandResult:
@@ -117,6 +128,7 @@ class ScriptedCLI:
         self.log.append((args[0], args[args.index("--stack") + 1]))
         event_log = Path(args[args.index("--event-log") + 1])
         event_log.write_text("".join(json.dumps(event) + "\n" for event in self.events) + self.unfinished)
+        meet(self.log, self.meets)
         if self.code:
             raise auto.CommandError(CommandResult("", "error: update failed", self.code))
         return CommandResult("", "", 0)
@@ -145,12 +157,15 @@ def fleet_of_five_shards(tmp_path: Path, script: dict[int, dict]) -> tuple[Fleet
 
 
 def test_an_up_starts_before_the_last_previews_once_they_cannot_make_the_guard_refuse(tmp_path):
-    fleet, runs, log = fleet_of_five_shards(tmp_path, {5: {"changes": {"same": 88, "update": 2}}})
+    up, last_preview = ("up", "dev-shard-5-of-5"), ("preview", "dev-shard-4-of-5")
+    script = {5: {"changes": {"same": 88, "update": 2}, "up_meets": last_preview}, 4: {"meets": up}}
+    fleet, runs, log = fleet_of_five_shards(tmp_path, script)
     result = fleet.preview_then_up(runs, runs)
     # Shard 5 (digest changed) is previewed first; its up waits until the shards not yet previewed
-    # hold at most 20 % of the users (10 of 50), then goes before the last preview.
+    # hold at most 20 % of the users (10 of 50), then runs beside the last preview, in a slot of its
+    # own (one stack at once: one preview and one up); each of the two ends only once the other began.
     previews = [("preview", f"dev-shard-{shard}-of-5") for shard in (5, 1, 2, 3)]
-    assert log == [*previews, ("up", "dev-shard-5-of-5"), ("preview", "dev-shard-4-of-5")]
+    assert log[:4] == previews and sorted(log[4:]) == [last_preview, up]
     assert [run.name for run in result.updated] == ["dev-shard-5-of-5"] and result.refusal is None
     assert runs[4].changes == {"update": 1}  # the up's, after the preview's
 
