@@ -106,9 +106,9 @@ class FleetConfig:
             raise FleetError(f"{path}: {error}") from None
 
 
-def engine_env() -> dict[str, str]:
-    """What the Pulumi CLI processes ``fleet`` starts get, where the environment does not choose
-    itself: name → value.
+def engine_env(parallel: int) -> dict[str, str]:
+    """What the Pulumi CLI processes ``fleet`` starts with ``--parallel parallel`` get, where the
+    environment does not choose itself: name → value.
 
     - ``PULUMI_DIY_BACKEND_GZIP=true`` (unless ``PULUMI_DIY_BACKEND_GZIP`` or ``…_ZSTD`` is set). A
       file (DIY) backend rewrites the whole checkpoint after every step; gzip makes it about ten
@@ -120,12 +120,17 @@ def engine_env() -> dict[str, str]:
       collector took about a fifth of the engine's CPU. 400 collects about a quarter as often and
       lets the heap grow to five times what is live (Go's GC guide: https://go.dev/doc/gc-guide):
       a 50-user shard's cold ``up`` peaked at 334 MiB against 178 MiB.
+    - ``OPENCLAW_FLEET_PROVIDER_THREADS=<parallel>`` (unless set), read by the provider process the
+      engine starts (``openclaw_fleet/providers/server.py``, default 32), so that ``--parallel``
+      above 32 has as many provider calls at once, not 32 and the rest queued in the provider.
     """
     env = {}
     if not {"PULUMI_DIY_BACKEND_GZIP", "PULUMI_DIY_BACKEND_ZSTD"} & set(os.environ):
         env["PULUMI_DIY_BACKEND_GZIP"] = "true"
     if "GOGC" not in os.environ:
         env["GOGC"] = "400"
+    if "OPENCLAW_FLEET_PROVIDER_THREADS" not in os.environ:
+        env["OPENCLAW_FLEET_PROVIDER_THREADS"] = str(parallel)
     return env
 
 
@@ -312,7 +317,7 @@ class Fleet:
     def _workspace_env(self, digest: str) -> dict[str, str]:
         # The fleet judges mass deletion over all shards itself (``guard``), so the program's own
         # one-stack guard is told it has been done.
-        return {OVERRIDE_ENV: "1", "OPENCLAW_FLEET_DIGEST": digest, **engine_env()}
+        return {OVERRIDE_ENV: "1", "OPENCLAW_FLEET_DIGEST": digest, **engine_env(self.parallel)}
 
     def open(self, show_secrets: bool = False) -> list[StackRun]:
         """Create or select every shard's stack, copy the base stack's settings to each, clear

@@ -71,13 +71,14 @@ def test_previews_are_handed_the_outputs_read_without_secrets_and_nothing_is_lef
     assert not path.exists()
 
 
-def test_the_engine_gets_gzip_and_a_lazier_collector_unless_the_environment_chooses(monkeypatch):
-    for name in ("GOGC", "PULUMI_DIY_BACKEND_GZIP", "PULUMI_DIY_BACKEND_ZSTD"):
+def test_the_engine_gets_gzip_a_lazier_collector_and_provider_threads_unless_the_environment_chooses(monkeypatch):
+    for name in ("GOGC", "PULUMI_DIY_BACKEND_GZIP", "PULUMI_DIY_BACKEND_ZSTD", "OPENCLAW_FLEET_PROVIDER_THREADS"):
         monkeypatch.delenv(name, raising=False)
-    assert engine_env() == {"PULUMI_DIY_BACKEND_GZIP": "true", "GOGC": "400"}
+    assert engine_env(48) == {"PULUMI_DIY_BACKEND_GZIP": "true", "GOGC": "400", "OPENCLAW_FLEET_PROVIDER_THREADS": "48"}
     monkeypatch.setenv("GOGC", "100")
     monkeypatch.setenv("PULUMI_DIY_BACKEND_ZSTD", "true")
-    assert engine_env() == {}
+    monkeypatch.setenv("OPENCLAW_FLEET_PROVIDER_THREADS", "8")
+    assert engine_env(48) == {}
 
 
 def meet(log: list, entry: tuple | None, seconds: float = 10) -> None:
