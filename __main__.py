@@ -23,6 +23,7 @@ from openclaw_fleet.sdk_at_scale import (
     without_declaration_sites,
     without_sdk_debug_logs,
 )
+from openclaw_fleet.secret_sources import check_references
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
 
@@ -33,6 +34,7 @@ outputs_awaited_together()
 settings = StackSettings.load()
 try:
     users = load_roster(settings.roster)
+    check_references(users, settings.secret_sources, Path(settings.roster), f"Pulumi.{pulumi.get_stack()}.yaml")
 except RosterError as error:
     raise pulumi.RunError(str(error)) from None
 _, shard, shard_count = parse_shard_stack(pulumi.get_stack())
@@ -44,8 +46,14 @@ if shard_count != settings.shards:
 users = [user for user in users if shard_of(user.id, shard_count) == shard]
 # Every secret reference and the deletion guard are checked before the first resource is
 # registered, so a missing key or a refused mass deletion changes nothing.
-keys = {user.id: provider_key_values(user) for user in users}
-departures = Departures([user.id for user in users], settings.mass_deletion_share, settings.mass_deletion_minimum)
+keys = {user.id: provider_key_values(user, settings.secret_sources) for user in users}
+departures = Departures(
+    [user.id for user in users],
+    settings.mass_deletion_share,
+    settings.mass_deletion_minimum,
+    [(user, instance_name(settings.name_prefix, user.id)) for user in users],
+    settings.roster,
+)
 if settings.target == "fly":
     returning = [user.id for user in users if user.restore == "latest"]
     stale = stale_restores(returning, departures.left_before, settings.snapshot_retention_days, date.today())
@@ -78,6 +86,7 @@ gateways = {
             settings=settings,
             provider_keys=keys[user.id],
             departed_volume_id=(departures.left_before.get(user.id) or {}).get("volume_id"),
+            returning=user.id in departures.left_before,
         ),
     )
     for user in users

@@ -70,6 +70,36 @@ def stale_restores(returning: list[str], left_before: dict, retention_days: int,
     return stale
 
 
+def inherited(
+    roster: str, current: dict[str, tuple[str, int, bool]], previous_users: dict, departed: dict
+) -> list[str]:
+    """Why roster users would inherit another user's gateway and data: ``file:line: field: problem``
+    each ([] when none).
+
+    ``roster``: the roster file's path; ``current``: user id → (instance name, roster line,
+    adopt); ``previous_users`` and ``departed``: the stack outputs ``roster_state`` and
+    ``departed`` (user id → row with the instance ``name``).
+    A user whose instance name is that of a different id still in the last update, or of a user
+    who left with a volume retained or snapshotted, would get that user's app, volume and data:
+    ids that differ only in case, or before their last 12 characters, share a short id. Refused
+    unless the roster sets ``adopt: true`` on the new user, which says so on purpose."""
+    owners: dict[str, tuple[str, str]] = {}
+    for rows, why in ((departed, "who left with their data kept"), (previous_users, "who has it now")):
+        for user_id, row in rows.items():
+            if row.get("name"):
+                owners[row["name"]] = (user_id, why)
+    problems = []
+    for user_id, (name, line, adopt) in sorted(current.items()):
+        owner, why = owners.get(name, (user_id, ""))
+        if owner != user_id and not adopt:
+            problems.append(
+                f"{roster}:{line}: users.{user_id}: would get gateway {name} of user {owner}, {why} (their short ids "
+                f"are the same); give the new user another id, or set `adopt: true` on {user_id} to take over "
+                f"{owner}'s gateway and data on purpose"
+            )
+    return problems
+
+
 def previous_outputs() -> dict:
     """The stack's outputs from its last update, without secrets (``pulumi stack output --json``).
 
@@ -100,12 +130,21 @@ def previous_outputs() -> dict:
 
 class Departures:
     """Who left since the last update. Construction raises pulumi.RunError for a refused mass
-    deletion; ``departed`` is the record to export; ``left_before`` the previous record, where a
+    deletion, and for a user who would inherit another's gateway (``inherited``; ``current_names``:
+    (User, instance name) pairs); ``departed`` is the record to export; ``left_before`` the previous record, where a
     returning user's old volume is found; ``previous`` all the last update's outputs."""
 
-    def __init__(self, current: list[str], share: float, minimum: int):
+    def __init__(self, current: list[str], share: float, minimum: int, current_names: list = (), roster: str = ""):
         self.previous = previous = previous_outputs()
         previous_users = previous.get("roster_state") or {}
         check_deletions(list(previous_users), current, share, minimum, os.environ.get(OVERRIDE_ENV) == "1")
         self.left_before: dict = previous.get("departed") or {}
+        problems = inherited(
+            roster,
+            {user.id: (name, user.line, user.adopt) for user, name in current_names},
+            previous_users,
+            self.left_before,
+        )
+        if problems:
+            raise pulumi.RunError("\n".join(problems))
         self.departed = departed_record(previous_users, self.left_before, current, date.today().isoformat())

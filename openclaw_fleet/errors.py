@@ -108,6 +108,12 @@ class GatewayCommandFailed(FleetError):
     the message has its exit code and the end of its output."""
 
 
+class HeldByAnother(FleetError):
+    """What a user's gateway would be made of already exists and holds someone's data (a Fly app
+    with a volume or machine, a Docker volume labelled for another user), and the roster does not
+    say ``adopt: true``: taking it over would hand that data to this user."""
+
+
 class SnapshotError(FleetError):
     """Saving a volume before deletion, or restoring one, failed or found no snapshot."""
 

@@ -13,7 +13,8 @@ split over, default 1; see ``shards.py``), ``commandTimeoutSeconds`` (how long a
 gateway, such as ``openclaw models set``, may take before it is stopped; default 300, read by the
 providers), ``snapshotRetentionDays`` (how long Fly keeps a volume's daily snapshots, 1–60,
 default 5 as Fly's own), ``autostop`` (Fly proxy autostop of an idle gateway: ``off`` (default:
-a gateway keeps channel connections open), ``stop`` or ``suspend``). A number set explicitly
+a gateway keeps channel connections open), ``stop`` or ``suspend``), ``secretSources`` (the secret
+sources rosters may name as provider keys, see ``secret_sources.py``). A number set explicitly
 is kept as set, 0 included, and checked against its range before anything is created. ``dockerHost``, ``flyApiUrl`` and
 ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are read by the providers themselves
 (``providers/base.py``).
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
+
+from openclaw_fleet.secret_sources import SETTING, SecretSource, parse_sources
 
 if TYPE_CHECKING:  # the providers import this module; they need no roster model (about 60 ms of import)
     from openclaw_fleet.roster import User
@@ -80,6 +83,7 @@ class StackSettings:
     shards: int
     snapshot_retention_days: int = 5
     autostop: str = "off"
+    secret_sources: dict[str, SecretSource] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> StackSettings:
@@ -116,6 +120,7 @@ class StackSettings:
             shards=_number(config, "shards"),
             snapshot_retention_days=_number(config, "snapshotRetentionDays"),
             autostop=autostop,
+            secret_sources=_sources(config),
         )
 
 
@@ -142,22 +147,33 @@ def _number(config: pulumi.Config, key: str):
         raise pulumi.RunError(str(error)) from None
 
 
-def provider_key_values(user: User) -> dict[str, pulumi.Output[str]]:
-    """Resolve a user's provider-key references to secret Outputs.
+def _sources(config: pulumi.Config) -> dict[str, SecretSource]:
+    try:
+        return parse_sources(config.get_object(SETTING), f"Pulumi.{pulumi.get_stack()}.yaml")
+    except ValueError as error:
+        raise pulumi.RunError(str(error)) from None
 
-    ``config:<key>`` reads the stack config secret ``openclaw-fleet:<key>``; ``env:<VAR>`` reads
-    the environment of the process running Pulumi. Raises pulumi.RunError naming the user, the
-    key and the reference (never a value) when one is missing.
+
+def provider_key_values(user: User, sources: dict[str, SecretSource]) -> dict[str, pulumi.Output[str]]:
+    """Resolve a user's provider keys through the stack's declared secret sources to secret Outputs.
+
+    A ``config`` source reads the stack config secret ``openclaw-fleet:<key>``; an ``env`` source
+    the environment of the process running Pulumi. The references were checked against the
+    declarations when the roster was read (``secret_sources.check_references``). Raises
+    pulumi.RunError naming the user, the key and the source (never a value) when a source has no
+    value.
     """
     config = pulumi.Config()
     values = {}
-    for name, ref in user.provider_keys.items():
-        source, _, key = ref.partition(":")
-        value = config.get_secret(key) if source == "config" else os.environ.get(key)
+    for name, source_name in user.provider_keys.items():
+        source = sources[source_name]
+        key = source.key
+        value = config.get_secret(key) if source.kind == "config" else os.environ.get(key)
         if value is None:
-            where = f"stack config openclaw-fleet:{key}" if source == "config" else f"environment variable {key}"
+            where = f"stack config openclaw-fleet:{key}" if source.kind == "config" else f"environment variable {key}"
             raise pulumi.RunError(
-                f"roster line {user.line}: user {user.id}: providerKeys.{name} refers to {where}, which is not set"
+                f"roster line {user.key_lines.get(name, user.line)}: user {user.id}: providerKeys.{name} names secret "
+                f"source {source_name}, which reads {where}, which is not set"
             )
         values[name] = pulumi.Output.secret(value)
     return values

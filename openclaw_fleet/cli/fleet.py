@@ -36,10 +36,12 @@ from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
 from openclaw_fleet.cli.review import Review, as_json, build_review, markdown
 from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cost import FlyPrices
-from openclaw_fleet.departures import OVERRIDE_ENV, PREVIOUS_OUTPUTS_ENV, is_mass_loss
+from openclaw_fleet.departures import OVERRIDE_ENV, PREVIOUS_OUTPUTS_ENV, inherited, is_mass_loss
 from openclaw_fleet.errors import RosterError
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
 from openclaw_fleet.roster import User, instance_name, load_roster
+from openclaw_fleet.secret_sources import SETTING as SOURCES_SETTING
+from openclaw_fleet.secret_sources import SecretSource, check_references, parse_sources
 from openclaw_fleet.settings import DEFAULT_FLY_ORG, DEFAULT_NAME_PREFIX, DEFAULT_ROSTER, DEFAULT_TARGET, number
 from openclaw_fleet.shards import parse_shard_stack, shard_of, shard_stacks
 
@@ -68,6 +70,7 @@ class FleetConfig:
     volume_gb: int = 1
     docker_host: str | None = None
     snapshot_dir: str | None = None  # unset: the program's default, per stack
+    secret_sources: dict[str, SecretSource] = field(default_factory=dict)
 
     @classmethod
     def read(cls, root: Path, base: str) -> FleetConfig:
@@ -85,6 +88,10 @@ class FleetConfig:
             return value if value is None or isinstance(value, (str, int, float)) else "?"
 
         try:
+            sources = parse_sources(config.get(f"openclaw-fleet:{SOURCES_SETTING}"), str(path))
+        except ValueError as error:
+            raise FleetError(str(error)) from None
+        try:
             return cls(
                 base=base,
                 project=project,
@@ -101,6 +108,7 @@ class FleetConfig:
                 volume_gb=number("volumeSizeGb", setting("volumeSizeGb")),
                 docker_host=setting("dockerHost"),
                 snapshot_dir=setting("snapshotDir"),
+                secret_sources=sources,
             )
         except ValueError as error:
             raise FleetError(f"{path}: {error}") from None
@@ -155,10 +163,12 @@ def check_fly_api(api_url: str, org: str, token: str | None, timeout_s: float = 
         raise FleetError(f"the Fly Machines API at {api_url} refused the token in FLY_API_TOKEN ({answer.status_code})")
 
 
-def program_digest(root: Path, config_text: str, users: list[User]) -> str:
+def program_digest(
+    root: Path, config_text: str, users: list[User], sources: dict[str, SecretSource] | None = None
+) -> str:
     """SHA-256 (hex) of what decides a shard's plan: the program's files, the settings, its users,
-    and the values of the environment variables its users' provider keys name (``env:VAR``; each
-    enters as its own SHA-256, so the digest, a plain stack output, holds no secret), since a
+    and the values of the environment variables its users' secret sources read (``env`` sources;
+    each enters as its own SHA-256, so the digest, a plain stack output, holds no secret), since a
     changed key updates that user's app secrets."""
     digest = hashlib.sha256(config_text.encode())
     for entry in PROGRAM_FILES:
@@ -167,12 +177,12 @@ def program_digest(root: Path, config_text: str, users: list[User]) -> str:
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     for user in sorted(users, key=lambda user: user.id):
-        fields = {key: value for key, value in asdict(user).items() if key != "line"}
+        fields = {key: value for key, value in asdict(user).items() if key not in ("line", "key_lines")}
         digest.update(json.dumps(fields, sort_keys=True).encode())
-        for reference in sorted(user.provider_keys.values()):
-            source, _, variable = reference.partition(":")
-            if source == "env":
-                digest.update(hashlib.sha256((os.environ.get(variable) or "").encode()).digest())
+        for source_name in sorted(user.provider_keys.values()):
+            source = (sources or {}).get(source_name)
+            if source is not None and source.kind == "env":
+                digest.update(hashlib.sha256((os.environ.get(source.key) or "").encode()).digest())
     return digest.hexdigest()
 
 
@@ -306,6 +316,7 @@ class Fleet:
         self.stacks_at_once, self.parallel = stacks_at_once or default_stacks_at_once(), parallel
         try:
             self.users = load_roster(config.roster)
+            check_references(self.users, config.secret_sources, config.roster, f"Pulumi.{config.base}.yaml")
         except RosterError as error:
             raise FleetError(str(error)) from None
         self.names = {instance_name(config.name_prefix, user.id): user.id for user in self.users}
@@ -358,7 +369,7 @@ class Fleet:
         def open_one(name: str) -> StackRun:
             _, index, _ = parse_shard_stack(name)
             users = [user for user in self.users if shard_of(user.id, count) == index]
-            digest = program_digest(self.root, self.config.config_text, users)
+            digest = program_digest(self.root, self.config.config_text, users, self.config.secret_sources)
             workspace_type = ListedStackWorkspace if count > 1 and name in listed else auto.LocalWorkspace
             workspace = workspace_type(
                 str(self.root), env_vars=self._workspace_env(digest), secrets_provider=secrets, pulumi_command=cli
@@ -585,6 +596,16 @@ def review_of(fleet: Fleet, runs: list[StackRun], plan: RunReport, everyone: lis
     return review
 
 
+def inheritances(fleet: Fleet, runs: list[StackRun]) -> list[str]:
+    """``departures.inherited`` over every shard: a user's id may hash to another shard than the
+    id whose gateway it would take (ids that differ in case)."""
+    previous = {uid: row for run in runs for uid, row in (run.previous.get("roster_state") or {}).items()}
+    departed = {uid: row for run in runs for uid, row in (run.previous.get("departed") or {}).items()}
+    prefix = fleet.config.name_prefix
+    current = {user.id: (instance_name(prefix, user.id), user.line, user.adopt) for user in fleet.users}
+    return inherited(str(fleet.config.roster), current, previous, departed)
+
+
 def run_command(command: str, root: Path, base: str, options) -> int:
     """Run ``preview``, ``up``, ``rollout``, ``destroy`` or ``machines``; return the exit status."""
     out = print
@@ -601,6 +622,11 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         print(f"fleet: {error}", file=sys.stderr)
         return 2
     everyone = runs  # the guard counts over every shard, whichever run now
+    if command in ("preview", "up", "rollout"):
+        problems = inheritances(fleet, everyone)
+        if problems:
+            print("fleet: refused, nothing was run:\n  " + "\n  ".join(problems), file=sys.stderr)
+            return 2
     if options.shard is not None:
         runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.config.shards)]
         if not runs:

@@ -35,7 +35,8 @@ class GatewayArgs:
     ``user``: the resolved roster user; ``image_ref``: the gateway image's digest reference;
     ``settings``: the stack's settings; ``provider_keys``: env name → secret Output;
     ``departed_volume_id``: for a returning user, the volume id recorded when they left (Fly's
-    ``restore: latest`` restores from its snapshots).
+    ``restore: latest`` restores from its snapshots); ``returning``: the user left with their data
+    kept (the stack's ``departed`` record names this same id), so what is kept is theirs to take.
     """
 
     user: User
@@ -43,6 +44,7 @@ class GatewayArgs:
     settings: StackSettings
     provider_keys: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     departed_volume_id: str | None = None
+    returning: bool = False
 
 
 class Gateway(pulumi.ComponentResource):

@@ -36,6 +36,7 @@ class DockerGateway(Gateway):
                 restore=user.restore,
                 snapshot_dir=settings.snapshot_dir,
                 helper_image=args.image_ref,
+                adopt=user.adopt,
             ),
             pulumi.ResourceOptions.merge(
                 self.child, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")

@@ -32,7 +32,7 @@ class FlyGateway(Gateway):
         # A kept app holds a retained volume, or the snapshots of a deleted one.
         app = App(
             name,
-            AppArgs(name=name, org_slug=settings.fly_org, adopt=user.adopt),
+            AppArgs(name=name, org_slug=settings.fly_org, adopt=user.adopt or args.returning),
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=user.deprovision != "delete")),
         )
         # The children name the app by its name, which the program knows, rather than by the App's

@@ -81,6 +81,12 @@ def load_roster(path: str | Path) -> list[User]:
                 restore=entry.restore,
                 telegram_pairings=tuple(entry.telegram_pairings),
                 adopt=d.adopt if entry.adopt is None else entry.adopt,
+                key_lines={
+                    name: _line_of(root, ("users", index, "providerKeys", name))
+                    if name in (entry.provider_keys or {})
+                    else _line_of(root, ("defaults", "providerKeys", name))
+                    for name in {**d.provider_keys, **(entry.provider_keys or {})}
+                },
             )
         )
     if problems:
@@ -196,20 +202,31 @@ def _shown(key: object) -> str:
     return key if isinstance(key, str) and _NAME.match(key) else "(a key that is not a field name)"
 
 
-def _duplicate_keys(path: Path, node: yaml.Node | None) -> list[str]:
-    """PyYAML keeps the last of two equal keys silently; a roster must not."""
+def _duplicate_keys(path: Path, root: yaml.Node | None) -> list[str]:
+    """PyYAML keeps the last of two equal keys silently; a roster must not.
+
+    Walks the node tree without recursion and visits each node once: aliases share nodes, so a
+    chain of aliases is as cheap to walk as it was to write, whatever its depth."""
     problems: list[str] = []
-    if isinstance(node, yaml.MappingNode):
-        seen = set()
-        for key, value in node.value:
-            if key.value in seen:
-                problems.append(f"{path}:{key.start_mark.line + 1}: {_shown(key.value)}: duplicate key")
-            if isinstance(key.value, str):
-                seen.add(key.value)
-            problems += _duplicate_keys(path, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            problems += _duplicate_keys(path, item)
+    seen_nodes: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            keys = set()
+            for key, value in node.value:
+                if key.value in keys:
+                    problems.append(f"{path}:{key.start_mark.line + 1}: {_shown(key.value)}: duplicate key")
+                if isinstance(key.value, str):
+                    keys.add(key.value)
+                children.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        stack.extend(reversed(children))
     return problems
 
 
@@ -262,7 +279,11 @@ def _message(err: dict) -> str:
     if kind == "literal_error" and "region" in fields:
         return f"not a Fly region (fly.io/docs/reference/regions): one of {', '.join(FLY_REGIONS)}"
     if kind == "string_pattern_mismatch" and "providerKeys" in loc:
-        return "must be a reference `config:<stack config key>` or `env:<VARIABLE>`, never the key itself"
+        return (
+            "must name a secret source the stack declares (openclaw-fleet:secretSources), such as team-anthropic: "
+            "1 to 40 lowercase letters, digits and dashes; never the key itself (a `config:`/`env:` reference is "
+            "now declared in the stack file, see docs)"
+        )
     if kind == "string_pattern_mismatch":
         return next((_EXPECTED[field] for field in reversed(fields) if field in _EXPECTED), "has the wrong form")
     # pydantic's messages say what was expected, never the input, except a value error's own text.

@@ -10,7 +10,7 @@ A roster file is YAML with a ``defaults`` block and a ``users`` list::
       - id: user_2abc123def456
         name: Ada Lovelace
         providerKeys:
-          ANTHROPIC_API_KEY: config:anthropicKeyAda
+          ANTHROPIC_API_KEY: ada-anthropic   # a secret source the stack declares
 
 Every user entry is the defaults overlaid with the entry's own fields (``User``, made by
 ``loader.load_roster``). The pydantic models here are the single description of a roster field:
@@ -20,7 +20,7 @@ validation, defaults, error locations, the JSON Schema and the docs (``docs.py``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,15 +109,20 @@ FLY_REGIONS = (
     "otp", "phx", "qro", "scl", "sea", "sin", "sjc", "syd", "waw", "yul", "yyz",
 )  # fmt: skip
 
-SECRET_REF_RE = re.compile(r"^(config|env):[A-Za-z_][A-Za-z0-9_.-]*$")
+# A provider key names a secret source the stack declares (``secret_sources.py``), never a value.
+SOURCE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 State = Literal["running", "stopped"]
 Deprovision = Literal["delete", "retain", "snapshot"]
 Size = Literal[tuple(FLY_SIZES) + tuple(SIZE_ALIASES)]
 ProviderKeyName = Literal[PROVIDER_KEY_NAMES]
 ExtraEnvName = Literal[EXTRA_ENV_NAMES]
-SecretRef = Annotated[
-    str, Field(pattern=SECRET_REF_RE.pattern, description="`config:<stack config key>` or `env:<VARIABLE>`.")
+SourceName = Annotated[
+    str,
+    Field(
+        pattern=SOURCE_NAME_RE.pattern,
+        description="The name of a secret source the stack declares (`openclaw-fleet:secretSources`).",
+    ),
 ]
 Region = Annotated[Literal[FLY_REGIONS], Field(description="Fly region code, e.g. `sjc`; a label on Docker.")]
 Model = Annotated[
@@ -141,7 +146,7 @@ class Defaults(_Strict):
     size: Size = "small"
     memory_mb: int | None = Field(default=None, alias="memoryMb")
     model: Model = "anthropic/claude-sonnet-4-5"
-    provider_keys: dict[ProviderKeyName, SecretRef] = Field(default_factory=dict, alias="providerKeys")
+    provider_keys: dict[ProviderKeyName, SourceName] = Field(default_factory=dict, alias="providerKeys")
     env: dict[ExtraEnvName, str] = Field(default_factory=dict)
     deprovision: Deprovision = "delete"
     adopt: bool = False
@@ -166,10 +171,10 @@ class UserEntry(_Strict):
         "preset memory, at least 2048 MB (OpenClaw's recommendation).",
     )
     model: Model | None = None
-    provider_keys: dict[ProviderKeyName, SecretRef] | None = Field(
+    provider_keys: dict[ProviderKeyName, SourceName] | None = Field(
         default=None,
         alias="providerKeys",
-        description="Env name → `config:<key>` or `env:<VAR>`; merged over the defaults' keys.",
+        description="Env name → a secret source the stack declares for this user; merged over the defaults' keys.",
     )
     whatsapp_owner: str | None = Field(
         default=None,
@@ -224,7 +229,7 @@ class User:
     region: str
     size: str  # a Fly size name (aliases resolved)
     model: str
-    provider_keys: dict[str, str]
+    provider_keys: dict[str, str]  # env name → secret source name
     whatsapp_owner: str | None
     env: dict[str, str]
     line: int
@@ -234,11 +239,21 @@ class User:
     telegram_pairings: tuple[str, ...] = ()
     adopt: bool = False
     memory_mb: int = GATEWAY_MEMORY_MB
+    key_lines: dict[str, int] = field(default_factory=dict)  # provider key → line it is written on
 
     def recorded(self, target: str, volume_gb: int) -> dict[str, Any]:
         """What a stack records of the user (its output ``roster_state``) for the next plan to
-        compare with: run state, region, size, memory (MB), model, provider key *names*, and the
-        volume size (GB, Fly only). No secret is in it."""
+        compare with: run state, region, size, memory (MB), model, provider keys (env name →
+        secret source *name*), the volume size (GB, Fly only), and, only where set, what a
+        reviewer must see change: ``whatsapp_owner``, plain ``env``, ``telegram_pairings``,
+        ``adopt``, ``restore``. No secret is in it."""
+        optional = {
+            "whatsapp_owner": self.whatsapp_owner,
+            "env": dict(sorted(self.env.items())),
+            "telegram_pairings": list(self.telegram_pairings),
+            "adopt": self.adopt,
+            "restore": self.restore,
+        }
         return {
             "target": target,
             "state": self.state,
@@ -246,6 +261,7 @@ class User:
             "size": self.size,
             "memory_mb": self.memory_mb,
             "model": self.model,
-            "provider_keys": sorted(self.provider_keys),
+            "provider_keys": dict(sorted(self.provider_keys.items())),
             "volume_gb": volume_gb if target == "fly" else None,
+            **{key: value for key, value in optional.items() if value},
         }

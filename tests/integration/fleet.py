@@ -171,6 +171,14 @@ class Fleet:
         """Set a config secret, passing the value on stdin so it is on no command line."""
         self.run("config", "set", "--secret", f"openclaw-fleet:{key}", stdin=value)
 
+    def declare_source(self, name: str, kind: str, key: str, users: Iterable[str] | None = None) -> None:
+        """Declare secret source ``name`` (``kind`` ``config`` or ``env``, reading ``key``) in the
+        stack's settings, for ``users`` only when given."""
+        setting = f'openclaw-fleet:secretSources["{name}"]'
+        self.run("config", "set", "--path", f"{setting}.{kind}", key)
+        for index, user_id in enumerate(users or ()):
+            self.run("config", "set", "--path", f"{setting}.users[{index}]", user_id)
+
     def write_roster(self, roster: dict | str) -> None:
         self.roster.write_text(roster if isinstance(roster, str) else yaml.safe_dump(roster, sort_keys=False))
 

@@ -26,13 +26,13 @@ def roster(**changes) -> dict:
             "id": ADA,
             "name": "Ada",
             "whatsappOwner": "+15551230001",
-            "providerKeys": {"ANTHROPIC_API_KEY": "config:adaAnthropic"},
+            "providerKeys": {"ANTHROPIC_API_KEY": "ada-anthropic"},
         },
         GRACE: {
             "id": GRACE,
             "name": "Grace",
             "model": "openai/gpt-5.1",
-            "providerKeys": {"OPENAI_API_KEY": "env:IT_GRACE_OPENAI"},
+            "providerKeys": {"OPENAI_API_KEY": "grace-openai"},
         },
         ALAN: {"id": ALAN, "name": "Alan"},
     }
@@ -51,6 +51,8 @@ def fleet(tmp_path_factory, monkeypatch_module):
     fleet = Fleet.for_docker(tmp_path_factory.mktemp("fleet"), publishHost="127.0.0.1", healthTimeoutSeconds="240")
     fleet.env["IT_GRACE_OPENAI"] = secret_values[1]
     fleet.set_secret("adaAnthropic", secret_values[0])
+    fleet.declare_source("ada-anthropic", "config", "adaAnthropic", [ADA])
+    fleet.declare_source("grace-openai", "env", "IT_GRACE_OPENAI", [GRACE])
     fleet.secrets = list(secret_values)
     yield fleet
     fleet.run("destroy", "--yes", check=False)

@@ -21,7 +21,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 def roster(users=(ADA, GRACE, ALAN), **changes) -> dict:
     entries = [
-        {"id": uid, "name": uid[-5:], "region": "sjc", "providerKeys": {"ANTHROPIC_API_KEY": "config:sharedAnthropic"}}
+        {"id": uid, "name": uid[-5:], "region": "sjc", "providerKeys": {"ANTHROPIC_API_KEY": "shared-anthropic"}}
         for uid in users
     ]
     for entry in entries:
@@ -41,6 +41,7 @@ def fly_fleet(tmp_path_factory, emulator: Emulator) -> Fleet:
     fleet = Fleet.for_fly(tmp_path_factory.mktemp("fly"), emulator)
     fleet.secrets = [token, f"ant-{secrets.token_hex(20)}"]
     fleet.set_secret("sharedAnthropic", fleet.secrets[1])
+    fleet.declare_source("shared-anthropic", "config", "sharedAnthropic")
     return fleet
 
 

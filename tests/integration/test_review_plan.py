@@ -58,13 +58,14 @@ def test_the_plan_step_writes_the_comment_a_reviewer_reads(fleet, tmp_path):
     changed["users"] = [user for user in changed["users"] if user["id"] != ADA]
     for user in changed["users"]:
         if user["id"] == GRACE:
-            user.update(model="anthropic/claude-opus-4-1", providerKeys={"OPENAI_API_KEY": "env:REVIEW_TEST_KEY"})
+            user.update(model="anthropic/claude-opus-4-1", providerKeys={"OPENAI_API_KEY": "review-openai"})
         if user["id"] == ALAN:
             user["state"] = "stopped"
     changed["users"].append({"id": NEW, "name": "Linus", "size": "performance-1x", "region": "ams"})
     fleet.write_roster(changed)
     plan_file = tmp_path / "plan.md"
     fleet.env["REVIEW_TEST_KEY"] = key_value
+    fleet.declare_source("review-openai", "env", "REVIEW_TEST_KEY", [GRACE])
     env = {**fleet.env, "OPENCLAW_FLEET_STACK": fleet.stack, "PLAN_FILE": str(plan_file)}
     result = subprocess.run(
         ["bash", "-e", "-c", plan_step()], cwd=fleet.dir, env=env, capture_output=True, text=True, timeout=1200

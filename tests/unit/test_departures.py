@@ -10,6 +10,7 @@ from openclaw_fleet.departures import (
     PREVIOUS_OUTPUTS_ENV,
     check_deletions,
     departed_record,
+    inherited,
     previous_outputs,
     stale_restores,
 )
@@ -82,3 +83,27 @@ def test_a_preview_takes_the_outputs_fleet_hands_it_and_an_update_reads_its_own(
     pulumi.runtime.set_mocks(RecordingMocks(), stack="dev", preview=True)
     with pytest.raises(pulumi.RunError, match="could not read the stack's previous outputs"):
         previous_outputs()  # a stack the file does not name reads its own too
+
+
+def test_a_case_variant_of_a_departed_users_id_is_refused_naming_both():
+    """user_2ABC123DEF456 and user_2abc123def456 share the short id, so the same gateway name:
+    the new user would get the departed user's app, volume and data."""
+    departed = {"user_2ABC123DEF456": {"policy": "retain", "name": "openclaw-u-abc123def456", "volume_id": "v1"}}
+    current = {"user_2abc123def456": ("openclaw-u-abc123def456", 7, False)}
+    (problem,) = inherited("users/roster.yaml", current, {}, departed)
+    assert problem.startswith("users/roster.yaml:7: users.user_2abc123def456: would get gateway openclaw-u-abc123def")
+    assert "user_2ABC123DEF456, who left with their data kept" in problem
+
+
+def test_a_user_leaving_in_the_same_change_as_a_colliding_one_arrives_is_refused():
+    previous = {"user_2ABC123DEF456": {"name": "openclaw-u-abc123def456"}}
+    current = {"user_2abc123def456": ("openclaw-u-abc123def456", 3, False)}
+    (problem,) = inherited("r.yaml", current, previous, {})
+    assert "of user user_2ABC123DEF456, who has it now" in problem
+
+
+def test_the_same_user_returning_or_an_adopting_user_is_not_refused():
+    departed = {"user_2abc123def456": {"policy": "retain", "name": "openclaw-u-abc123def456"}}
+    assert inherited("r.yaml", {"user_2abc123def456": ("openclaw-u-abc123def456", 3, False)}, {}, departed) == []
+    assert inherited("r.yaml", {"user_2ABC123DEF456": ("openclaw-u-abc123def456", 3, True)}, {}, departed) == []
+    assert inherited("r.yaml", {"user_2other0000001": ("openclaw-u-other0000001", 3, False)}, {}, departed) == []

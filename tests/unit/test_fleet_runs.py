@@ -13,6 +13,7 @@ from pulumi.automation._cmd import CommandResult
 from openclaw_fleet.cli.fleet import Fleet, FleetConfig, StackRun, apply, engine_env, program_digest
 from openclaw_fleet.departures import PREVIOUS_OUTPUTS_ENV
 from openclaw_fleet.roster import User
+from openclaw_fleet.secret_sources import SecretSource
 from tests.unit.users import user
 
 
@@ -28,16 +29,17 @@ def test_only_a_stack_known_to_hold_nothing_skips_its_preview():
 
 
 def test_the_digest_follows_the_environment_provider_keys_its_users_name(monkeypatch, tmp_path):
-    """``--changed`` skips a shard whose digest is unchanged, so a rotated ``env:`` key must change it."""
-    users = [user(provider_keys={"openai": "env:OPENAI_KEY_FOR_TEST"})]
+    """``--changed`` skips a shard whose digest is unchanged, so a rotated key of an ``env`` source must change it."""
+    users = [user(provider_keys={"OPENAI_API_KEY": "team-openai"})]
+    sources = {"team-openai": SecretSource("env", "OPENAI_KEY_FOR_TEST")}
     monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-first-0123456789")
-    first = program_digest(tmp_path, "config: {}", users)
-    assert program_digest(tmp_path, "config: {}", users) == first
+    first = program_digest(tmp_path, "config: {}", users, sources)
+    assert program_digest(tmp_path, "config: {}", users, sources) == first
     monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-second-0123456789")
-    second = program_digest(tmp_path, "config: {}", users)
+    second = program_digest(tmp_path, "config: {}", users, sources)
     assert second != first
-    monkeypatch.setenv("SOME_OTHER_VARIABLE_FOR_TEST", "anything")  # not named by any user: no change
-    assert program_digest(tmp_path, "config: {}", users) == second
+    monkeypatch.setenv("SOME_OTHER_VARIABLE_FOR_TEST", "anything")  # not named by any source: no change
+    assert program_digest(tmp_path, "config: {}", users, sources) == second
 
 
 class PreviewedStack:

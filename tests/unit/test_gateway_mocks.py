@@ -32,7 +32,7 @@ SETTINGS = stack_settings()
 USER = user(
     id="user_2abc123def456",
     short_id="abc123def456",
-    provider_keys={"OPENAI_API_KEY": "config:k"},
+    provider_keys={"OPENAI_API_KEY": "team-openai"},
     env={"TZ": "UTC"},
 )
 

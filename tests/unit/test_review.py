@@ -18,7 +18,7 @@ def test_groups_words_and_costs():
     before = [user(id=f"user_{index}") for index in range(5)]
     now = [
         before[0],
-        user(id="user_1", model="anthropic/claude-opus-4-1", provider_keys={"OPENAI_API_KEY": "env:K"}),
+        user(id="user_1", model="anthropic/claude-opus-4-1", provider_keys={"OPENAI_API_KEY": "team-openai"}),
         user(id="user_2", region="ams"),
         user(id="user_3", state="stopped"),
         user(id="user_9"),

@@ -35,24 +35,25 @@ def test_user_fields_override_and_merge_defaults(tmp_path):
             """
 defaults:
   state: stopped
-  providerKeys: {ANTHROPIC_API_KEY: "config:shared"}
+  providerKeys: {ANTHROPIC_API_KEY: team-anthropic}
   env: {TZ: UTC}
 users:
   - id: user_1
     name: One
-    providerKeys: {OPENAI_API_KEY: "env:ONE_OPENAI"}
+    providerKeys: {OPENAI_API_KEY: one-openai}
     env: {LANG: C.UTF-8}
   - id: user_2
     name: Two
     state: running
-    providerKeys: {ANTHROPIC_API_KEY: "config:two"}
+    providerKeys: {ANTHROPIC_API_KEY: two-anthropic}
 """,
         )
     )
     one, two = users
     assert one.state == "stopped" and two.state == "running"
-    assert one.provider_keys == {"ANTHROPIC_API_KEY": "config:shared", "OPENAI_API_KEY": "env:ONE_OPENAI"}
-    assert two.provider_keys == {"ANTHROPIC_API_KEY": "config:two"}
+    assert one.provider_keys == {"ANTHROPIC_API_KEY": "team-anthropic", "OPENAI_API_KEY": "one-openai"}
+    assert two.provider_keys == {"ANTHROPIC_API_KEY": "two-anthropic"}
+    assert one.key_lines == {"ANTHROPIC_API_KEY": 4, "OPENAI_API_KEY": 9}  # where each reference is written
     assert one.env == {"TZ": "UTC", "LANG": "C.UTF-8"}
 
 
@@ -82,7 +83,7 @@ users:
             "not an allowed name",
         ),
         (
-            "users:\n  - id: user_1\n    name: A\n    providerKeys:\n      FOO_KEY: env:X\n",
+            "users:\n  - id: user_1\n    name: A\n    providerKeys:\n      FOO_KEY: team-x\n",
             5,
             "users[0].providerKeys.FOO_KEY",
             "not an allowed name",
@@ -102,7 +103,7 @@ users:
             "less than or equal",
         ),
         (
-            "users:\n  - id: user_1\n    name: A\n    providerKeys:\n      sk-ant-api03-abcdefgh: env:X\n",
+            "users:\n  - id: user_1\n    name: A\n    providerKeys:\n      sk-ant-api03-abcdefgh: team-x\n",
             5,
             "users[0].providerKeys.(a key that is not a field name)",
             "not an allowed name",
@@ -129,11 +130,11 @@ def test_bad_roster_names_file_line_and_field(tmp_path, body, line, field, words
 
 
 def test_plaintext_provider_key_is_refused_and_not_echoed(tmp_path):
-    secret = "sk-live-0123456789abcdefghijklmnop"
+    secret = "sk-live-0123456789ABCDEFghijklmnop_qrstuvwxyz0123456789"  # a lowercase short one: test_secret_sources
     path = write(tmp_path, f"users:\n  - id: user_1\n    name: A\n    providerKeys:\n      OPENAI_API_KEY: {secret}\n")
     with pytest.raises(RosterError) as caught:
         load_roster(path)
-    assert "must be a reference" in str(caught.value)
+    assert "must name a secret source the stack declares" in str(caught.value)
     assert secret not in str(caught.value)
 
 
@@ -203,3 +204,21 @@ def test_sizes_are_flys_and_the_old_names_are_aliases(tmp_path):
         ("performance-2x", 8192),
         ("shared-cpu-2x", 1024),
     ]
+
+
+@pytest.mark.parametrize("where", ["top", "name", "env"])
+def test_a_long_chain_of_aliases_is_a_roster_error_not_a_crash(tmp_path, where):
+    """100 anchors, each 14 levels deep and aliasing the one before: each is within the depth
+    bound, but following the aliases reaches 1,400 levels (the duplicate-key walk once recursed)."""
+    lines = ["anchors:"]
+    for index in range(100):
+        lines.append(f"  - &a{index} " + "[" * 13 + (f"*a{index - 1}" if index else "1") + "]" * 13)
+    lines.append("users:")
+    lines.append("  - id: user_1")
+    lines.append("    name: *a99" if where == "name" else "    name: A")
+    if where == "env":
+        lines.append("    env: {TZ: *a99}")
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(RosterError) as caught:
+        load_roster(path)
+    assert f"{path}:1: anchors: unknown field" in caught.value.problems

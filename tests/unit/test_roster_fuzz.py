@@ -49,8 +49,7 @@ EXAMPLES_IN_MESSAGES = [
     "small",
     "huge",
     "running",
-    "config:key",
-    "env:VAR",
+    "team-anthropic",
     "user_2abc123",
     "+15551234567",
 ]

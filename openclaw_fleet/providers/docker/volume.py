@@ -5,7 +5,8 @@ which preview shows as a replacement). Deleting fails with 409 while a container
 
 Deprovision policy: ``delete`` removes the volume with the user; ``retain`` keeps it (the
 resource is registered with ``retain_on_delete``, and a returning user's volume of the same name
-is the kept one, data and all); ``snapshot`` writes a tarball of the volume to
+is the kept one, data and all, unless it is labelled for another user: then creating fails with
+``HeldByAnother`` unless ``adopt``); ``snapshot`` writes a tarball of the volume to
 ``snapshot_dir/<name>-<UTC time>.tar.gz`` before removing it, and ``restore: latest`` fills a
 returning user's new volume from the newest such tarball. Tarballs are made and unpacked by a
 short-lived root container of ``helper_image`` (the gateway image: it has tar), with
@@ -21,17 +22,19 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
-from openclaw_fleet.errors import SnapshotError
+from openclaw_fleet.errors import HeldByAnother, SnapshotError
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
 from openclaw_fleet.providers.docker.client import DockerClient
 
 REPLACE_FIELDS = ("name", "labels")
+USER_LABEL = "openclaw-fleet.user"
 POLICY_FIELDS = ("deprovision", "restore", "snapshot_dir")
 
 
 class VolumeArgs(ResourceArgs):
     """Inputs: ``name``, ownership ``labels``, ``deprovision`` policy, ``restore``
-    (``latest`` or None), ``snapshot_dir`` (a path on the Docker host) and ``helper_image``."""
+    (``latest`` or None), ``snapshot_dir`` (a path on the Docker host), ``helper_image`` and
+    ``adopt`` (take over a volume of that name labelled for another user)."""
 
     name: str
     labels: dict[str, str]
@@ -39,6 +42,7 @@ class VolumeArgs(ResourceArgs):
     restore: Literal["latest"] | None = None
     snapshot_dir: str
     helper_image: Input[str]
+    adopt: bool = False
 
 
 class VolumeState(VolumeArgs):
@@ -57,7 +61,14 @@ class VolumeProvider(FleetProvider):
         args = VolumeArgs.parse(props)
         restored_from = None
         docker = self.docker()
-        existed = docker.inspect_volume(args.name) is not None  # retained when the user left
+        found = docker.inspect_volume(args.name)  # retained when the user left
+        existed = found is not None
+        owner = ((found or {}).get("Labels") or {}).get(USER_LABEL)
+        if owner and owner != args.labels.get(USER_LABEL) and not args.adopt:
+            raise HeldByAnother(
+                f"Docker volume {args.name} already exists and is labelled for user {owner}, not "
+                f"{args.labels.get(USER_LABEL)}; set `adopt: true` on the user only if that data is theirs"
+            )
         volume = docker.create_volume(args.name, args.labels)
         if args.restore == "latest" and not existed:
             restored_from = _restore_latest(docker, args)

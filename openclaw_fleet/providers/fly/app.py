@@ -3,10 +3,11 @@
 
 Deleting an app deletes everything in it (machines, volumes, IPs, secrets). Creating an app whose
 name is taken answers 409 (live API; the spec lists only 201/400): when the existing app is in
-our org and has no machine, it is the one an interrupted earlier create made, or one kept by a
-``retain``/``snapshot`` deprovision policy for a returning user, and is taken over; otherwise the
-409 stands. With ``adopt`` (taking over apps made by hand or by an earlier tool), an existing
-app of our org is taken over whatever it holds.
+our org and holds no machine and no volume, it is the one an interrupted earlier create made, and
+is taken over; one that holds data is taken over only with ``adopt``, which the program sets for
+apps made by hand or an earlier tool (the roster's ``adopt: true``) and for a returning user whose
+app a ``retain``/``snapshot`` deprovision policy kept; otherwise ``HeldByAnother`` says whose it
+may be: a later user with the same instance name must not inherit a departed user's data.
 
 Each app is created on a private network of its own, named after the app: by default every app of
 an org shares one private network (6PN), where any user's machine could reach every other user's
@@ -32,7 +33,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
-from openclaw_fleet.errors import FlyApiError
+from openclaw_fleet.errors import FlyApiError, HeldByAnother
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, ResourceArgs
 from openclaw_fleet.providers.fly.client import FlyClient
 
@@ -94,12 +95,14 @@ class AppProvider(FleetProvider):
         except FlyApiError as error:
             existing = fly.get_app(args.name) if error.status == 409 else None
             org = ((existing or {}).get("organization") or {}).get("slug")
-            if (
-                existing is None
-                or org not in (None, args.org_slug)
-                or (existing.get("machine_count") and not args.adopt)
-            ):
+            if existing is None or org not in (None, args.org_slug):
                 raise
+            if not args.adopt and (existing.get("machine_count") or fly.list_volumes(args.name)):
+                raise HeldByAnother(
+                    f"Fly app {args.name} already exists and holds a machine or volume that this stack does not "
+                    "manage (a departed user's kept data, or an app made elsewhere); set `adopt: true` on the user "
+                    "only if that data is theirs"
+                ) from None
         made = addresses(fly, args.name)
         app = fly.get_app(args.name) or {}
         return CreateResult(args.name, outs=AppState(**args.props(), status=app.get("status"), **made).props())

@@ -1,0 +1,138 @@
+"""Secret sources: where roster users' provider keys come from, declared by the stack, not the roster.
+
+A roster names a source (``providerKeys: {ANTHROPIC_API_KEY: team-anthropic}``); the stack file
+declares what each name reads and who may name it::
+
+    openclaw-fleet:secretSources:
+      team-anthropic:
+        config: teamAnthropicKey      # the stack's config secret openclaw-fleet:teamAnthropicKey
+      ada-openai:
+        env: ADA_OPENAI_KEY           # an environment variable of the process running Pulumi
+        users: [user_2abc123def456]   # only these users may name it
+
+Why: the roster is edited through pull requests by many people, while the process that runs
+Pulumi holds the fleet's own credentials (the Fly token, the state passphrase, the backend's and
+the CI's tokens). A roster that could name any variable or config key could send those, or another
+user's key, to its author's gateway, and a reviewer would see only a key's name. So the stack
+declares what may be read, and even the stack cannot declare a credential of the fleet or its CI
+(``CREDENTIAL_ENV``, ``CREDENTIAL_CONFIG``), since a pull request may change the stack file too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from openclaw_fleet.errors import RosterError
+from openclaw_fleet.roster.model import User
+
+SETTING = "secretSources"
+SOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+
+# Environment variables that hold the credentials of the fleet, its state or its CI: never a
+# provider key. Exact names, then prefixes (GitHub Actions' and GitLab CI's predefined variables,
+# Pulumi's, cloud SDKs' default credentials), then words that mark a passphrase or key file.
+CREDENTIAL_ENV = frozenset(
+    {"FLY_API_TOKEN", "FLY_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "CI_JOB_TOKEN", "CI_JOB_JWT", "GITLAB_API_TOKEN"}
+)
+CREDENTIAL_ENV_PREFIXES = (
+    "PULUMI_", "FLY_", "GITHUB_", "GH_", "ACTIONS_", "RUNNER_", "CI_", "GITLAB_", "OPENCLAW_FLEET_",
+    "AWS_", "AZURE_", "ARM_", "GOOGLE_", "GCP_", "CLOUDSDK_", "DOCKER_", "SSH_", "VAULT_",
+)  # fmt: skip
+CREDENTIAL_ENV_WORDS = ("PASSPHRASE", "PASSWORD", "PRIVATE_KEY")
+# Config keys of the fleet's own settings: a secret among them (the Fly token, a registry's
+# password) belongs to the fleet, and the rest are not provider keys.
+CREDENTIAL_CONFIG = frozenset(
+    {"flyApiToken", "registryPassword", "registryUsername", "flyApiUrl", "dockerHost", "registry", SETTING}
+)
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """One declared source: ``kind`` (``config`` or ``env``), ``key`` (the config key under
+    ``openclaw-fleet:`` or the variable's name) and ``users`` (the ids that may name it; None: all)."""
+
+    kind: str
+    key: str
+    users: frozenset[str] | None = None
+
+    def allows(self, user_id: str) -> bool:
+        return self.users is None or user_id in self.users
+
+
+def is_credential_env(name: str) -> bool:
+    """Whether environment variable ``name`` is one of the fleet's or its CI's credentials."""
+    upper = name.upper()
+    return (
+        upper in CREDENTIAL_ENV
+        or upper.startswith(CREDENTIAL_ENV_PREFIXES)
+        or any(word in upper for word in CREDENTIAL_ENV_WORDS)
+    )
+
+
+def parse_sources(raw: object, where: str) -> dict[str, SecretSource]:
+    """The declared sources from the stack setting's value (a mapping, or None when unset).
+
+    ``where`` names the stack file in messages. Raises ValueError naming the file and the
+    setting's path (``openclaw-fleet:secretSources.<name>.env``), never a value: for a malformed
+    declaration, and for a credential of the fleet or its CI."""
+    if raw is None:
+        return {}
+    prefix = f"{where}: openclaw-fleet:{SETTING}"
+    if not isinstance(raw, dict):
+        raise ValueError(f"{prefix}: must be a mapping of source names to {{config: KEY}} or {{env: VARIABLE}}")
+    sources = {}
+    for name, body in raw.items():
+        if not isinstance(name, str) or not SOURCE_NAME.match(name):
+            raise ValueError(f"{prefix}: a source name must be 1 to 40 lowercase letters, digits and dashes")
+        at = f"{prefix}.{name}"
+        fields = set(body) if isinstance(body, dict) else set()
+        if not isinstance(body, dict) or fields - {"config", "env", "users"} or len({"config", "env"} & fields) != 1:
+            raise ValueError(f"{at}: must hold exactly one of `config: KEY` or `env: VARIABLE`, and may hold `users`")
+        kind = "config" if "config" in body else "env"
+        key = body[kind]
+        if not isinstance(key, str) or not (_CONFIG_KEY if kind == "config" else _ENV_NAME).match(key):
+            raise ValueError(f"{at}.{kind}: must be a {'config key' if kind == 'config' else 'variable name'}")
+        if kind == "env" and is_credential_env(key):
+            raise ValueError(
+                f"{at}.env: names a credential of the fleet or its CI (Fly, Pulumi, CI, cloud or "
+                "passphrase variables), which no gateway may be given"
+            )
+        if kind == "config" and key in CREDENTIAL_CONFIG:
+            raise ValueError(f"{at}.config: names one of the fleet's own settings, which no gateway may be given")
+        users = body.get("users")
+        if users is not None and (not isinstance(users, list) or not all(isinstance(u, str) for u in users)):
+            raise ValueError(f"{at}.users: must be a list of user ids")
+        sources[name] = SecretSource(kind, key, None if users is None else frozenset(users))
+    return sources
+
+
+def check_references(users: Iterable[User], sources: dict[str, SecretSource], roster: Path, stack_file: str) -> None:
+    """Raise RosterError (file:line: field: problem, one line per reference) when a user names a
+    source the stack does not declare, or one declared for other users only. Names no value."""
+    problems = []
+    for user in users:
+        for env_name, source_name in sorted(user.provider_keys.items()):
+            where = f"{roster}:{user.key_lines.get(env_name, user.line)}: users.{user.id}.providerKeys.{env_name}"
+            source = sources.get(source_name)
+            if source is None:
+                declared = f"{stack_file} does not declare (openclaw-fleet:{SETTING})"
+                problems.append(f"{where}: names a secret source that {declared}")
+            elif not source.allows(user.id):
+                problems.append(f"{where}: names a secret source that {stack_file} declares for other users only")
+    if problems:
+        raise RosterError(problems)
+
+
+def sources_of(user: User, sources: dict[str, SecretSource]) -> dict[str, str]:
+    """Provider key name → where its value comes from, in words a reviewer reads
+    (``team-anthropic (config teamAnthropicKey)``); the value never."""
+    described = {}
+    for env_name, source_name in sorted(user.provider_keys.items()):
+        source = sources.get(source_name)
+        described[env_name] = f"{source_name} ({source.kind} {source.key})" if source else source_name
+    return described
