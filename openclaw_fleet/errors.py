@@ -108,6 +108,11 @@ class GatewayCommandFailed(FleetError):
     the message has its exit code and the end of its output."""
 
 
+class CredentialHostRefused(FleetError):
+    """In CI, a stack setting would send a credential (the Fly token, a registry password) to a
+    host that is neither Fly's nor allowed outside the repository (``credential_hosts.py``)."""
+
+
 class HeldByAnother(FleetError):
     """What a user's gateway would be made of already exists and holds someone's data (a Fly app
     with a volume or machine, a Docker volume labelled for another user), and the roster does not

@@ -1,5 +1,6 @@
 """For the whole suite: every Fly emulator checks each call against the Machines API spec
 (``tools/fly_emulator/contract.py``), and a test during which a call did not match fails; and
+credentials may go to loopback (``OPENCLAW_FLEET_ALLOWED_HOSTS``, unless set); and
 whatever this session's test stacks left on the Docker engine (a test that failed before its
 teardown) is removed when the session ends, and listed in the summary. Objects of other
 sessions' stacks are left alone: another suite may be running on the same engine."""
@@ -9,6 +10,10 @@ import os
 import pytest
 
 os.environ["FLY_EMULATOR_CONTRACT"] = "1"
+# The tests' emulators and registry listen on loopback; in CI (CI=true) credentials go only to
+# hosts allowed outside the repository (openclaw_fleet/credential_hosts.py), as a protected CI
+# variable would allow them. Tests of the refusal set their own.
+os.environ.setdefault("OPENCLAW_FLEET_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 
 @pytest.fixture(autouse=True)

@@ -36,8 +36,9 @@ from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
 from openclaw_fleet.cli.review import Review, as_json, build_review, markdown
 from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cost import FlyPrices
+from openclaw_fleet.credential_hosts import check_credential_host
 from openclaw_fleet.departures import OVERRIDE_ENV, PREVIOUS_OUTPUTS_ENV, inherited, is_mass_loss
-from openclaw_fleet.errors import RosterError
+from openclaw_fleet.errors import CredentialHostRefused, RosterError
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
 from openclaw_fleet.roster import User, instance_name, load_roster
 from openclaw_fleet.secret_sources import SETTING as SOURCES_SETTING
@@ -71,6 +72,7 @@ class FleetConfig:
     docker_host: str | None = None
     snapshot_dir: str | None = None  # unset: the program's default, per stack
     secret_sources: dict[str, SecretSource] = field(default_factory=dict)
+    registry: str | None = None
 
     @classmethod
     def read(cls, root: Path, base: str) -> FleetConfig:
@@ -109,6 +111,7 @@ class FleetConfig:
                 docker_host=setting("dockerHost"),
                 snapshot_dir=setting("snapshotDir"),
                 secret_sources=sources,
+                registry=setting("registry"),
             )
         except ValueError as error:
             raise FleetError(f"{path}: {error}") from None
@@ -334,7 +337,9 @@ class Fleet:
         """Create or select every shard's stack, copy the base stack's settings to each, clear
         what killed runs left, read each stack's previous outputs (secrets in plain text only if
         ``show_secrets``). Raises FleetError when a former shard count still holds users."""
+        check_credential_host("dockerHost", self.config.docker_host)
         if self.config.fly_api:
+            check_credential_host("flyApiUrl", self.config.fly_api[0])
             check_fly_api(*self.config.fly_api, os.environ.get("FLY_API_TOKEN"))
         count = self.config.shards
         names = shard_stacks(self.config.base, count)
@@ -606,6 +611,29 @@ def inheritances(fleet: Fleet, runs: list[StackRun]) -> list[str]:
     return inherited(str(fleet.config.roster), current, previous, departed)
 
 
+def write_document(review: Review, options) -> None:
+    """Write the plan for a reviewer (``--format markdown|json``) to ``--output`` or stdout, with
+    the commit, CI run and time the CI says (GitHub Actions' or GitLab CI's variables). A
+    markdown comment cut to fit GitHub's limit is written whole beside it as ``<output>.full.md``."""
+    environ = os.environ
+    review.commit = environ.get("GITHUB_SHA") or environ.get("CI_COMMIT_SHA")
+    if environ.get("GITHUB_RUN_ID"):
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        review.run_url = f"{server}/{environ.get('GITHUB_REPOSITORY')}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    else:
+        review.run_url = environ.get("CI_JOB_URL")
+    review.time = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    text = markdown(review) if options.format == "markdown" else as_json(review) + "\n"
+    if not options.output:
+        sys.stdout.write(text)
+        return
+    Path(options.output).write_text(text)
+    if options.format == "markdown":
+        whole = markdown(review, max_chars=None, limit=len(review.changes))
+        if whole != text:
+            Path(f"{options.output}.full.md").write_text(whole)
+
+
 def run_command(command: str, root: Path, base: str, options) -> int:
     """Run ``preview``, ``up``, ``rollout``, ``destroy`` or ``machines``; return the exit status."""
     out = print
@@ -618,14 +646,21 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     try:
         fleet = Fleet(root, FleetConfig.read(root, base), options.stacks_at_once, options.parallel, out)
         runs = fleet.open(show_secrets=command == "machines")  # its rows carry the tokens
-    except (FleetError, RuntimeError) as error:
+    except (FleetError, CredentialHostRefused, RuntimeError) as error:
         print(f"fleet: {error}", file=sys.stderr)
+        if document and command == "preview":
+            write_document(Review.failed(base, str(error)), options)
         return 2
     everyone = runs  # the guard counts over every shard, whichever run now
     if command in ("preview", "up", "rollout"):
         problems = inheritances(fleet, everyone)
         if problems:
             print("fleet: refused, nothing was run:\n  " + "\n  ".join(problems), file=sys.stderr)
+            if document and command == "preview":
+                failure = "a user would inherit another's gateway: " + " ".join(problems)
+                write_document(
+                    Review(base, len(runs), [], 0, None, None, None, None, None, [], failure=failure), options
+                )
             return 2
     if options.shard is not None:
         runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.config.shards)]
@@ -653,11 +688,10 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         print_report(out, "preview", runs, plan)
         if document:
             review = review_of(fleet, runs, plan, everyone)
-            text = markdown(review) if options.format == "markdown" else as_json(review) + "\n"
-            if options.output:
-                Path(options.output).write_text(text)
-            else:
-                sys.stdout.write(text)
+            review.refusal = refusal
+            failed = [f"{run.name}: {run.error}" for run in runs if run.error] + plan.failed_users
+            review.failure = f"{len(failed)} stack(s) or user(s) failed: {_few(failed, 5)}" if failed else None
+            write_document(review, options)
         if refusal:
             print(f"fleet: {refusal}", file=sys.stderr)
             return 3

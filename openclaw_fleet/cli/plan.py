@@ -73,6 +73,8 @@ class RunReport:
         self._parents: dict[str, str] = {}
         self.users: dict[str, UserReport] = defaultdict(UserReport)
         self.stack_errors: list[str] = []
+        # Changes to resources outside users' gateways (the gateway image): "Kind name" → ops.
+        self.others: dict[str, list[str]] = defaultdict(list)
 
     def _user_of(self, urn: str, parent: str | None) -> str | None:
         if parent and "Gateway::" in parent:
@@ -116,6 +118,10 @@ class RunReport:
             return
         user = self._user_of(meta.urn, parent)
         if user is None:
+            if not meta.type.startswith(("pulumi:pulumi:Stack", "pulumi:providers:")):
+                what = f"{meta.type.rsplit(':', 1)[-1]} {meta.urn.rsplit('::', 1)[-1]}"
+                keys = f" ({', '.join(meta.keys or meta.diffs or [])})" if (meta.keys or meta.diffs) else ""
+                self.others[what + keys].append(op)
             return
         kind = _DATA_KINDS.get(meta.type)
         what = meta.type.rsplit(":", 1)[-1]

@@ -1,5 +1,12 @@
 """The plan a reviewer reads: ``fleet preview --format markdown|json``.
 
+Every text that a roster or an engine message can carry is escaped for CommonMark and HTML
+(``escape``): a name cannot end a table, open an HTML comment that hides the rows below it, make
+a link or an image, or mention a person or team. The comment opens with the plan's status (ready,
+refused by the guard, failed), the commit, the CI run and the time, so an old comment never looks
+current, and fits GitHub's 65,536 characters (``COMMENT_LIMIT``): past that, rows are cut and the
+whole plan is in the job's artifact.
+
 One entry per user that changes, grouped as added / changed / replaced / started / stopped /
 removed, with the roster fields that change (model, size, region, provider-key *names* — a
 secret's value never appears, its name does) and what the engine plans for the user's resources;
@@ -39,6 +46,8 @@ class UserChange:
     errors: list[str] = field(default_factory=list)
     cost_before: float | None = None
     cost_after: float | None = None
+    security: list[str] = field(default_factory=list)  # what decides what the gateway may reach or do
+    resources: list[str] = field(default_factory=list)  # the engine's steps: "op Kind (keys)"
 
 
 @dataclass
@@ -56,6 +65,17 @@ class Review:
     prices_date: str | None
     prices_source: str | None
     stack_errors: list[str]
+    others: dict[str, list[str]] = field(default_factory=dict)  # changes outside users' gateways
+    refusal: str | None = None  # the guard's refusal
+    failure: str | None = None  # why the plan failed or is incomplete
+    commit: str | None = None
+    run_url: str | None = None
+    time: str | None = None
+
+    @classmethod
+    def failed(cls, stack: str, failure: str) -> Review:
+        """The review of a plan that failed before any stack was previewed: the failure alone."""
+        return cls(stack, 0, [], 0, None, None, None, None, None, [], failure=failure)
 
     def counts(self) -> dict[str, int]:
         return {group: sum(change.group == group for change in self.changes) for group in GROUPS}
@@ -79,6 +99,46 @@ def _fields(before: dict, after: dict) -> list[str]:
     if before.get("provider_keys") is not None:
         words += [f"provider key {name} added" for name in sorted(new_keys - old_keys)]
         words += [f"provider key {name} removed" for name in sorted(old_keys - new_keys)]
+    return words
+
+
+def _keys(row: dict) -> dict[str, str | None]:
+    """Provider key name → secret source name; a row recorded before sources lists names only."""
+    keys = row.get("provider_keys") or {}
+    return dict(keys) if isinstance(keys, dict) else dict.fromkeys(keys)
+
+
+def _security(row: dict) -> list[str]:
+    """What a reviewer must see of a new user: key sources, WhatsApp owner, plain env, pairings,
+    adopt, restore, deprovision."""
+    words = [f"provider key {name} from {source or '?'}" for name, source in sorted(_keys(row).items())]
+    words += [f"whatsappOwner {row['whatsapp_owner']}"] if row.get("whatsapp_owner") else []
+    words += [f"env {name}={value}" for name, value in sorted((row.get("env") or {}).items())]
+    words += [f"telegramPairings {', '.join(row['telegram_pairings'])}"] if row.get("telegram_pairings") else []
+    words += ["adopt: takes over what exists under this name"] if row.get("adopt") else []
+    words += [f"restore {row['restore']}"] if row.get("restore") else []
+    words += [f"deprovision {row['deprovision']}"] if row.get("deprovision") not in (None, "delete") else []
+    return words
+
+
+def _security_changes(before: dict, after: dict) -> list[str]:
+    """What changes between two rows in the fields ``_security`` shows."""
+    words = []
+    old_keys, new_keys = _keys(before), _keys(after)
+    for name in sorted(set(old_keys) & set(new_keys)):
+        if old_keys[name] is not None and old_keys[name] != new_keys[name]:
+            words.append(f"provider key {name} source {old_keys[name]} → {new_keys[name]}")
+    words += [f"provider key {name} from {new_keys[name]}" for name in sorted(set(new_keys) - set(old_keys))]
+    for key, label in (("whatsapp_owner", "whatsappOwner"), ("restore", "restore"), ("deprovision", "deprovision")):
+        if (before.get(key) or None) != (after.get(key) or None) and (key != "deprovision" or before.get(key)):
+            words.append(f"{label} {before.get(key) or '–'} → {after.get(key) or '–'}")
+    old_env, new_env = before.get("env") or {}, after.get("env") or {}
+    words += [f"env {name}={new_env[name]}" for name in sorted(new_env) if old_env.get(name) != new_env[name]]
+    words += [f"env {name} removed" for name in sorted(set(old_env) - set(new_env))]
+    if (before.get("telegram_pairings") or []) != (after.get("telegram_pairings") or []):
+        words.append(f"telegramPairings {', '.join(after.get('telegram_pairings') or []) or '–'}")
+    if bool(before.get("adopt")) != bool(after.get("adopt")):
+        words.append("adopt: takes over what exists under this name" if after.get("adopt") else "adopt removed")
     return words
 
 
@@ -125,8 +185,10 @@ def build_review(
         entry = UserChange(user_id, name, group, cost_before=cost_before, cost_after=cost_after)
         if group == "added":
             entry.fields = [f"{after['size']} {after['memory_mb']} MB, {after['region']}, {after['model']}"]
+            entry.security = _security(after)
         elif group != "removed":
             entry.fields = _fields(before, after)
+            entry.security = _security_changes(before, after)
             described = {what for kinds in (report.changes if report else {}).values() for what in kinds}
             if not entry.fields and described:
                 entry.fields = [f"{', '.join(sorted(described))} (the program or settings changed)"]
@@ -134,6 +196,7 @@ def build_review(
             entry.bold += [f"{what} replaced" for what in report.changes.get("replace", [])]
             entry.bold += [f"loses data: {reason}" for reason in report.data_loss]
             entry.errors = list(report.errors[:1])
+            entry.resources = [f"{op} {what}" for op, kinds in sorted(report.changes.items()) for what in kinds]
         changes.append(entry)
     order = {group: index for index, group in enumerate(GROUPS)}
     changes.sort(key=lambda change: (order[change.group], change.user_id))
@@ -148,6 +211,7 @@ def build_review(
         prices_date=prices.date if priced else None,
         prices_source=prices.source if priced else None,
         stack_errors=list(plan.stack_errors),
+        others={what: sorted(set(ops)) for what, ops in plan.others.items() if set(ops) - {"same"}},
     )
 
 
@@ -155,11 +219,63 @@ def _money(value: float | None) -> str:
     return "–" if value is None else f"${value:,.2f}"
 
 
-def markdown(review: Review, limit: int = 100) -> str:
-    """The review as GitHub/GitLab-flavoured Markdown, starting with ``MARKER``; at most ``limit``
-    users listed per group (then a count of the rest)."""
+COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body, in characters
+_ESCAPES = {char: "\\" + char for char in "\\`*_[]|~#!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_WORD_JOINER = "\u2060"  # invisible; keeps "@team" from mentioning and "http://" from linking
+
+
+def escape(text: str, limit: int = 500) -> str:
+    """``text`` as literal Markdown text on one line, at most ``limit`` characters of it: line
+    breaks folded to spaces, CommonMark's punctuation that opens emphasis, code, links, images,
+    headings and table cells backslash-escaped, ``<``, ``>`` and ``&`` as HTML entities (no raw
+    HTML or comment), and a word joiner after ``@`` and in ``://`` and ``www.`` (GitHub turns
+    those into mentions and links, https://github.github.com/gfm/#autolinks-extension-)."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    text = "".join(_ESCAPES.get(char, char) for char in text)
+    for pattern in ("@", "://", "www."):
+        text = text.replace(pattern, pattern[0] + _WORD_JOINER + pattern[1:])
+    return text
+
+
+def code(text: str) -> str:
+    """``text`` as a one-line code span: backslashes are literal there, so backticks and line
+    breaks are left out instead of escaped (ids, stack names and commits have none)."""
+    return "`" + " ".join(str(text).replace("`", "").split())[:200] + "`"
+
+
+def _status(review: Review) -> tuple[str, list[str]]:
+    if review.failure:
+        return "❌ failed", [f"**The plan failed or is incomplete: {escape(review.failure)}**"]
+    if review.refusal:
+        return "⛔ refused", [f"**Refused by the mass-deletion guard: {escape(review.refusal)}**"]
+    return "✅ ready", []
+
+
+def markdown(review: Review, limit: int = 100, max_chars: int | None = COMMENT_LIMIT - 1_536) -> str:
+    """The review as GitHub/GitLab-flavoured Markdown, starting with ``MARKER``: the status first
+    (failed, refused, ready) with commit, run and time; the counts and cost; changes outside
+    users' gateways; per group a table of at most ``limit`` users (then a count of the rest);
+    every resource change in a ``<details>`` block. When the text would pass ``max_chars``
+    (None: no bound), fewer rows are listed and the block is cut, saying so."""
+    text = _markdown(review, limit, details=True)
+    while max_chars is not None and len(text) > max_chars and limit > 0:
+        limit //= 2
+        text = _markdown(review, limit, details=False, cut=True)
+    return text
+
+
+def _markdown(review: Review, limit: int, details: bool, cut: bool = False) -> str:
     counts = review.counts()
-    lines = [MARKER, f"### openclaw-fleet plan: stack `{review.stack}` ({review.stacks} stack(s))", ""]
+    status, problems = _status(review)
+    lines = [MARKER, f"### openclaw-fleet plan {status}: stack {code(review.stack)} ({review.stacks} stack(s))", ""]
+    lines += problems + ([""] if problems else [])
+    where = [f"commit {code(review.commit[:12])}"] if review.commit else []
+    where += [f"[CI run]({review.run_url})"] if review.run_url and review.run_url.startswith("https://") else []
+    where += [escape(review.time)] if review.time else []
+    if where:
+        lines += [" · ".join(where), ""]
     counted = [f"**{count}** {group}" for group, count in counts.items()] + [f"{review.unchanged} unchanged"]
     lines.append(" · ".join(counted))
     if review.cost_before is not None:
@@ -168,10 +284,15 @@ def markdown(review: Review, limit: int = 100) -> str:
             "",
             f"Estimated Fly cost per month, whole fleet: {_money(review.cost_before)} → {_money(review.cost_after)} "
             f"({'+' if delta >= 0 else '−'}${abs(delta):,.2f}); prices of {review.prices_date} from "
-            f"{review.prices_source}, cheapest regions.",
+            f"{escape(review.prices_source or '')}, cheapest regions.",
         ]
     for message in review.stack_errors:
-        lines += ["", f"**Stack error:** {message}"]
+        lines += ["", f"**Stack error:** {escape(message)}"]
+    if review.others:
+        lines += ["", "#### Outside users' gateways", ""]
+        lines += [f"- {escape(', '.join(ops))} {escape(what)}" for what, ops in sorted(review.others.items())]
+    if cut:
+        lines += ["", "**This comment lists fewer users than change: the whole plan is in the job's artifact.**"]
     priced = review.cost_before is not None
     for group in GROUPS:
         entries = [change for change in review.changes if change.group == group]
@@ -181,19 +302,21 @@ def markdown(review: Review, limit: int = 100) -> str:
         lines += ["| user | what changes | $/month |" if priced else "| user | what changes |"]
         lines += ["| --- | --- | --- |" if priced else "| --- | --- |"]
         for change in entries[:limit]:
-            what = [_cell(text) for text in change.fields] + [f"**{_cell(text)}**" for text in change.bold]
-            what += [f"FAILED: {_cell(text)}" for text in change.errors]
-            row = f"| `{change.user_id}` {_cell(change.name)} | {'; '.join(what) or '–'} |"
+            what = [escape(text) for text in change.fields + change.security]
+            what += [f"**{escape(text)}**" for text in change.bold]
+            what += [f"FAILED: {escape(text)}" for text in change.errors]
+            row = f"| {code(change.user_id)} {escape(change.name)} | {'; '.join(what) or '–'} |"
             if priced:
                 row += f" {_money(change.cost_before)} → {_money(change.cost_after)} |"
             lines.append(row)
         if len(entries) > limit:
             lines.append(f"| … and {len(entries) - limit} more | |" + (" |" if priced else ""))
+    steps = [(change, step) for change in review.changes for step in change.resources]
+    if details and steps:
+        lines += ["", "<details><summary>Every resource change, by user</summary>", ""]
+        lines += [f"- {code(change.user_id)}: {escape(step)}" for change, step in steps]
+        lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def as_json(review: Review) -> str:
@@ -213,6 +336,13 @@ def as_json(review: Review) -> str:
             "prices_source": review.prices_source,
         },
         "stack_errors": review.stack_errors,
+        "status": "failed" if review.failure else "refused" if review.refusal else "ready",
+        "refusal": review.refusal,
+        "failure": review.failure,
+        "commit": review.commit,
+        "run_url": review.run_url,
+        "time": review.time,
+        "others": review.others,
         "users": [asdict(change) for change in review.changes],
     }
     return json.dumps(document, indent=2)

@@ -39,6 +39,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, Resource
 from pulumi.output import Unknown
 from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 
+from openclaw_fleet.credential_hosts import check_credential_host
 from openclaw_fleet.errors import FlyNotConfigured
 from openclaw_fleet.providers.docker.client import DEFAULT_HOST, DockerClient, docker_client
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL, FlyClient
@@ -89,6 +90,8 @@ class FleetProvider(ResourceProvider):
     args_type: ClassVar[type[ResourceArgs]]
 
     def configure(self, req: ConfigureRequest) -> None:
+        check_credential_host("dockerHost", req.config.get("dockerHost"))
+        check_credential_host("flyApiUrl", req.config.get("flyApiUrl"))
         self._docker_host = req.config.get("dockerHost") or DEFAULT_HOST
         self._fly_api_url = req.config.get("flyApiUrl") or DEFAULT_API_URL
         self._fly_token = os.environ.get("FLY_API_TOKEN") or req.config.get("flyApiToken")

@@ -175,9 +175,9 @@ class Fleet:
         """Declare secret source ``name`` (``kind`` ``config`` or ``env``, reading ``key``) in the
         stack's settings, for ``users`` only when given."""
         setting = f'openclaw-fleet:secretSources["{name}"]'
-        self.run("config", "set", "--path", f"{setting}.{kind}", key)
-        for index, user_id in enumerate(users or ()):
-            self.run("config", "set", "--path", f"{setting}.users[{index}]", user_id)
+        self.run("config", "set", "--plaintext", "--path", f"{setting}.{kind}", key)
+        for index, user_id in enumerate(users or ()):  # a user id "looks like a secret" to Pulumi
+            self.run("config", "set", "--plaintext", "--path", f"{setting}.users[{index}]", user_id)
 
     def write_roster(self, roster: dict | str) -> None:
         self.roster.write_text(roster if isinstance(roster, str) else yaml.safe_dump(roster, sort_keys=False))

@@ -25,6 +25,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
+from openclaw_fleet.credential_hosts import check_credential_host
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, ResourceArgs
 
 DIFF_FIELDS = ("context_hash", "repository", "build_args", "platform")
@@ -109,6 +110,7 @@ class ImageProvider(FleetProvider):
             username, password = username or "x", os.environ.get("FLY_API_TOKEN")
         if not password:
             return None
+        check_credential_host("registry", registry)
         return {"username": username or "x", "password": password, "serveraddress": registry}
 
     def _build_and_push(self, args: ImageArgs) -> dict[str, Any]:
