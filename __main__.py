@@ -117,7 +117,6 @@ pulumi.export(
     {
         user.id: {
             "name": gateways[user.id].name,
-            "deprovision": user.deprovision,
             "volume_id": gateways[user.id].volume_id,
             **user.recorded(settings.target, settings.volume_size_gb),
         }

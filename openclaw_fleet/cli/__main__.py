@@ -2,15 +2,20 @@
 
 preview | up | rollout | destroy | machines [--stack BASE]   the fleet over all its shards (cli/fleet.py)
 adoptable --stack NAME                            what ``adopt: true`` would take over (stack config on stdin)
+shards --stack BASE                               the shard numbers as a JSON list, for a CI job matrix
+render --plan JSON --output MD                    the plan comment from a plan document (cli/review.py)
+gitlab-note FILE                                  post FILE as the merge request's plan note (cli/notes.py)
 """
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
 from openclaw_fleet.cli import adoptable
-from openclaw_fleet.cli.fleet import default_stacks_at_once, run_command
+from openclaw_fleet.cli.fleet import FleetConfig, FleetError, default_stacks_at_once, render_comment, run_command
+from openclaw_fleet.cli.notes import NoteFailed, post_note
 
 parser = argparse.ArgumentParser(prog="fleet", description="openclaw-fleet commands")
 commands = parser.add_subparsers(dest="command", required=True)
@@ -33,6 +38,9 @@ for name, text in [
     sub.add_argument("--parallel", type=int, default=32, help="resource operations at once per stack (default 32)")
     sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
     sub.add_argument("--shard", type=int, help="run only this shard (1..shards), e.g. one per CI job")
+    sub.add_argument(
+        "--of", type=int, help="with --shard: how many shard jobs the CI runs; refused unless it is the stack's shards"
+    )
     sub.add_argument("--show-secrets", action="store_true", help="machines: print gateway tokens")
     if name == "preview":
         sub.add_argument(
@@ -47,10 +55,37 @@ for name, text in [
         sub.add_argument("--back", metavar="USER", help="put this user back on the image they ran before")
     if name == "destroy":
         sub.add_argument("--yes", action="store_true", required=True, help="required: destroy is not undone")
+shards_parser = commands.add_parser("shards", help="the stack's shard numbers as a JSON list (a CI job matrix)")
+shards_parser.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
+render_parser = commands.add_parser(
+    "render",
+    help="write the plan comment from a plan document (preview --format json), as the default branch's code renders it",
+)
+render_parser.add_argument("--plan", required=True, help="the plan document; missing or unreadable: a failed plan")
+render_parser.add_argument("--output", required=True, help="the comment's Markdown file")
+render_parser.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
+render_parser.add_argument("--conclusion", default="success", help="how the plan job ended (success, failure, …)")
+render_parser.add_argument("--commit", help="the commit the plan is of")
+render_parser.add_argument("--run-url", help="the plan job's run")
+note_parser = commands.add_parser("gitlab-note", help="post the plan as the merge request's one plan note")
+note_parser.add_argument("file", help="the plan comment (preview --format markdown)")
 adoptable_parser = commands.add_parser("adoptable", help="list what adopt: true would take over, per roster user")
 adoptable_parser.add_argument("--stack", required=True, help="the stack whose config comes on stdin")
 args = parser.parse_args()
 if args.command == "adoptable":
     adoptable.main(args.stack)
+elif args.command == "shards":
+    try:
+        count = FleetConfig.read(Path.cwd(), args.stack).shards
+    except FleetError as error:
+        sys.exit(f"fleet: {error}")
+    print(json.dumps(list(range(1, count + 1))))
+elif args.command == "render":
+    render_comment(args)
+elif args.command == "gitlab-note":
+    try:
+        print(f"fleet: plan note {post_note(Path(args.file))}", file=sys.stderr)
+    except NoteFailed as error:
+        sys.exit(f"fleet: {error}")
 else:
     sys.exit(run_command(args.command, Path.cwd(), args.stack, args))

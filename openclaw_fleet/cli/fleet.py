@@ -33,7 +33,7 @@ from pulumi import automation as auto
 
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
-from openclaw_fleet.cli.review import Review, as_json, build_review, markdown
+from openclaw_fleet.cli.review import Review, as_json, build_review, markdown, review_from_json
 from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.credential_hosts import check_credential_host
@@ -611,13 +611,15 @@ def inheritances(fleet: Fleet, runs: list[StackRun]) -> list[str]:
     return inherited(str(fleet.config.roster), current, previous, departed)
 
 
-def write_document(review: Review, options) -> None:
+def write_document(review: Review, options, commit: str | None = None, run_url: str | None = None) -> None:
     """Write the plan for a reviewer (``--format markdown|json``) to ``--output`` or stdout, with
-    the commit, CI run and time the CI says (GitHub Actions' or GitLab CI's variables). A
-    markdown comment cut to fit GitHub's limit is written whole beside it as ``<output>.full.md``."""
+    the commit, CI run and time (given, else the CI's: GitHub Actions' or GitLab CI's variables).
+    A markdown comment cut to fit GitHub's limit is written whole beside it as ``<output>.full.md``."""
     environ = os.environ
-    review.commit = environ.get("GITHUB_SHA") or environ.get("CI_COMMIT_SHA")
-    if environ.get("GITHUB_RUN_ID"):
+    review.commit = commit or environ.get("GITHUB_SHA") or environ.get("CI_COMMIT_SHA")
+    if run_url:
+        review.run_url = run_url
+    elif environ.get("GITHUB_RUN_ID"):
         server = environ.get("GITHUB_SERVER_URL", "https://github.com")
         review.run_url = f"{server}/{environ.get('GITHUB_REPOSITORY')}/actions/runs/{environ['GITHUB_RUN_ID']}"
     else:
@@ -632,6 +634,20 @@ def write_document(review: Review, options) -> None:
         whole = markdown(review, max_chars=None, limit=len(review.changes))
         if whole != text:
             Path(f"{options.output}.full.md").write_text(whole)
+
+
+def render_comment(options) -> None:
+    """``fleet render``: the plan comment from the document a plan job wrote (``--plan``), read
+    as untrusted data, with the commit and run the trusted caller names. A missing or unreadable
+    document, or a job that did not succeed, is a failed plan, said at the top of the comment."""
+    try:
+        review = review_from_json(Path(options.plan).read_text())
+    except (OSError, ValueError) as error:
+        review = Review.failed(options.stack, f"the plan job wrote no readable plan ({error}); see its run")
+    if options.conclusion != "success" and not (review.failure or review.refusal):
+        review.failure = f"the plan job ended with {options.conclusion}; see its run"
+    options.format = "markdown"
+    write_document(review, options, commit=options.commit, run_url=options.run_url)
 
 
 def run_command(command: str, root: Path, base: str, options) -> int:
@@ -662,6 +678,13 @@ def run_command(command: str, root: Path, base: str, options) -> int:
                     Review(base, len(runs), [], 0, None, None, None, None, None, [], failure=failure), options
                 )
             return 2
+    if options.of is not None and options.of != fleet.config.shards:
+        print(
+            f"fleet: the CI runs {options.of} shard job(s) but openclaw-fleet:shards is {fleet.config.shards}: set the "
+            "job's `parallel` (GitLab) or matrix to the stack's shards, or some shards are never updated",
+            file=sys.stderr,
+        )
+        return 2
     if options.shard is not None:
         runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.config.shards)]
         if not runs:

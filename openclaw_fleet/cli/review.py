@@ -21,6 +21,7 @@ what happens to resources comes from the preview's engine events (``plan.RunRepo
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 
 from openclaw_fleet.cli.plan import RunReport
@@ -97,7 +98,11 @@ def _fields(before: dict, after: dict) -> list[str]:
         words.append(f"size {before['size']} {before['memory_mb']} MB → {after['size']} {after['memory_mb']} MB")
     old_keys, new_keys = set(before.get("provider_keys") or []), set(after["provider_keys"])
     if before.get("provider_keys") is not None:
-        words += [f"provider key {name} added" for name in sorted(new_keys - old_keys)]
+        sources = _keys(after)
+        words += [
+            f"provider key {name} added" + (f" (source {sources[name]})" if sources.get(name) else "")
+            for name in sorted(new_keys - old_keys)
+        ]
         words += [f"provider key {name} removed" for name in sorted(old_keys - new_keys)]
     return words
 
@@ -128,7 +133,6 @@ def _security_changes(before: dict, after: dict) -> list[str]:
     for name in sorted(set(old_keys) & set(new_keys)):
         if old_keys[name] is not None and old_keys[name] != new_keys[name]:
             words.append(f"provider key {name} source {old_keys[name]} → {new_keys[name]}")
-    words += [f"provider key {name} from {new_keys[name]}" for name in sorted(set(new_keys) - set(old_keys))]
     for key, label in (("whatsapp_owner", "whatsappOwner"), ("restore", "restore"), ("deprovision", "deprovision")):
         if (before.get(key) or None) != (after.get(key) or None) and (key != "deprovision" or before.get(key)):
             words.append(f"{label} {before.get(key) or '–'} → {after.get(key) or '–'}")
@@ -220,7 +224,7 @@ def _money(value: float | None) -> str:
 
 
 COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body, in characters
-_ESCAPES = {char: "\\" + char for char in "\\`*_[]|~#!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_ESCAPES = {char: "\\" + char for char in "\\`*[]|~#!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 _WORD_JOINER = "\u2060"  # invisible; keeps "@team" from mentioning and "http://" from linking
 
 
@@ -234,6 +238,8 @@ def escape(text: str, limit: int = 500) -> str:
     if len(text) > limit:
         text = text[:limit] + "…"
     text = "".join(_ESCAPES.get(char, char) for char in text)
+    # "_" opens emphasis only where a word does not go on across it (OPENAI_API_KEY stays as is).
+    text = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
     for pattern in ("@", "://", "www."):
         text = text.replace(pattern, pattern[0] + _WORD_JOINER + pattern[1:])
     return text
@@ -317,6 +323,50 @@ def _markdown(review: Review, limit: int, details: bool, cut: bool = False) -> s
         lines += [f"- {code(change.user_id)}: {escape(step)}" for change, step in steps]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+def review_from_json(text: str) -> Review:
+    """A review from ``as_json``'s document, read as untrusted data (a pull request's own job
+    wrote it): only known fields, every text as a string, so that the comment rendered from it
+    by the default branch's code is escaped like any other. Raises ValueError on a document that
+    is not one."""
+    try:
+        document = json.loads(text)
+        users = [
+            UserChange(
+                user_id=str(row["user_id"]),
+                name=str(row.get("name", "")),
+                group=row["group"] if row.get("group") in GROUPS else "changed",
+                **{key: [str(item) for item in row.get(key) or []] for key in _LISTS},
+                **{key: _number(row.get(key)) for key in ("cost_before", "cost_after")},
+            )
+            for row in document.get("users") or []
+        ]
+        cost = document.get("cost") or {}
+        return Review(
+            stack=str(document["stack"]),
+            stacks=int(document.get("stacks") or 0),
+            changes=users,
+            unchanged=int(document.get("unchanged") or 0),
+            cost_before=_number(cost.get("before")),
+            cost_after=_number(cost.get("after")),
+            currency=cost.get("currency") and str(cost["currency"]),
+            prices_date=cost.get("prices_date") and str(cost["prices_date"]),
+            prices_source=cost.get("prices_source") and str(cost["prices_source"]),
+            stack_errors=[str(message) for message in document.get("stack_errors") or []],
+            others={str(what): [str(op) for op in ops] for what, ops in (document.get("others") or {}).items()},
+            refusal=document.get("refusal") and str(document["refusal"]),
+            failure=document.get("failure") and str(document["failure"]),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise ValueError(f"not a plan document: {type(error).__name__}") from None
+
+
+_LISTS = ("fields", "bold", "errors", "security", "resources")
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def as_json(review: Review) -> str:

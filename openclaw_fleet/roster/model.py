@@ -244,7 +244,7 @@ class User:
     def recorded(self, target: str, volume_gb: int) -> dict[str, Any]:
         """What a stack records of the user (its output ``roster_state``) for the next plan to
         compare with: run state, region, size, memory (MB), model, provider keys (env name →
-        secret source *name*), the volume size (GB, Fly only), and, only where set, what a
+        secret source *name*), the volume size (GB, Fly only), the deprovision policy, and, only where set, what a
         reviewer must see change: ``whatsapp_owner``, plain ``env``, ``telegram_pairings``,
         ``adopt``, ``restore``. No secret is in it."""
         optional = {
@@ -263,5 +263,6 @@ class User:
             "model": self.model,
             "provider_keys": dict(sorted(self.provider_keys.items())),
             "volume_gb": volume_gb if target == "fly" else None,
+            "deprovision": self.deprovision,
             **{key: value for key, value in optional.items() if value},
         }

@@ -1,9 +1,10 @@
-"""The plan a reviewer reads, made by the CI templates' own plan step.
+"""The plan a reviewer reads, made by the CI templates' own steps.
 
 The example roster is brought up on the Fly target (the emulator); a change to it — a user added,
 one removed, one stopped, one with a new model and a new provider key — is then planned by running
-the ``Plan`` step of ``.github/workflows/fleet-plan.yml`` as written, and the comment body it
-would post is checked: grouped counts, the fields that change, provider keys by name and never by
+the ``Plan`` step of ``.github/workflows/fleet-plan.yml`` as written (it writes the plan as JSON),
+and rendered by the ``Render`` step of ``fleet-plan-comment.yml`` as written, and the comment body
+it would post is checked: grouped counts, the fields that change, provider keys by name and never by
 value, costs from the price file, and the same in ``--format json``. The GitLab template must run
 the same command.
 """
@@ -27,9 +28,9 @@ ADA, GRACE, ALAN = (user["id"] for user in EXAMPLE["users"])
 NEW = "user_2linus0tor42"
 
 
-def plan_step() -> str:
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "fleet-plan.yml").read_text())
-    return next(step["run"] for step in workflow["jobs"]["plan"]["steps"] if step.get("name") == "Plan")
+def step(workflow: str, job: str, name: str) -> str:
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
+    return next(step["run"] for step in document["jobs"][job]["steps"] if step.get("name") == name)
 
 
 @pytest.fixture(scope="module")
@@ -63,21 +64,39 @@ def test_the_plan_step_writes_the_comment_a_reviewer_reads(fleet, tmp_path):
             user["state"] = "stopped"
     changed["users"].append({"id": NEW, "name": "Linus", "size": "performance-1x", "region": "ams"})
     fleet.write_roster(changed)
-    plan_file = tmp_path / "plan.md"
+    (fleet.dir / "plan").mkdir(exist_ok=True)
     fleet.env["REVIEW_TEST_KEY"] = key_value
     fleet.declare_source("review-openai", "env", "REVIEW_TEST_KEY", [GRACE])
-    env = {**fleet.env, "OPENCLAW_FLEET_STACK": fleet.stack, "PLAN_FILE": str(plan_file)}
+    env = {**fleet.env, "OPENCLAW_FLEET_STACK": fleet.stack, "PLAN_FILE": "plan/fleet-plan.json"}
     result = subprocess.run(
-        ["bash", "-e", "-c", plan_step()], cwd=fleet.dir, env=env, capture_output=True, text=True, timeout=1200
+        ["bash", "-e", "-c", step("fleet-plan.yml", "plan", "Plan")],
+        cwd=fleet.dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    body = plan_file.read_text()
+    sha, run_url = "0123456789abcdef0123456789abcdef01234567", "https://github.com/o/r/actions/runs/42"
+    venv_first = f"{(ROOT / '.venv' / 'bin').resolve()}:{env['PATH']}"
+    render = {**env, "PATH": venv_first, "CONCLUSION": "success", "HEAD_SHA": sha, "RUN_URL": run_url}
+    rendered = subprocess.run(
+        ["bash", "-e", "-c", step("fleet-plan-comment.yml", "comment", "Render")],
+        cwd=fleet.dir,
+        env=render,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rendered.returncode == 0, rendered.stdout[-3000:] + rendered.stderr[-3000:]
+    body = (fleet.dir / "comment.md").read_text()
     fleet.transcript.append(body)
     assert body.startswith(MARKER + "\n")
+    assert "✅ ready" in body.splitlines()[1] and f"commit `{sha[:12]}` · [CI run]({run_url})" in body
     assert "**1** added · **1** changed · **0** replaced · **0** started · **1** stopped · **1** removed" in body
     grace = next(line for line in body.splitlines() if GRACE in line)
     assert "model openai/gpt-5.1 → anthropic/claude-opus-4-1" in grace
-    assert "provider key OPENAI_API_KEY added" in grace
+    assert "provider key OPENAI_API_KEY added (source review-openai)" in grace
     assert key_value not in body and key_value not in result.stdout + result.stderr
 
     prices = FlyPrices.load()
@@ -103,6 +122,6 @@ def test_the_gitlab_template_runs_the_same_plan_and_one_up_per_shard():
     plan_script = " ".join(gitlab["fleet-plan"]["script"])
     assert 'bin/fleet preview --stack "$OPENCLAW_FLEET_STACK" --format markdown --output "$PLAN_FILE"' in plan_script
     up = gitlab["fleet-up"]
-    assert '--shard "${CI_NODE_INDEX:-1}"' in " ".join(up["script"])
+    assert '--shard "${CI_NODE_INDEX:-1}" --of "${CI_NODE_TOTAL:-1}"' in " ".join(up["script"])
     assert "$CI_NODE_INDEX" in up["resource_group"]
     assert gitlab["variables"]["PLAN_FILE"] == "fleet-plan.md"  # gitignored, outside the program files

@@ -38,7 +38,7 @@ def test_groups_words_and_costs():
     line = {change.user_id: change for change in review.changes}
     assert line["user_1"].fields == [
         "model openai/gpt-5.1 → anthropic/claude-opus-4-1",
-        "provider key OPENAI_API_KEY added",
+        "provider key OPENAI_API_KEY added (source team-openai)",
     ]
     assert "**Volume (region) replaced**" in text and "**loses data: Fly volume replaced (region)**" in text
     running = PRICES.monthly("shared-cpu-1x", 2048, True, 1)
