@@ -266,11 +266,14 @@ class Emulator:
         self,
         tokens: tuple[str, ...] = ("test-token",),
         orgs: tuple[str, ...] = ("personal",),
+        readonly_tokens: tuple[str, ...] = (),
         port: int = 0,
         timing: Timing | None = None,
         runtime=None,
     ):
         self.tokens, self.faults = set(tokens), Faults()
+        # Read-only tokens (`fly tokens create readonly`): reads answer, writes are unauthorized.
+        self.readonly_tokens = set(readonly_tokens)
         # Every call checked against the spec when FLY_EMULATOR_CONTRACT=1 (the test suite sets it).
         self.contract = Contract() if os.environ.get("FLY_EMULATOR_CONTRACT") == "1" else None
         self.state = FlyState(orgs, timing or Timing(), runtime)
@@ -383,7 +386,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = emulator._random.choice([500, 502, 503])
             return self._answer(method, path, status, {"error": "internal error"}, leased=leased, injected=True)
         token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").removeprefix("FlyV1 ").strip()
-        if token not in emulator.tokens:
+        if token in emulator.readonly_tokens and method != "GET":
+            return self._answer(method, path, 401, {"error": "unauthorized: read-only token"}, leased=leased)
+        if token not in emulator.tokens and token not in emulator.readonly_tokens:
             return self._answer(method, path, 401, {"error": "unauthorized"}, leased=leased)
         try:
             body = json.loads(raw) if raw else None
