@@ -256,7 +256,7 @@ class StackRun:
     """One shard's stack in this run, and what came of it."""
 
     name: str
-    stack: auto.Stack
+    stack: auto.Stack | None  # None: a shard another job runs, with no stack yet (``Fleet.open(only=…)``)
     users: list[User]
     digest: str
     previous: dict  # its outputs from the last update; a secret one "[secret]" unless secrets_shown
@@ -333,10 +333,14 @@ class Fleet:
         # one-stack guard is told it has been done.
         return {OVERRIDE_ENV: "1", "OPENCLAW_FLEET_DIGEST": digest, **engine_env(self.parallel)}
 
-    def open(self, show_secrets: bool = False) -> list[StackRun]:
+    def open(self, show_secrets: bool = False, only: int | None = None) -> list[StackRun]:
         """Create or select every shard's stack, copy the base stack's settings to each, clear
         what killed runs left, read each stack's previous outputs (secrets in plain text only if
-        ``show_secrets``). Raises FleetError when a former shard count still holds users."""
+        ``show_secrets``). Raises FleetError when a former shard count still holds users.
+
+        With ``only`` (a shard number: ``--shard``, one CI job per shard), the other shards are
+        only read: another job may be updating one of them right now, so none is created (a
+        shard with no stack yet has no outputs: ``stack`` None), repaired or cleared here."""
         check_credential_host("dockerHost", self.config.docker_host)
         if self.config.fly_api:
             check_credential_host("flyApiUrl", self.config.fly_api[0])
@@ -359,7 +363,8 @@ class Fleet:
                 (self.root / f"Pulumi.{name}.yaml").write_text(header + self.config.config_text)
 
         backend = os.environ.get("PULUMI_BACKEND_URL")
-        repaired = {name: repair_backend_files(name, self.config.project, backend) for name in names}
+        ours = [name for name in names if only is None or parse_shard_stack(name)[1] == only]
+        repaired = {name: repair_backend_files(name, self.config.project, backend) for name in ours}
         listing = auto.LocalWorkspace(str(self.root), pulumi_command=cli).list_stacks()
         listed = {summary.name: summary for summary in listing}
         for summary in listed.values():
@@ -375,18 +380,23 @@ class Fleet:
             _, index, _ = parse_shard_stack(name)
             users = [user for user in self.users if shard_of(user.id, count) == index]
             digest = program_digest(self.root, self.config.config_text, users, self.config.secret_sources)
+            if name not in ours and name not in listed:
+                return StackRun(name, None, users, digest, {})
             workspace_type = ListedStackWorkspace if count > 1 and name in listed else auto.LocalWorkspace
             workspace = workspace_type(
                 str(self.root), env_vars=self._workspace_env(digest), secrets_provider=secrets, pulumi_command=cli
             )
             stack = open_stack(name, workspace, listed=name in listed)
+            if name not in ours:
+                return StackRun(name, stack, users, digest, output_values(stack, show_secrets), show_secrets)
             for sentence in repaired[name] + clear_killed_run(stack, self.config.project, backend):
                 self.out(f"{name}: {sentence}")
             return StackRun(name, stack, users, digest, output_values(stack, show_secrets), secrets_shown=show_secrets)
 
         runs = self._each(open_one, names)
-        if any(run.name not in listed for run in runs):  # created just now
-            listed.update((summary.name, summary) for summary in runs[0].stack.workspace.list_stacks())
+        created = [run for run in runs if run.name not in listed and run.stack is not None]
+        if created:  # just now
+            listed.update((summary.name, summary) for summary in created[0].stack.workspace.list_stacks())
         for run in runs:
             run.resource_count = listed[run.name].resource_count if run.name in listed else None
         return runs
@@ -661,7 +671,7 @@ def run_command(command: str, root: Path, base: str, options) -> int:
 
     try:
         fleet = Fleet(root, FleetConfig.read(root, base), options.stacks_at_once, options.parallel, out)
-        runs = fleet.open(show_secrets=command == "machines")  # its rows carry the tokens
+        runs = fleet.open(show_secrets=command == "machines", only=options.shard)  # machines: rows carry tokens
     except (FleetError, CredentialHostRefused, RuntimeError) as error:
         print(f"fleet: {error}", file=sys.stderr)
         if document and command == "preview":

@@ -77,7 +77,11 @@ class RunReport:
         self.others: dict[str, list[str]] = defaultdict(list)
 
     def _user_of(self, urn: str, parent: str | None) -> str | None:
-        if parent and "Gateway::" in parent:
+        """The user a resource belongs to: its own gateway component's, or its parent's; None for
+        resources outside users' gateways (the image, the stack)."""
+        if "Gateway::" in urn:  # the gateway component itself (a child's URN has `Gateway$`)
+            pass
+        elif parent and "Gateway::" in parent:
             urn = parent
         elif urn in self._parents:
             urn = self._parents[urn]

@@ -224,7 +224,7 @@ def _money(value: float | None) -> str:
 
 
 COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body, in characters
-_ESCAPES = {char: "\\" + char for char in "\\`*[]|~#!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_ESCAPES = {char: "\\" + char for char in "\\`*[]|~#"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 _WORD_JOINER = "\u2060"  # invisible; keeps "@team" from mentioning and "http://" from linking
 
 
@@ -232,7 +232,7 @@ def escape(text: str, limit: int = 500) -> str:
     """``text`` as literal Markdown text on one line, at most ``limit`` characters of it: line
     breaks folded to spaces, CommonMark's punctuation that opens emphasis, code, links, images,
     headings and table cells backslash-escaped, ``<``, ``>`` and ``&`` as HTML entities (no raw
-    HTML or comment), and a word joiner after ``@`` and in ``://`` and ``www.`` (GitHub turns
+    HTML or comment; ``!`` makes an image only before ``[``, escaped), and a word joiner after ``@`` and in ``://`` and ``www.`` (GitHub turns
     those into mentions and links, https://github.github.com/gfm/#autolinks-extension-)."""
     text = " ".join(str(text).split())
     if len(text) > limit:

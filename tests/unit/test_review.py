@@ -76,3 +76,27 @@ def test_a_user_is_added_or_removed_only_with_their_gateway():
         "user_kept": "delete IPAssignment",
         "user_more": "create GatewayCommand",
     }
+
+
+def step_event(op: str, urn: str, parent: str | None):
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(parent=parent, retain_on_delete=False)
+    meta = SimpleNamespace(
+        op=op, urn=urn, type=urn.split("::")[2].split("$")[-1], new=state, old=None, keys=[], diffs=[]
+    )
+    return SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=meta))
+
+
+def test_a_gateway_components_own_step_is_its_users_and_the_image_is_outside():
+    """The engine reports a component with the stack as its parent: it is still its user's."""
+    stack = "urn:pulumi:prod::openclaw-fleet::pulumi:pulumi:Stack::openclaw-fleet-prod"
+    gateway = "urn:pulumi:prod::openclaw-fleet::openclaw:fleet:FlyGateway::oc-u-abc"
+    app = "urn:pulumi:prod::openclaw-fleet::openclaw:fleet:FlyGateway$pulumi-python:dynamic/fly:App::oc-u-abc"
+    image = "urn:pulumi:prod::openclaw-fleet::openclaw:fleet:GatewayImage::gateway"
+    plan = RunReport({"oc-u-abc": "user_abc"})
+    for event in (step_event("create", gateway, stack), step_event("create", app, gateway)):
+        plan.on_event(event)
+    plan.on_event(step_event("update", image, stack))
+    assert plan.users["user_abc"].summary() == "added"
+    assert dict(plan.others) == {"GatewayImage gateway": ["update"]}
