@@ -230,10 +230,11 @@ _WORD_JOINER = "\u2060"  # invisible; keeps "@team" from mentioning and "http://
 
 def escape(text: str, limit: int = 500) -> str:
     """``text`` as literal Markdown text on one line, at most ``limit`` characters of it: line
-    breaks folded to spaces, CommonMark's punctuation that opens emphasis, code, links, images,
-    headings and table cells backslash-escaped, ``<``, ``>`` and ``&`` as HTML entities (no raw
-    HTML or comment; ``!`` makes an image only before ``[``, escaped), and a word joiner after ``@`` and in ``://`` and ``www.`` (GitHub turns
-    those into mentions and links, https://github.github.com/gfm/#autolinks-extension-)."""
+    breaks folded to spaces; CommonMark's punctuation that opens emphasis, code, links, headings
+    and table cells backslash-escaped (``!`` makes an image only before ``[``, which is escaped;
+    ``_`` only at a word's edge); ``<``, ``>`` and ``&`` as HTML entities (no raw HTML or
+    comment); a word joiner after ``@`` and in ``://`` and ``www.`` (GitHub turns those into
+    mentions and links, https://github.github.com/gfm/#autolinks-extension-)."""
     text = " ".join(str(text).split())
     if len(text) > limit:
         text = text[:limit] + "…"

@@ -1,6 +1,6 @@
 """An emulator of the Fly Machines API, for tests and for people without a Fly account.
 
-Written to ``shared/reference/fly-machines-openapi.json`` (paths, field names, status codes,
+Written to ``tools/fly_emulator/spec/fly-machines-openapi.json`` (paths, field names, status codes,
 ``{"error": …}`` bodies). Where the spec is silent, it follows the live API's documented or
 observed behaviour, marked ``live:`` in comments. It keeps everything in memory.
 

@@ -1,6 +1,6 @@
 """The one client of the Fly Machines API (https://api.machines.dev/v1): one method per API action.
 
-Reference: ``shared/reference/fly-machines-openapi.json`` (Machines API 1.0) and Fly's guide
+Reference: ``tools/fly_emulator/spec/fly-machines-openapi.json`` (Machines API 1.0) and Fly's guide
 "Working with the Machines API" (https://fly.io/docs/machines/api/working-with-machines-api/);
 behaviours of the live API the spec does not state are noted where they are used. The shape
 follows superfly/fly-go's ``flaps`` client: typed methods (``launch_machine``,
