@@ -256,7 +256,8 @@ def _status(review: Review) -> tuple[str, list[str]]:
     if review.failure:
         return "❌ failed", [f"**The plan failed or is incomplete: {escape(review.failure)}**"]
     if review.refusal:
-        return "⛔ refused", [f"**Refused by the mass-deletion guard: {escape(review.refusal)}**"]
+        reason = review.refusal.removeprefix("refused: ")
+        return "⛔ refused", [f"**Refused by the mass-deletion guard: {escape(reason)}**"]
     return "✅ ready", []
 
 
@@ -276,13 +277,16 @@ def markdown(review: Review, limit: int = 100, max_chars: int | None = COMMENT_L
 def _markdown(review: Review, limit: int, details: bool, cut: bool = False) -> str:
     counts = review.counts()
     status, problems = _status(review)
-    lines = [MARKER, f"### openclaw-fleet plan {status}: stack {code(review.stack)} ({review.stacks} stack(s))", ""]
+    shards = f" ({review.stacks} stack(s))" if review.stacks else ""
+    lines = [MARKER, f"### openclaw-fleet plan {status}: stack {code(review.stack)}{shards}", ""]
     lines += problems + ([""] if problems else [])
     where = [f"commit {code(review.commit[:12])}"] if review.commit else []
     where += [f"[CI run]({review.run_url})"] if review.run_url and review.run_url.startswith("https://") else []
     where += [escape(review.time)] if review.time else []
     if where:
         lines += [" · ".join(where), ""]
+    if not review.stacks:  # failed before any stack was previewed: nothing to count
+        return "\n".join(lines).rstrip("\n") + "\n"
     counted = [f"**{count}** {group}" for group, count in counts.items()] + [f"{review.unchanged} unchanged"]
     lines.append(" · ".join(counted))
     if review.cost_before is not None:

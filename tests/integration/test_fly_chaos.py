@@ -1,24 +1,15 @@
 """A 50-user ``fleet up`` through an API that answers 30 % of calls with 429 (``Retry-After: 1``)
 and 10 % with a 5xx completes on its first run, and the next preview is all ``same``."""
 
-import secrets
-
 import pytest
 
 from openclaw_fleet.roster import instance_name
 from tests.integration.fleet import Fleet
-from tools.fly_emulator import Emulator, Faults, Timing
+from tools.fly_emulator import Faults
 
 pytestmark = pytest.mark.integration
 
 USERS = [f"user_2chaos{index:07d}" for index in range(50)]
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    emulator = Emulator(tokens=("fly-test-" + secrets.token_hex(16),), timing=Timing(start_s=0.5)).start()
-    yield emulator
-    emulator.stop()
 
 
 def test_fifty_users_through_429s_and_5xx_converge_on_the_first_run(tmp_path_factory, emulator):

@@ -11,7 +11,7 @@ import secrets
 import pytest
 
 from tests.integration.fleet import Fleet
-from tools.fly_emulator import Emulator, Faults, Timing
+from tools.fly_emulator import Emulator, Faults
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +27,6 @@ def roster(users=(ADA, GRACE, ALAN), **changes) -> dict:
     for entry in entries:
         entry.update(changes.get(entry["id"], {}))
     return {"defaults": {"model": "anthropic/claude-sonnet-4-5"}, "users": entries}
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    emulator = Emulator(tokens=("fly-test-" + secrets.token_hex(16),), timing=Timing(start_s=0.5)).start()
-    yield emulator
-    emulator.stop()
 
 
 def fly_fleet(tmp_path_factory, emulator: Emulator) -> Fleet:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 from openclaw_fleet.cli.recovery import process_runs
 from openclaw_fleet.roster import instance_name
 from tests.integration.fleet import Fleet
-from tools.fly_emulator import Emulator, Timing
+from tools.fly_emulator import Emulator
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +34,6 @@ USERS = [f"user_2kill{index:08d}" for index in range(12)]
 
 def roster(users, model: str = "anthropic/claude-sonnet-4-5") -> dict:
     return {"defaults": {"model": model}, "users": [{"id": uid, "name": uid[-4:], "region": "ord"} for uid in users]}
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    emulator = Emulator(tokens=("fly-test-" + secrets.token_hex(16),), timing=Timing(start_s=0.5)).start()
-    yield emulator
-    emulator.stop()
 
 
 @pytest.fixture(scope="module")

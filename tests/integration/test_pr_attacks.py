@@ -21,18 +21,10 @@ from typing import ClassVar
 import pytest
 
 from tests.integration.fleet import ROOT, Fleet
-from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
 
 ADA, GRACE = "user_2attack0ada01", "user_2attack0grace"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    emulator = Emulator(tokens=("fly-test-" + secrets.token_hex(16),), timing=Timing(start_s=0.5)).start()
-    yield emulator
-    emulator.stop()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ import yaml
 from openclaw_fleet.cli.review import MARKER
 from openclaw_fleet.cost import FlyPrices
 from tests.integration.fleet import ROOT, Fleet
-from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
 
@@ -28,17 +27,13 @@ ADA, GRACE, ALAN = (user["id"] for user in EXAMPLE["users"])
 NEW = "user_2linus0tor42"
 
 
-def step(workflow: str, job: str, name: str) -> str:
+def run_step(fleet: Fleet, env: dict, workflow: str, job: str, name: str) -> subprocess.CompletedProcess:
+    """The ``run:`` script of step ``name`` of ``job`` in ``workflow``, as written, in the project."""
     document = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
-    return next(step["run"] for step in document["jobs"][job]["steps"] if step.get("name") == name)
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    token = "fly-test-" + secrets.token_hex(16)
-    emulator = Emulator(tokens=(token,), timing=Timing(start_s=0.5)).start()
-    yield emulator
-    emulator.stop()
+    script = next(step["run"] for step in document["jobs"][job]["steps"] if step.get("name") == name)
+    return subprocess.run(
+        ["bash", "-e", "-c", script], cwd=fleet.dir, env=env, capture_output=True, text=True, timeout=1200
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,26 +63,12 @@ def test_the_plan_step_writes_the_comment_a_reviewer_reads(fleet, tmp_path):
     fleet.env["REVIEW_TEST_KEY"] = key_value
     fleet.declare_source("review-openai", "env", "REVIEW_TEST_KEY", [GRACE])
     env = {**fleet.env, "OPENCLAW_FLEET_STACK": fleet.stack, "PLAN_FILE": "plan/fleet-plan.json"}
-    result = subprocess.run(
-        ["bash", "-e", "-c", step("fleet-plan.yml", "plan", "Plan")],
-        cwd=fleet.dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    result = run_step(fleet, env, "fleet-plan.yml", "plan", "Plan")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     sha, run_url = "0123456789abcdef0123456789abcdef01234567", "https://github.com/o/r/actions/runs/42"
     venv_first = f"{(ROOT / '.venv' / 'bin').resolve()}:{env['PATH']}"
     render = {**env, "PATH": venv_first, "CONCLUSION": "success", "HEAD_SHA": sha, "RUN_URL": run_url}
-    rendered = subprocess.run(
-        ["bash", "-e", "-c", step("fleet-plan-comment.yml", "comment", "Render")],
-        cwd=fleet.dir,
-        env=render,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    rendered = run_step(fleet, render, "fleet-plan-comment.yml", "comment", "Render")
     assert rendered.returncode == 0, rendered.stdout[-3000:] + rendered.stderr[-3000:]
     body = (fleet.dir / "comment.md").read_text()
     fleet.transcript.append(body)
