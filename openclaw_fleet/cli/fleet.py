@@ -342,6 +342,7 @@ class Fleet:
         only read: another job may be updating one of them right now, so none is created (a
         shard with no stack yet has no outputs: ``stack`` None), repaired or cleared here."""
         check_credential_host("dockerHost", self.config.docker_host)
+        check_credential_host("registry", self.config.registry)
         if self.config.fly_api:
             check_credential_host("flyApiUrl", self.config.fly_api[0])
             check_fly_api(*self.config.fly_api, os.environ.get("FLY_API_TOKEN"))

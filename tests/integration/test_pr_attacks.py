@@ -106,7 +106,7 @@ def test_in_ci_a_fly_api_url_at_another_port_receives_no_request_carrying_the_to
     trap_url = f"http://127.0.0.1:{server.server_address[1]}"
     emulator_port = emulator.url.rsplit(":", 1)[1]
     fleet.run("config", "set", "openclaw-fleet:flyApiUrl", trap_url)
-    ci = {**fleet.env, "CI": "true", "OPENCLAW_FLEET_ALLOWED_HOSTS": f"127.0.0.1:{emulator_port}"}
+    ci = {**fleet.env, "CI": "true", "OPENCLAW_FLEET_ALLOWED_HOSTS": f"127.0.0.1:{emulator_port},127.0.0.1:5000"}
     saved, fleet.env = fleet.env, ci
     try:
         fleet.write_roster(roster_with())
