@@ -36,12 +36,14 @@ for name, text in [
         "may use, at least 2)",
     )
     sub.add_argument("--parallel", type=int, default=32, help="resource operations at once per stack (default 32)")
-    sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
+    if name in ("preview", "up", "rollout"):
+        sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
     sub.add_argument("--shard", type=int, help="run only this shard (1..shards), e.g. one per CI job")
     sub.add_argument(
         "--of", type=int, help="with --shard: how many shard jobs the CI runs; refused unless it is the stack's shards"
     )
-    sub.add_argument("--show-secrets", action="store_true", help="machines: print gateway tokens")
+    if name == "machines":
+        sub.add_argument("--show-secrets", action="store_true", help="print gateway tokens")
     if name == "preview":
         sub.add_argument(
             "--format",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -673,7 +674,11 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     try:
         fleet = Fleet(root, FleetConfig.read(root, base), options.stacks_at_once, options.parallel, out)
         runs = fleet.open(show_secrets=command == "machines", only=options.shard)  # machines: rows carry tokens
-    except (FleetError, CredentialHostRefused, RuntimeError) as error:
+    except (FleetError, CredentialHostRefused, RuntimeError, auto.CommandError) as error:
+        # A backend that cannot be reached or a passphrase that does not decrypt ends here too:
+        # the CLI's own last error line, not a traceback.
+        error = _last_error_line(error) if isinstance(error, auto.CommandError) else error
+        error = re.sub(r"(\w+://[^:/\s@]+:)[^@\s]+@", r"\1***@", str(error))  # a backend URL's password
         print(f"fleet: {error}", file=sys.stderr)
         if document and command == "preview":
             write_document(Review.failed(base, str(error)), options)
@@ -711,7 +716,7 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         report = fleet.destroy(runs)
         print_report(out, "destroy", runs, report)
         return _status(runs, report)
-    if options.changed:
+    if getattr(options, "changed", False):
         skipped = [run for run in runs if run.unchanged_since_last_update()]
         for run in skipped:
             out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")

@@ -1,0 +1,57 @@
+"""The `fleet` command's seams: a backend that cannot be opened is exit 2 with the CLI's own words
+(a URL's password masked), not a traceback; each subcommand takes only its own flags; `--stack`
+and OPENCLAW_FLEET_STACK choose the same stack and passphrase."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fleet(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "openclaw_fleet.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_backend_that_cannot_be_opened_is_exit_2_without_a_traceback_or_its_password():
+    backend = {
+        "PULUMI_BACKEND_URL": "postgres://fleet:hunter2-secret@127.0.0.1:1/state",
+        "PULUMI_CONFIG_PASSPHRASE": "x",
+    }
+    result = fleet("preview", "--stack", "dev", env=backend)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "unable to open state database" in result.stderr and "postgres://fleet:***@127.0.0.1:1" in result.stderr
+    assert "hunter2-secret" not in result.stdout + result.stderr
+
+
+def test_each_subcommand_takes_only_its_own_flags():
+    for args in (["up", "--show-secrets"], ["destroy", "--yes", "--changed"], ["machines", "--format", "json"]):
+        result = fleet(*args)
+        assert result.returncode == 2 and "unrecognized arguments" in result.stderr, args
+
+
+def test_the_stack_flag_and_the_variable_choose_the_same_stack_and_passphrase():
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PULUMI_", "OPENCLAW_FLEET_STACK"))}
+
+    def exported(args: list[str], extra: dict) -> dict:
+        result = subprocess.run(
+            [str(ROOT / "bin" / "fleet"), "env", *args], cwd=ROOT, env={**env, **extra}, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        lines = [line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines()]
+        return {key: value.strip('"') for key, value in lines if key.startswith(("OPENCLAW_FLEET_STACK", "PULUMI_"))}
+
+    by_flag = exported(["--stack", "fly-emulator"], {})
+    by_variable = exported([], {"OPENCLAW_FLEET_STACK": "fly-emulator"})
+    assert by_flag == by_variable
+    assert by_flag["OPENCLAW_FLEET_STACK"] == "fly-emulator"
+    assert by_flag["PULUMI_CONFIG_PASSPHRASE_FILE"].endswith("/.state/fly-emulator.passphrase")
