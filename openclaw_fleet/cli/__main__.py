@@ -44,6 +44,8 @@ for name, text in [
     )
     if name == "machines":
         sub.add_argument("--show-secrets", action="store_true", help="print gateway tokens")
+    else:
+        sub.add_argument("--quiet", action="store_true", help="no progress lines while stacks run")
     if name == "preview":
         sub.add_argument(
             "--format",

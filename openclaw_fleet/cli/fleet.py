@@ -15,12 +15,14 @@ guard (nothing was changed).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -33,6 +35,7 @@ import yaml
 from pulumi import automation as auto
 
 from openclaw_fleet.cli.plan import RunReport
+from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
 from openclaw_fleet.cli.review import Review, as_json, build_review, markdown, review_from_json
 from openclaw_fleet.cli.rollout import run_rollout
@@ -218,7 +221,7 @@ def open_stack(name: str, workspace: auto.LocalWorkspace, listed: bool) -> auto.
 def apply(stack: auto.Stack, command: str, parallel: int, on_event) -> dict[str, int]:
     """``pulumi up`` or ``pulumi destroy`` (``command``) of ``stack``, with ``--yes --skip-preview
     --continue-on-error`` and ``parallel`` resource operations at once; every engine event goes to
-    ``on_event`` (shapes: ``pulumi.automation.events``) once the CLI has ended. Returns the changes,
+    ``on_event`` (shapes: ``pulumi.automation.events``) as the CLI writes it. Returns the changes,
     op → count, of the engine's summary event ({} when the run ended before one). Raises
     auto.CommandError when the CLI fails, after handing over the events it wrote.
 
@@ -234,22 +237,58 @@ def apply(stack: auto.Stack, command: str, parallel: int, on_event) -> dict[str,
         log = Path(folder) / "events.jsonl"
         args = [command, "--yes", "--skip-preview", "--continue-on-error", "--parallel", str(parallel)]
         args += ["--exec-kind", "auto.local", "--event-log", str(log), "--stack", stack.name]
+        changes: dict[str, int] = {}
+
+        def handle(event: auto.events.EngineEvent) -> None:
+            nonlocal changes
+            if event.summary_event:
+                changes = dict(event.summary_event.resource_changes or {})
+            on_event(event)
+
+        ended, failures = threading.Event(), []
+
+        def follow() -> None:
+            try:
+                follow_event_log(log, handle, ended)
+            except Exception as error:  # handed to the caller's thread below
+                failures.append(error)
+
+        follower = threading.Thread(target=follow, name=f"events-{stack.name}", daemon=True)
+        follower.start()
         try:
             # The CLI has --event-log only with its debug commands on, as the Automation API sets.
             workspace.pulumi_command.run(
                 args, workspace.work_dir, {"PULUMI_DEBUG_COMMANDS": "true", **workspace.env_vars}
             )
         finally:
-            changes: dict[str, int] = {}
-            text = log.read_text(encoding="utf-8") if log.exists() else ""
-            # Only whole lines: a CLI killed mid-write leaves a partial last one, which must not
-            # hide the CommandError that says why the run failed.
-            for line in text.split("\n")[:-1]:
-                event = auto.events.EngineEvent.from_json(json.loads(line))
-                if event.summary_event:
-                    changes = dict(event.summary_event.resource_changes or {})
-                on_event(event)
+            ended.set()
+            follower.join()
+        if failures:
+            raise failures[0]
     return changes
+
+
+def follow_event_log(log: Path, on_event, ended: threading.Event, poll_s: float = 0.2) -> None:
+    """Hand each whole line of the CLI's event log to ``on_event`` as an engine event while the CLI
+    runs (until ``ended`` is set), then the lines it wrote last. A line the CLI had not finished
+    writing when it ended is left out, as the Automation API's own reader does: a CLI killed
+    mid-write must not hide the CommandError that says why the run failed."""
+    pending = ""
+    with contextlib.ExitStack() as files:
+        reader = None
+        while True:
+            last_round = ended.is_set()
+            if reader is None and log.exists():
+                reader = files.enter_context(log.open(encoding="utf-8"))
+            if reader is not None:
+                pending += reader.read()
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    if line:
+                        on_event(auto.events.EngineEvent.from_json(json.loads(line)))
+            if last_round:
+                return
+            ended.wait(poll_s)
 
 
 @dataclass
@@ -318,12 +357,23 @@ class Fleet:
     ):
         self.root, self.config, self.out = root, config, out
         self.stacks_at_once, self.parallel = stacks_at_once or default_stacks_at_once(), parallel
+        self.progress: Progress | None = None  # set while a run prints its progress
         try:
             self.users = load_roster(config.roster)
             check_references(self.users, config.secret_sources, config.roster, f"Pulumi.{config.base}.yaml")
         except RosterError as error:
             raise FleetError(str(error)) from None
         self.names = {instance_name(config.name_prefix, user.id): user.id for user in self.users}
+
+    @contextmanager
+    def showing_progress(self, verb: str, stacks: int, quiet: bool = False):
+        """Print the run's progress (``progress.Progress``, on stderr) while the ``with`` lasts."""
+        with Progress(verb, stacks, quiet=quiet) as progress:
+            self.progress = progress
+            try:
+                yield progress
+            finally:
+                self.progress = None
 
     def _each(self, function, items):
         with ThreadPoolExecutor(max_workers=self.stacks_at_once) as pool:
@@ -545,8 +595,14 @@ class Fleet:
         """``operation(stack, on_event)`` → changes (op → count) on ``run``'s stack; records the run's
         changes, seconds and error (a failed CLI run's last line) and the events in ``report``."""
         started = time.monotonic()
+
+        def on_event(event: auto.events.EngineEvent) -> None:
+            report.on_event(event)
+            if self.progress is not None:
+                self.progress.on_event(run.name, event)
+
         try:
-            run.changes, run.error = operation(run.stack, report.on_event), None
+            run.changes, run.error = operation(run.stack, on_event), None
         except auto.CommandError as error:
             run.error = _last_error_line(error)
         run.seconds = time.monotonic() - started
@@ -712,8 +768,10 @@ def run_command(command: str, root: Path, base: str, options) -> int:
             rows = [{**row, "gateway_token": "[secret]"} for row in rows]
         out(json.dumps(rows, indent=2))
         return 0
+    quiet = getattr(options, "quiet", False)
     if command == "destroy":
-        report = fleet.destroy(runs)
+        with fleet.showing_progress("destroy", len(runs), quiet):
+            report = fleet.destroy(runs)
         print_report(out, "destroy", runs, report)
         return _status(runs, report)
     if getattr(options, "changed", False):
@@ -722,7 +780,8 @@ def run_command(command: str, root: Path, base: str, options) -> int:
             out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")
         runs = [run for run in runs if run not in skipped]
     if command == "preview":
-        plan = fleet.preview(runs)
+        with fleet.showing_progress("preview", len(runs), quiet):
+            plan = fleet.preview(runs)
         refusal = fleet.guard(everyone, plan)
         print_report(out, "preview", runs, plan)
         if document:
@@ -738,7 +797,8 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     for run in runs:
         if run.only_creates:
             run.changes = {"create": len(run.users)}
-    result = fleet.preview_then_up(runs, everyone)
+    with fleet.showing_progress(command, len(runs), quiet):
+        result = fleet.preview_then_up(runs, everyone)
     if result.refusal or result.failed_previews:
         print_report(out, "preview", runs, result.plan)
     if result.refusal:
@@ -749,7 +809,8 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     status = _status(runs, result.plan, result.report)
     if command == "rollout" and status == 0:
         fleet.read_outputs(runs)
-        return run_rollout(fleet, runs, options, out)
+        with fleet.showing_progress("rollout", len(runs), quiet):
+            return run_rollout(fleet, runs, options, out)
     return status
 
 

@@ -1,0 +1,113 @@
+"""Live progress of a fleet run, from the engine events of every stack as they come.
+
+A line every ``interval_s`` seconds: elapsed time, resources done by operation, in progress and
+failed, users whose gateway is done, stacks finished, and the stacks still running with their
+own counts. On a terminal the line is redrawn in place every second; elsewhere (CI, a pipe) it is
+a plain line every 4 seconds, so a long run is never silent and a log stays short. ``--quiet``
+turns it off. Engine event shapes: ``pulumi.automation.events``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter
+from typing import TextIO
+
+from pulumi.automation import events
+
+_QUIET_OPS = {"same", "read", "refresh"}
+
+
+class Progress:
+    """Counts engine events per stack and prints a line at intervals while the ``with`` lasts.
+
+    ``verb``: what the run does (``up``, ``preview``…); ``stacks``: how many stacks it runs;
+    ``out``: where lines go (stderr); ``interval_s``: None for the default (1 s on a terminal,
+    4 s elsewhere); ``quiet``: print nothing. ``on_event(stack, event)`` is thread-safe."""
+
+    def __init__(
+        self, verb: str, stacks: int, out: TextIO = sys.stderr, interval_s: float | None = None, quiet: bool = False
+    ):
+        self.verb, self.stacks, self.out, self.quiet = verb, stacks, out, quiet
+        self.live = hasattr(out, "isatty") and out.isatty()
+        self.interval_s = interval_s or (1.0 if self.live else 4.0)
+        self._lock = threading.Lock()
+        self._done: dict[str, Counter] = {}
+        self._running: dict[str, int] = {}
+        self._failed: Counter = Counter()
+        self._users: Counter = Counter()
+        self._finished: set[str] = set()
+        self._stop = threading.Event()
+        self._started = time.monotonic()
+        self._thread: threading.Thread | None = None
+
+    def on_event(self, stack: str, event: events.EngineEvent) -> None:
+        """Count one engine event of ``stack``."""
+        with self._lock:
+            done = self._done.setdefault(stack, Counter())
+            if event.resource_pre_event:
+                op = getattr(event.resource_pre_event.metadata.op, "value", event.resource_pre_event.metadata.op)
+                if op not in _QUIET_OPS:
+                    self._running[stack] = self._running.get(stack, 0) + 1
+            elif event.res_outputs_event:
+                meta = event.res_outputs_event.metadata
+                op = getattr(meta.op, "value", meta.op)
+                if op not in _QUIET_OPS:
+                    done[op] += 1
+                    self._running[stack] = max(0, self._running.get(stack, 0) - 1)
+                    if "Gateway::" in meta.urn:
+                        self._users[stack] += 1
+            elif event.res_op_failed_event:
+                self._failed[stack] += 1
+                self._running[stack] = max(0, self._running.get(stack, 0) - 1)
+            elif event.summary_event:
+                self._finished.add(stack)
+
+    def line(self) -> str:
+        """The progress line now."""
+        with self._lock:
+            elapsed = time.monotonic() - self._started
+            total = sum(self._done.values(), Counter())
+            ops = ", ".join(f"{op} {count}" for op, count in sorted(total.items())) or "none yet"
+            running = sum(self._running.values())
+            parts = [
+                f"{self.verb}: {elapsed:.0f} s",
+                f"resources done: {ops}",
+                f"{running} in progress",
+                f"{sum(self._failed.values())} failed",
+                f"{sum(self._users.values())} users' gateways done",
+                f"stacks {len(self._finished)}/{self.stacks} finished",
+            ]
+            busy = [
+                f"{stack} {sum(self._done[stack].values())} done, {self._running.get(stack, 0)} running"
+                for stack in sorted(self._done)
+                if stack not in self._finished and (self._running.get(stack) or self._done[stack])
+            ]
+        return "; ".join(parts) + (f" ({'; '.join(busy[:4])})" if busy else "")
+
+    def _print_every_interval(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._print(self.line())
+
+    def _print(self, text: str) -> None:
+        if self.live:
+            self.out.write("\r\x1b[K" + text)
+        else:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def __enter__(self) -> Progress:
+        if not self.quiet:
+            self._thread = threading.Thread(target=self._print_every_interval, name="fleet-progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            if self.live:
+                self.out.write("\r\x1b[K")
+                self.out.flush()
