@@ -68,3 +68,20 @@ def test_a_docker_stack_without_an_engine_says_what_is_missing_instead_of_instal
     assert result.returncode != 0
     assert "not root, so not installing it myself" in result.stderr
     assert "apt-get" not in (calls.read_text() if calls.exists() else "")
+
+
+def test_an_old_go_is_named_before_anything_is_built(tmp_path):
+    """Debian 12's golang-go is 1.19: the build of Pulumi would fail minutes later, in Go's words."""
+    root, env, calls = _checkout(tmp_path, "config:\n  openclaw-fleet:target: docker\n")
+    stubs = Path(env["PATH"].split(":")[0])
+    (stubs / "pulumi").unlink()
+    _stub(
+        stubs, "go", f'if [ "$1 $2" = "env GOVERSION" ]; then echo go1.19.8; else echo "go $*" >> {calls}; exit 1; fi'
+    )
+    result = subprocess.run([str(root / "bin" / "setup")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert (
+        "building Pulumi needs Go 1.25.11 or newer (tools/pulumi/go.mod) and this machine has Go 1.19.8"
+        in result.stderr
+    )
+    assert not calls.exists() or "go build" not in calls.read_text()
