@@ -728,7 +728,13 @@ def run_command(command: str, root: Path, base: str, options) -> int:
             print(*parts, file=sys.stderr)
 
     try:
-        fleet = Fleet(root, FleetConfig.read(root, base), options.stacks_at_once, options.parallel, out)
+        config = FleetConfig.read(root, base)
+        if options.of is not None and options.of != config.shards:
+            raise FleetError(
+                f"the CI runs {options.of} shard job(s) but openclaw-fleet:shards is {config.shards}: set the job's "
+                "`parallel` (GitLab) or matrix to the stack's shards, or some shards are never updated"
+            )
+        fleet = Fleet(root, config, options.stacks_at_once, options.parallel, out)
         runs = fleet.open(show_secrets=command == "machines", only=options.shard)  # machines: rows carry tokens
     except (FleetError, CredentialHostRefused, RuntimeError, auto.CommandError) as error:
         # A backend that cannot be reached or a passphrase that does not decrypt ends here too:
@@ -746,17 +752,8 @@ def run_command(command: str, root: Path, base: str, options) -> int:
             print("fleet: refused, nothing was run:\n  " + "\n  ".join(problems), file=sys.stderr)
             if document and command == "preview":
                 failure = "a user would inherit another's gateway: " + " ".join(problems)
-                write_document(
-                    Review(base, len(runs), [], 0, None, None, None, None, None, [], failure=failure), options
-                )
+                write_document(Review.failed(base, failure), options)
             return 2
-    if options.of is not None and options.of != fleet.config.shards:
-        print(
-            f"fleet: the CI runs {options.of} shard job(s) but openclaw-fleet:shards is {fleet.config.shards}: set the "
-            "job's `parallel` (GitLab) or matrix to the stack's shards, or some shards are never updated",
-            file=sys.stderr,
-        )
-        return 2
     if options.shard is not None:
         runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.config.shards)]
         if not runs:

@@ -55,3 +55,12 @@ def test_the_stack_flag_and_the_variable_choose_the_same_stack_and_passphrase():
     assert by_flag == by_variable
     assert by_flag["OPENCLAW_FLEET_STACK"] == "fly-emulator"
     assert by_flag["PULUMI_CONFIG_PASSPHRASE_FILE"].endswith("/.state/fly-emulator.passphrase")
+
+
+def test_a_ci_that_runs_another_number_of_shard_jobs_than_the_stack_has_is_refused_before_any_stack():
+    """GitLab's template once ran `parallel: 1` whatever the shards: only shard 1 was ever updated."""
+    result = fleet(
+        "up", "--stack", "dev", "--shard", "1", "--of", "3", env={"PULUMI_BACKEND_URL": "file:///nonexistent"}
+    )
+    assert result.returncode == 2
+    assert "the CI runs 3 shard job(s) but openclaw-fleet:shards is 1" in result.stderr
