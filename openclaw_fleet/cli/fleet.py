@@ -736,6 +736,12 @@ def run_command(command: str, root: Path, base: str, options) -> int:
             )
         fleet = Fleet(root, config, options.stacks_at_once, options.parallel, out)
         runs = fleet.open(show_secrets=command == "machines", only=options.shard)  # machines: rows carry tokens
+    except FileNotFoundError as error:  # auto.PulumiCommand() runs `pulumi version`
+        print(
+            f"fleet: the Pulumi CLI cannot be run ({error.strerror}: {error.filename}); bin/fleet sets it up",
+            file=sys.stderr,
+        )
+        return 2
     except (FleetError, CredentialHostRefused, RuntimeError, auto.CommandError) as error:
         # A backend that cannot be reached or a passphrase that does not decrypt ends here too:
         # the CLI's own last error line, not a traceback.
