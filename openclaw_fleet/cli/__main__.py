@@ -25,6 +25,7 @@ for name, text in [
     ("rollout", "up, then move users to the image just built in waves, stopping at the first unhealthy gateway"),
     ("destroy", "destroy every shard's resources"),
     ("machines", "one JSON row per user over all shards, for the service's database"),
+    ("status", "every user as Fly or Docker report them now, against the plan; exit 1 when any differs"),
 ]:
     sub = commands.add_parser(name, help=text, description=text)
     sub.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
@@ -44,6 +45,8 @@ for name, text in [
     )
     if name == "machines":
         sub.add_argument("--show-secrets", action="store_true", help="print gateway tokens")
+    elif name == "status":
+        sub.add_argument("--json", action="store_true", help="a JSON document (schema in cli/status.py) on stdout")
     else:
         sub.add_argument("--quiet", action="store_true", help="no progress lines while stacks run")
     if name == "preview":

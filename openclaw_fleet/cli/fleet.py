@@ -34,6 +34,7 @@ import httpx
 import yaml
 from pulumi import automation as auto
 
+from openclaw_fleet.cli import status
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
@@ -43,7 +44,9 @@ from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.credential_hosts import check_credential_host
 from openclaw_fleet.departures import OVERRIDE_ENV, PREVIOUS_OUTPUTS_ENV, inherited, is_mass_loss
 from openclaw_fleet.errors import CredentialHostRefused, RosterError
-from openclaw_fleet.providers.fly.client import DEFAULT_API_URL
+from openclaw_fleet.providers.docker.client import DEFAULT_HOST as DOCKER_HOST
+from openclaw_fleet.providers.docker.client import docker_client
+from openclaw_fleet.providers.fly.client import DEFAULT_API_URL, FlyClient
 from openclaw_fleet.roster import User, instance_name, load_roster
 from openclaw_fleet.secret_sources import SETTING as SOURCES_SETTING
 from openclaw_fleet.secret_sources import SecretSource, check_references, parse_sources
@@ -718,10 +721,33 @@ def render_comment(options) -> None:
     write_document(review, options, commit=options.commit, run_url=options.run_url)
 
 
+def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> int:
+    """``fleet status``: every user as the target reports them now, against the plan
+    (``status.py``); exit 1 when any differs, 2 when the target cannot be asked."""
+    users = status.planned([run.previous for run in runs])
+    target = fleet.config.target
+    if target == "fly":
+        token = os.environ.get("FLY_API_TOKEN")
+        if not token:
+            print("fleet: status on Fly reads the Fly Machines API: set FLY_API_TOKEN", file=sys.stderr)
+            return 2
+        client = FlyClient(fleet.config.fly_api[0], token)
+    else:
+        client = docker_client(fleet.config.docker_host or DOCKER_HOST)
+    with client:
+        status.observe(users, target, client)
+    if as_document:
+        sys.stdout.write(status.as_json(fleet.config.base, target, users) + "\n")
+    else:
+        for line in status.as_text(users):
+            out(line)
+    return 1 if any(user.differs for user in users) else 0
+
+
 def run_command(command: str, root: Path, base: str, options) -> int:
     """Run ``preview``, ``up``, ``rollout``, ``destroy`` or ``machines``; return the exit status."""
     out = print
-    document = getattr(options, "format", "text") != "text"
+    document = getattr(options, "format", "text") != "text" or getattr(options, "json", False)
     if document:  # stdout carries the document alone; progress goes to stderr
 
         def out(*parts):
@@ -765,6 +791,8 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         if not runs:
             print(f"fleet: there is no shard {options.shard} of {fleet.config.shards}", file=sys.stderr)
             return 2
+    if command == "status":
+        return show_status(fleet, runs, options.json, out)
     if command == "machines":
         rows = [row for run in runs for row in run.previous.get("machines") or []]
         if not options.show_secrets:

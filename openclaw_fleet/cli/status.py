@@ -1,0 +1,147 @@
+"""``fleet status``: every user over all shards as Fly or Docker report them now, against the plan.
+
+What each stack's last update recorded (its outputs ``machines``, ``roster_state`` and
+``user_images``) is the plan; what the Fly Machines API (``GET /apps/{app}/machines/{id}``) or the
+Docker engine (``GET /containers/{id}/json``) answer now is the fleet. A user differs when their
+machine or container is gone, not in the state the roster asks (running: Fly ``started``, Docker
+``running``; stopped: Fly ``stopped`` or ``suspended``, Docker ``exited`` or ``created``), in
+another region (Fly), on another image, or failing a health check. Reads only; changes nothing.
+The JSON document carries ``schema`` (``SCHEMA_VERSION``), raised when a field changes meaning.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from openclaw_fleet.errors import FleetError
+from openclaw_fleet.providers.docker.client import DockerClient
+from openclaw_fleet.providers.fly.client import FlyClient
+
+SCHEMA_VERSION = 1
+_RUNNING = {"fly": {"started"}, "docker": {"running"}}
+_STOPPED = {"fly": {"stopped", "suspended"}, "docker": {"exited", "created"}}
+
+
+@dataclass
+class UserStatus:
+    """One user: ``expected`` (state, region, image from the last update), ``live`` (what the
+    target reports: found, state, region, image, checks), ``differs`` (each difference in words)."""
+
+    user_id: str
+    instance: str
+    expected: dict
+    live: dict = field(default_factory=dict)
+    differs: list[str] = field(default_factory=list)
+
+
+def planned(outputs_of_stacks: list[dict]) -> list[UserStatus]:
+    """Every user the stacks' last updates recorded, with what the plan expects of them."""
+    users = []
+    for outputs in outputs_of_stacks:
+        state = outputs.get("roster_state") or {}
+        images = outputs.get("user_images") or {}
+        for row in outputs.get("machines") or []:
+            uid = row["user_id"]
+            expected = {
+                "instance_id": row.get("id"),
+                "state": (state.get(uid) or {}).get("state") or "running",
+                "region": row.get("region"),
+                "image": (images.get(uid) or {}).get("image"),
+            }
+            users.append(UserStatus(uid, row.get("app_name") or "", expected))
+    return sorted(users, key=lambda user: user.user_id)
+
+
+def fly_live(fly: FlyClient, app: str, machine_id: str) -> dict:
+    """What Fly says of a machine now: found, state, region, image, checks (name → status)."""
+    machine = fly.get_machine(app, machine_id)
+    if machine is None:
+        return {"found": False}
+    checks = {check.get("name", "?"): check.get("status") for check in machine.get("checks") or []}
+    image = (machine.get("config") or {}).get("image")
+    return {
+        "found": True,
+        "state": machine.get("state"),
+        "region": machine.get("region"),
+        "image": image,
+        "checks": checks,
+    }
+
+
+def docker_live(docker: DockerClient, container_id: str) -> dict:
+    """What the Docker engine says of a container now: found, state, image, checks (health)."""
+    container = docker.inspect_container(container_id)
+    if container is None:
+        return {"found": False}
+    state = container.get("State") or {}
+    health = (state.get("Health") or {}).get("Status")
+    image = (container.get("Config") or {}).get("Image")
+    return {"found": True, "state": state.get("Status"), "image": image, "checks": {"health": health} if health else {}}
+
+
+def differences(target: str, expected: dict, live: dict) -> list[str]:
+    """What differs between the plan and the target, in words ([] when nothing)."""
+    if not live.get("found"):
+        return [f"{'machine' if target == 'fly' else 'container'} {expected.get('instance_id')} is gone"]
+    words = []
+    wanted = _RUNNING[target] if expected["state"] == "running" else _STOPPED[target]
+    if live.get("state") not in wanted:
+        words.append(f"state {live.get('state')}, the roster says {expected['state']}")
+    if target == "fly" and expected.get("region") and live.get("region") != expected["region"]:
+        words.append(f"region {live.get('region')}, the roster says {expected['region']}")
+    if expected.get("image") and live.get("image") != expected["image"]:
+        words.append(f"image {live.get('image')}, the stack records {expected['image']}")
+    if expected["state"] == "running" and live.get("state") in wanted:  # a stopped one's checks fail anyway
+        words += [
+            f"check {name} {status}"
+            for name, status in sorted(live["checks"].items())
+            if status not in ("passing", "healthy")
+        ]
+    return words
+
+
+def observe(users: list[UserStatus], target: str, client: FlyClient | DockerClient, at_once: int = 16) -> None:
+    """Fill in each user's ``live`` and ``differs``, ``at_once`` calls at a time. A call that fails
+    is recorded as the difference it is (``could not be read: …``), not raised."""
+
+    def look(user: UserStatus) -> None:
+        instance_id = user.expected.get("instance_id") or ""
+        try:
+            if target == "fly":
+                user.live = fly_live(client, user.instance, instance_id)
+            else:
+                user.live = docker_live(client, instance_id)
+        except FleetError as error:
+            user.live, user.differs = {"found": None}, [f"could not be read: {error}"]
+            return
+        user.differs = differences(target, user.expected, user.live)
+
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        list(pool.map(look, users))
+
+
+def as_json(stack: str, target: str, users: list[UserStatus]) -> str:
+    """The status document: ``schema``, ``stack``, ``target``, ``users`` (each ``UserStatus``),
+    ``differing`` (the ids of users that differ)."""
+    document = {
+        "schema": SCHEMA_VERSION,
+        "stack": stack,
+        "target": target,
+        "differing": [user.user_id for user in users if user.differs],
+        "users": [asdict(user) for user in users],
+    }
+    return json.dumps(document, indent=2)
+
+
+def as_text(users: list[UserStatus]) -> list[str]:
+    """One line per user (state now, what the roster asks, and each difference), then a count."""
+    lines = []
+    for user in users:
+        live = user.live.get("state") or ("gone" if user.live.get("found") is False else "?")
+        verdict = "; ".join(user.differs) if user.differs else "as planned"
+        lines.append(f"{user.user_id} {user.instance}: {live} (roster: {user.expected['state']}): {verdict}")
+    differing = [user.user_id for user in users if user.differs]
+    lines.append(f"status: {len(users)} users, {len(differing)} differ from the plan")
+    return lines
