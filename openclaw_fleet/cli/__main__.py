@@ -49,6 +49,8 @@ for name, text in [
         sub.add_argument("--json", action="store_true", help="a JSON document (schema in cli/status.py) on stdout")
     else:
         sub.add_argument("--quiet", action="store_true", help="no progress lines while stacks run")
+    if name in ("up", "rollout", "destroy"):
+        sub.add_argument("--json", action="store_true", help="a JSON document of the run on stdout; the rest on stderr")
     if name == "preview":
         sub.add_argument(
             "--format",

@@ -659,6 +659,33 @@ def print_report(out, verb: str, runs: list[StackRun], report: RunReport, limit:
     out(f"{verb}: {len(users)} users change, {len(current - set(users))} unchanged, over {len(runs)} stack(s)")
 
 
+RUN_SCHEMA_VERSION = 1  # of `--json` for up, rollout and destroy; raised when a field changes meaning
+
+
+def print_run_document(command: str, runs: list[StackRun], status: int, **reports: RunReport | str | None) -> None:
+    """``--json`` of up, rollout and destroy on stdout: ``schema``, ``command``, ``status`` (the
+    exit status), ``stacks`` (name, users, changes op → count, seconds, error) and each report
+    given by name (``plan``, ``applied``: ``RunReport.as_document``), or text (``refusal``)."""
+    document = {
+        "schema": RUN_SCHEMA_VERSION,
+        "command": command,
+        "status": status,
+        "stacks": [
+            {
+                "name": run.name,
+                "users": len(run.users),
+                "changes": run.changes,
+                "seconds": round(run.seconds, 1),
+                "error": run.error,
+            }
+            for run in runs
+        ],
+    }
+    for name, report in reports.items():
+        document[name] = report.as_document() if isinstance(report, RunReport) else report
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
 def review_of(fleet: Fleet, runs: list[StackRun], plan: RunReport, everyone: list[StackRun]) -> Review:
     """The reviewer's plan (``review.py``) of a preview of ``runs``; users of shards not run
     (``--changed``, ``--shard``) count as unchanged."""
@@ -804,7 +831,10 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         with fleet.showing_progress("destroy", len(runs), quiet):
             report = fleet.destroy(runs)
         print_report(out, "destroy", runs, report)
-        return _status(runs, report)
+        status = _status(runs, report)
+        if getattr(options, "json", False):
+            print_run_document("destroy", runs, status, applied=report)
+        return status
     if getattr(options, "changed", False):
         skipped = [run for run in runs if run.unchanged_since_last_update()]
         for run in skipped:
@@ -834,10 +864,14 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         print_report(out, "preview", runs, result.plan)
     if result.refusal:
         print(f"fleet: {result.refusal}", file=sys.stderr)
+        if getattr(options, "json", False):
+            print_run_document(command, runs, 3, plan=result.plan, refusal=result.refusal)
         return 3
     if result.updated or not result.failed_previews:
         print_report(out, "up", runs, result.report)
     status = _status(runs, result.plan, result.report)
+    if getattr(options, "json", False) and (command == "up" or status != 0):
+        print_run_document(command, runs, status, plan=result.plan, applied=result.report)
     if command == "rollout" and status == 0:
         fleet.read_outputs(runs)
         with fleet.showing_progress("rollout", len(runs), quiet):

@@ -138,6 +138,23 @@ class RunReport:
             if reason not in report.data_loss:
                 report.data_loss.append(reason)
 
+    def as_document(self) -> dict:
+        """The report as JSON-ready data: ``users`` (user → ``changes`` op → resource
+        descriptions, ``data_loss``, ``errors``), ``others`` (changes outside users' gateways),
+        ``stack_errors``, ``failed`` (user ids)."""
+        with self._lock:
+            users = {
+                user: {"changes": dict(report.changes), "data_loss": report.data_loss, "errors": report.errors}
+                for user, report in sorted(self.users.items())
+                if report.changes or report.errors
+            }
+            return {
+                "users": users,
+                "others": dict(self.others),
+                "stack_errors": list(self.stack_errors),
+                "failed": self.failed_users,
+            }
+
     @property
     def changed_users(self) -> list[str]:
         return sorted(user for user, report in self.users.items() if report.changes)

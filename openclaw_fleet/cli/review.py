@@ -223,6 +223,7 @@ def _money(value: float | None) -> str:
     return "–" if value is None else f"${value:,.2f}"
 
 
+SCHEMA_VERSION = 1  # of the JSON plan (``as_json``); raised when a field changes meaning
 COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body, in characters
 _ESCAPES = {char: "\\" + char for char in "\\`*[]|~#"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 _WORD_JOINER = "\u2060"  # invisible; keeps "@team" from mentioning and "http://" from linking
@@ -375,8 +376,11 @@ def _number(value: object) -> float | None:
 
 
 def as_json(review: Review) -> str:
-    """The review as JSON: ``stack``, ``stacks``, ``counts``, ``unchanged``, ``cost`` and ``users``."""
+    """The review as JSON: ``schema`` (``SCHEMA_VERSION``), ``stack``, ``stacks``, ``counts``,
+    ``unchanged``, ``cost``, ``stack_errors``, ``status`` (ready, refused, failed) with ``refusal``
+    and ``failure``, ``commit``, ``run_url``, ``time``, ``others`` and ``users``."""
     document = {
+        "schema": SCHEMA_VERSION,
         "stack": review.stack,
         "stacks": review.stacks,
         "counts": review.counts(),

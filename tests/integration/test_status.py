@@ -51,3 +51,17 @@ def test_a_machine_stopped_behind_the_fleets_back_differs(fleet, emulator):
     words = fleet.fleet("status")
     assert f"{USERS[0]} {row['app_name']}: stopped (roster: running): state stopped" in words.stdout
     assert "status: 2 users, 1 differ from the plan" in words.stdout
+
+
+def test_up_json_says_what_ran_per_stack_and_user(fleet):
+    fleet.write_roster(
+        {"users": [{"id": USERS[0], "name": "ada", "model": "openai/gpt-5.1"}, {"id": USERS[1], "name": "grace"}]}
+    )
+    result = fleet.fleet("up", "--json", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads(result.stdout)  # stdout holds the document alone
+    assert (document["schema"], document["command"], document["status"]) == (1, "up", 0)
+    assert [stack["name"] for stack in document["stacks"]] == [fleet.stack]
+    assert list(document["applied"]["users"]) == [USERS[0]]
+    assert "update" in document["applied"]["users"][USERS[0]]["changes"]
+    assert document["applied"]["failed"] == []
