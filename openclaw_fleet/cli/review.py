@@ -127,7 +127,10 @@ def _security(row: dict) -> list[str]:
 
 
 def _security_changes(before: dict, after: dict) -> list[str]:
-    """What changes between two rows in the fields ``_security`` shows."""
+    """What changes between two rows in the fields ``_security`` shows; nothing for a row recorded
+    before those fields were (its ``provider_keys`` a list of names), which would show every user."""
+    if not isinstance(before.get("provider_keys"), dict):
+        return []
     words = []
     old_keys, new_keys = _keys(before), _keys(after)
     for name in sorted(set(old_keys) & set(new_keys)):
@@ -181,8 +184,8 @@ def build_review(
             group = "started"
         elif before.get("state") == "running" and after["state"] == "stopped":
             group = "stopped"
-        elif ops or (report and report.errors):
-            group = "changed"
+        elif ops or (report and report.errors) or _security_changes(before, after):
+            group = "changed"  # a security field that changes nothing of the resources is shown too
         else:
             unchanged += 1
             continue

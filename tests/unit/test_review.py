@@ -100,3 +100,20 @@ def test_a_gateway_components_own_step_is_its_users_and_the_image_is_outside():
     plan.on_event(step_event("update", image, stack))
     assert plan.users["user_abc"].summary() == "added"
     assert dict(plan.others) == {"GatewayImage gateway": ["update"]}
+
+
+def test_a_security_field_that_changes_no_resource_is_still_shown():
+    """A key switched to another source with the same value changes no secret, but a reviewer must
+    see it; a row recorded before such fields were is not compared (it would show every user)."""
+    before = user(id="user_1", provider_keys={"OPENAI_API_KEY": "team-openai"})
+    after = user(id="user_1", provider_keys={"OPENAI_API_KEY": "other-openai"}, whatsapp_owner="+15550001111")
+    review = build_review("prod", 1, previous_of([before]), [after], "fly", 1, RunReport({}), PRICES)
+    (change,) = review.changes
+    assert change.group == "changed"
+    assert change.security == [
+        "provider key OPENAI_API_KEY source team-openai → other-openai",
+        "whatsappOwner – → +15550001111",
+    ]
+    old_row = {**previous_of([before])["user_1"], "provider_keys": ["OPENAI_API_KEY"]}
+    review = build_review("prod", 1, {"user_1": old_row}, [after], "fly", 1, RunReport({}), PRICES)
+    assert review.changes == [] and review.unchanged == 1
