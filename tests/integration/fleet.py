@@ -86,8 +86,11 @@ class Fleet:
         return cls(workdir, config, source=source)
 
     @classmethod
-    def for_fly(cls, workdir: Path, emulator: Emulator, source: Path = ROOT, **settings: str) -> Fleet:
-        """A Fly-target stack against ``emulator`` (its first token), with extra ``settings``."""
+    def for_fly(
+        cls, workdir: Path, emulator: Emulator, source: Path = ROOT, env: dict | None = None, **settings: str
+    ) -> Fleet:
+        """A Fly-target stack against ``emulator`` (its first token), with extra ``settings`` and
+        ``env`` (such as another backend)."""
         config = {
             "target": "fly",
             "registry": LOCAL_REGISTRY,
@@ -96,7 +99,7 @@ class Fleet:
             "healthTimeoutSeconds": "60",
             **settings,
         }
-        return cls(workdir, config, env={"FLY_API_TOKEN": next(iter(emulator.tokens))}, source=source)
+        return cls(workdir, config, env={"FLY_API_TOKEN": next(iter(emulator.tokens)), **(env or {})}, source=source)
 
     def use_program(self, source: Path) -> None:
         """Put the program files of the checkout at ``source`` in place of the current ones."""
