@@ -3,7 +3,7 @@
     .venv/bin/python bench/fleet_scale.py --users 10,100,1000 [--parallel 32] [--shard-size 50]
         [--stacks-at-once CORES] [--latency 0.05] [--start 4]
 
-(after ``bin/setup``; the Pulumi CLI from ``~/.cache/openclaw-fleet/env.sh`` must be on PATH.)
+(after ``bin/setup``; the Pulumi CLI must be on PATH: ``eval "$(bin/fleet env)"``.)
 
 Everything runs against the project's Fly emulator in this process, with ``--latency`` seconds
 added to every API call and machines taking ``--start`` seconds from created to started. For each

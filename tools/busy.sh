@@ -9,7 +9,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=/dev/null
-source "${OPENCLAW_FLEET_CACHE:-$HOME/.cache/openclaw-fleet}/env.sh"
+source "${OPENCLAW_FLEET_CACHE:-$HOME/.cache/openclaw-fleet}/env-$(printf '%s' "$root" | sha256sum | cut -c1-12).sh"
 log=${BUSY_LOG:-/tmp/openclaw-fleet-busy.log}
 # The build's context is a copy of image/, built FROM an image of its own: the base image plus a
 # label, tagged and kept. Docker's (classic) build cache is the chain of intermediate images: a
