@@ -15,7 +15,7 @@ Pulumi holds the fleet's own credentials (the Fly token, the state passphrase, t
 the CI's tokens). A roster that could name any variable or config key could send those, or another
 user's key, to its author's gateway, and a reviewer would see only a key's name. So the stack
 declares what may be read, and even the stack cannot declare a credential of the fleet or its CI
-(``CREDENTIAL_ENV``, ``CREDENTIAL_CONFIG``), since a pull request may change the stack file too.
+(``CREDENTIAL_ENV_PREFIXES``, ``CREDENTIAL_CONFIG``), since a pull request may change the stack file too.
 """
 
 from __future__ import annotations
@@ -34,11 +34,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 
 # Environment variables that hold the credentials of the fleet, its state or its CI: never a
-# provider key. Exact names, then prefixes (GitHub Actions' and GitLab CI's predefined variables,
-# Pulumi's, cloud SDKs' default credentials), then words that mark a passphrase or key file.
-CREDENTIAL_ENV = frozenset(
-    {"FLY_API_TOKEN", "FLY_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "CI_JOB_TOKEN", "CI_JOB_JWT", "GITLAB_API_TOKEN"}
-)
+# provider key. Prefixes (Fly's and Pulumi's, GitHub Actions' and GitLab CI's predefined variables,
+# cloud SDKs' default credentials), then words that mark a passphrase or key file.
 CREDENTIAL_ENV_PREFIXES = (
     "PULUMI_", "FLY_", "GITHUB_", "GH_", "ACTIONS_", "RUNNER_", "CI_", "GITLAB_", "OPENCLAW_FLEET_",
     "AWS_", "AZURE_", "ARM_", "GOOGLE_", "GCP_", "CLOUDSDK_", "DOCKER_", "SSH_", "VAULT_",
@@ -67,11 +64,7 @@ class SecretSource:
 def is_credential_env(name: str) -> bool:
     """Whether environment variable ``name`` is one of the fleet's or its CI's credentials."""
     upper = name.upper()
-    return (
-        upper in CREDENTIAL_ENV
-        or upper.startswith(CREDENTIAL_ENV_PREFIXES)
-        or any(word in upper for word in CREDENTIAL_ENV_WORDS)
-    )
+    return upper.startswith(CREDENTIAL_ENV_PREFIXES) or any(word in upper for word in CREDENTIAL_ENV_WORDS)
 
 
 def parse_sources(raw: object, where: str) -> dict[str, SecretSource]:

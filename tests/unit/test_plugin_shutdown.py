@@ -42,7 +42,7 @@ def ends_at_sigint(command: list[str]) -> None:
 
 def test_language_host_ends_at_sigint():
     pulumi = shutil.which("pulumi")
-    assert pulumi, "the Pulumi CLI is not on PATH (eval "$(bin/fleet env)")"
+    assert pulumi, 'the Pulumi CLI is not on PATH (eval "$(bin/fleet env)")'
     host = Path(pulumi).parent / "pulumi-language-python"
     if not any(host.parent.glob(".language-host-*")):  # bin/setup marks the host it builds
         pytest.skip("the language host next to pulumi is Pulumi's own, not this project's")
