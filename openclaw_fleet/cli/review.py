@@ -49,6 +49,8 @@ class UserChange:
     cost_after: float | None = None
     security: list[str] = field(default_factory=list)  # what decides what the gateway may reach or do
     resources: list[str] = field(default_factory=list)  # the engine's steps: "op Kind (keys)"
+    before: dict | None = None  # the user as the last update recorded them (``User.recorded``), or None
+    after: dict | None = None  # the user as the roster has them now, or None when they leave
 
 
 @dataclass
@@ -189,7 +191,9 @@ def build_review(
         else:
             unchanged += 1
             continue
-        entry = UserChange(user_id, name, group, cost_before=cost_before, cost_after=cost_after)
+        entry = UserChange(
+            user_id, name, group, cost_before=cost_before, cost_after=cost_after, before=before, after=after
+        )
         if group == "added":
             entry.fields = [f"{after['size']} {after['memory_mb']} MB, {after['region']}, {after['model']}"]
             entry.security = _security(after)

@@ -64,3 +64,17 @@ def test_a_ci_that_runs_another_number_of_shard_jobs_than_the_stack_has_is_refus
     )
     assert result.returncode == 2
     assert "the CI runs 3 shard job(s) but openclaw-fleet:shards is 1" in result.stderr
+
+
+def test_help_answers_without_any_set_up(tmp_path):
+    """With an empty cache and no toolchain on PATH, set-up could not even start: help still answers."""
+    env = {"PATH": "/usr/bin:/bin", "OPENCLAW_FLEET_CACHE": str(tmp_path / "empty-cache"), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [str(ROOT / "bin" / "fleet"), "--help"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0 and "bin/fleet status [--json]" in result.stdout
+    assert not (tmp_path / "empty-cache").exists()
+    unknown = subprocess.run(
+        [str(ROOT / "bin" / "fleet"), "bogus"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert unknown.returncode == 2 and "unknown command 'bogus'" in unknown.stderr
