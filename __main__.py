@@ -48,10 +48,9 @@ users = [user for user in users if shard_of(user.id, shard_count) == shard]
 # registered, so a missing key or a refused mass deletion changes nothing.
 keys = {user.id: provider_key_values(user, settings.secret_sources) for user in users}
 departures = Departures(
-    [user.id for user in users],
+    {user.id: (instance_name(settings.name_prefix, user.id), user.line, user.adopt) for user in users},
     settings.mass_deletion_share,
     settings.mass_deletion_minimum,
-    [(user, instance_name(settings.name_prefix, user.id)) for user in users],
     settings.roster,
 )
 if settings.target == "fly":

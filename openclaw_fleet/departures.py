@@ -129,22 +129,18 @@ def previous_outputs() -> dict:
 
 
 class Departures:
-    """Who left since the last update. Construction raises pulumi.RunError for a refused mass
-    deletion, and for a user who would inherit another's gateway (``inherited``; ``current_names``:
-    (User, instance name) pairs); ``departed`` is the record to export; ``left_before`` the previous record, where a
-    returning user's old volume is found; ``previous`` all the last update's outputs."""
+    """Who left since the last update. ``users``: this run's users, id → (instance name, roster
+    line, adopt), as ``inherited`` takes them; ``roster``: the roster file's path. Construction
+    raises pulumi.RunError for a refused mass deletion, and for a user who would inherit another's
+    gateway (``inherited``); ``departed`` is the record to export; ``left_before`` the previous
+    record, where a returning user's old volume is found; ``previous`` all the last update's outputs."""
 
-    def __init__(self, current: list[str], share: float, minimum: int, current_names: list = (), roster: str = ""):
+    def __init__(self, users: dict[str, tuple[str, int, bool]], share: float, minimum: int, roster: str):
         self.previous = previous = previous_outputs()
         previous_users = previous.get("roster_state") or {}
-        check_deletions(list(previous_users), current, share, minimum, os.environ.get(OVERRIDE_ENV) == "1")
+        check_deletions(list(previous_users), list(users), share, minimum, os.environ.get(OVERRIDE_ENV) == "1")
         self.left_before: dict = previous.get("departed") or {}
-        problems = inherited(
-            roster,
-            {user.id: (name, user.line, user.adopt) for user, name in current_names},
-            previous_users,
-            self.left_before,
-        )
+        problems = inherited(roster, users, previous_users, self.left_before)
         if problems:
             raise pulumi.RunError("\n".join(problems))
-        self.departed = departed_record(previous_users, self.left_before, current, date.today().isoformat())
+        self.departed = departed_record(previous_users, self.left_before, list(users), date.today().isoformat())
