@@ -479,7 +479,7 @@ class Fleet:
     def preview(self, runs: list[StackRun]) -> RunReport:
         """Preview every run's stack; fill in ``changes``; return the fleet's plan by user."""
         with self._previewing(runs) as preview:
-            return self._run(runs, preview)
+            return self._run(runs, preview, planning=True)
 
     def _report(self, runs: list[StackRun]) -> RunReport:
         """An empty report for ``runs``, naming users by their instance names now and at each
@@ -557,7 +557,7 @@ class Fleet:
                     ups_running += 1
                 while queued and len(running) - ups_running < self.stacks_at_once:
                     run = queued.pop(0)
-                    running[pool.submit(self._run_one, run, preview, result.plan)] = run
+                    running[pool.submit(self._run_one, run, preview, result.plan, True)] = run
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -594,7 +594,7 @@ class Fleet:
 
         return self._run(runs, lambda stack, on_event: apply(stack, "destroy", self.parallel, on_event))
 
-    def _run_one(self, run: StackRun, operation, report: RunReport) -> None:
+    def _run_one(self, run: StackRun, operation, report: RunReport, planning: bool = False) -> None:
         """``operation(stack, on_event)`` → changes (op → count) on ``run``'s stack; records the run's
         changes, seconds and error (a failed CLI run's last line) and the events in ``report``."""
         started = time.monotonic()
@@ -602,7 +602,7 @@ class Fleet:
         def on_event(event: auto.events.EngineEvent) -> None:
             report.on_event(event)
             if self.progress is not None:
-                self.progress.on_event(run.name, event)
+                self.progress.on_event(run.name, event, planning)
 
         try:
             run.changes, run.error = operation(run.stack, on_event), None
@@ -610,10 +610,10 @@ class Fleet:
             run.error = _last_error_line(error)
         run.seconds = time.monotonic() - started
 
-    def _run(self, runs: list[StackRun], operation) -> RunReport:
+    def _run(self, runs: list[StackRun], operation, planning: bool = False) -> RunReport:
         """``_run_one`` of each run, a bounded number at once; returns the events by user."""
         report = self._report(runs)
-        self._each(lambda run: self._run_one(run, operation, report), runs)
+        self._each(lambda run: self._run_one(run, operation, report, planning), runs)
         return report
 
 

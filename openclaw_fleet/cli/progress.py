@@ -1,7 +1,7 @@
 """Live progress of a fleet run, from the engine events of every stack as they come.
 
 A line every ``interval_s`` seconds: elapsed time, resources done by operation, in progress and
-failed, users whose gateway is done, stacks finished, and the stacks still running with their
+failed, users whose gateway has a step running, stacks finished, and the stacks still running with their
 own counts. On a terminal the line is redrawn in place every second; elsewhere (CI, a pipe) it is
 a plain line every 4 seconds, so a long run is never silent and a log stays short. ``--quiet``
 turns it off. Engine event shapes: ``pulumi.automation.events``.
@@ -37,30 +37,43 @@ class Progress:
         self._done: dict[str, Counter] = {}
         self._running: dict[str, int] = {}
         self._failed: Counter = Counter()
-        self._users: Counter = Counter()
+        self._steps_of_users: dict[str, str] = {}  # URN of a running step → its user's gateway URN
         self._finished: set[str] = set()
+        self._planned: Counter = Counter()  # steps previewed, per stack
+        self._previewed: set[str] = set()
         self._stop = threading.Event()
         self._started = time.monotonic()
         self._thread: threading.Thread | None = None
 
-    def on_event(self, stack: str, event: events.EngineEvent) -> None:
-        """Count one engine event of ``stack``."""
+    def on_event(self, stack: str, event: events.EngineEvent, planning: bool = False) -> None:
+        """Count one engine event of ``stack``; a preview's (``planning``) count as planned steps
+        of the stack, not as resources done."""
         with self._lock:
+            if planning:
+                if event.res_outputs_event:
+                    self._planned[stack] += 1
+                elif event.summary_event:
+                    self._previewed.add(stack)
+                return
             done = self._done.setdefault(stack, Counter())
             if event.resource_pre_event:
-                op = getattr(event.resource_pre_event.metadata.op, "value", event.resource_pre_event.metadata.op)
-                if op not in _QUIET_OPS:
+                meta = event.resource_pre_event.metadata
+                if getattr(meta.op, "value", meta.op) not in _QUIET_OPS:
                     self._running[stack] = self._running.get(stack, 0) + 1
+                    state = meta.new or meta.old
+                    owner = meta.urn if "Gateway::" in meta.urn else (state.parent if state else "") or ""
+                    if "Gateway::" in owner:  # a step of a user's gateway: whose, until it ends
+                        self._steps_of_users[meta.urn] = owner
             elif event.res_outputs_event:
                 meta = event.res_outputs_event.metadata
                 op = getattr(meta.op, "value", meta.op)
                 if op not in _QUIET_OPS:
                     done[op] += 1
                     self._running[stack] = max(0, self._running.get(stack, 0) - 1)
-                    if "Gateway::" in meta.urn:
-                        self._users[stack] += 1
+                    self._steps_of_users.pop(meta.urn, None)
             elif event.res_op_failed_event:
                 self._failed[stack] += 1
+                self._steps_of_users.pop(event.res_op_failed_event.metadata.urn, None)
                 self._running[stack] = max(0, self._running.get(stack, 0) - 1)
             elif event.summary_event:
                 self._finished.add(stack)
@@ -72,14 +85,18 @@ class Progress:
             total = sum(self._done.values(), Counter())
             ops = ", ".join(f"{op} {count}" for op, count in sorted(total.items())) or "none yet"
             running = sum(self._running.values())
-            parts = [
-                f"{self.verb}: {elapsed:.0f} s",
-                f"resources done: {ops}",
-                f"{running} in progress",
-                f"{sum(self._failed.values())} failed",
-                f"{sum(self._users.values())} users' gateways done",
-                f"stacks {len(self._finished)}/{self.stacks} finished",
-            ]
+            parts = [f"{self.verb}: {elapsed:.0f} s"]
+            if self._planned or self.verb == "preview":
+                steps = sum(self._planned.values())
+                parts.append(f"previewed {len(self._previewed)}/{self.stacks} stacks ({steps} steps)")
+            if self.verb != "preview":
+                parts += [
+                    f"resources done: {ops}",
+                    f"{running} in progress",
+                    f"{sum(self._failed.values())} failed",
+                    f"{len(set(self._steps_of_users.values()))} users' gateways changing",
+                    f"stacks {len(self._finished)}/{self.stacks} finished",
+                ]
             busy = [
                 f"{stack} {sum(self._done[stack].values())} done, {self._running.get(stack, 0)} running"
                 for stack in sorted(self._done)
