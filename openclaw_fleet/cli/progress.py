@@ -48,6 +48,12 @@ class Progress:
     def on_event(self, stack: str, event: events.EngineEvent, planning: bool = False) -> None:
         """Count one engine event of ``stack``; a preview's (``planning``) count as planned steps
         of the stack, not as resources done."""
+        meta = next(
+            (e.metadata for e in (event.resource_pre_event, event.res_outputs_event, event.res_op_failed_event) if e),
+            None,
+        )
+        if meta is not None and meta.type.startswith(("pulumi:pulumi:Stack", "pulumi:providers:")):
+            return  # not counted by the engine's summary either
         with self._lock:
             if planning:
                 if event.res_outputs_event:
