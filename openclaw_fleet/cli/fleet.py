@@ -34,7 +34,7 @@ import httpx
 import yaml
 from pulumi import automation as auto
 
-from openclaw_fleet.cli import status
+from openclaw_fleet.cli import status as live_status
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.recovery import clear_killed_run, repair_backend_files
@@ -173,9 +173,7 @@ def check_fly_api(api_url: str, org: str, token: str | None, timeout_s: float = 
         raise FleetError(f"the Fly Machines API at {api_url} refused the token in FLY_API_TOKEN ({answer.status_code})")
 
 
-def program_digest(
-    root: Path, config_text: str, users: list[User], sources: dict[str, SecretSource] | None = None
-) -> str:
+def program_digest(root: Path, config_text: str, users: list[User], sources: dict[str, SecretSource]) -> str:
     """SHA-256 (hex) of what decides a shard's plan: the program's files, the settings, its users,
     and the values of the environment variables its users' secret sources read (``env`` sources;
     each enters as its own SHA-256, so the digest, a plain stack output, holds no secret), since a
@@ -190,7 +188,7 @@ def program_digest(
         fields = {key: value for key, value in asdict(user).items() if key not in ("line", "key_lines")}
         digest.update(json.dumps(fields, sort_keys=True).encode())
         for source_name in sorted(user.provider_keys.values()):
-            source = (sources or {}).get(source_name)
+            source = sources.get(source_name)
             if source is not None and source.kind == "env":
                 digest.update(hashlib.sha256((os.environ.get(source.key) or "").encode()).digest())
     return digest.hexdigest()
@@ -442,10 +440,9 @@ class Fleet:
                 str(self.root), env_vars=self._workspace_env(digest), secrets_provider=secrets, pulumi_command=cli
             )
             stack = open_stack(name, workspace, listed=name in listed)
-            if name not in ours:
-                return StackRun(name, stack, users, digest, output_values(stack, show_secrets), show_secrets)
-            for sentence in repaired[name] + clear_killed_run(stack, self.config.project, backend):
-                self.out(f"{name}: {sentence}")
+            if name in ours:  # another job may be running the others: read, never cleared
+                for sentence in repaired[name] + clear_killed_run(stack, self.config.project, backend):
+                    self.out(f"{name}: {sentence}")
             return StackRun(name, stack, users, digest, output_values(stack, show_secrets), secrets_shown=show_secrets)
 
         runs = self._each(open_one, names)
@@ -639,8 +636,13 @@ def _few(names: list[str], limit: int = 20) -> str:
 
 
 def _last_error_line(error: auto.CommandError) -> str:
+    """The CLI's last error line, a URL's password masked (the backend's can appear in it)."""
     lines = [line.strip() for line in str(error).splitlines() if "error:" in line]
-    return (lines[-1] if lines else str(error).strip().splitlines()[-1])[:500]
+    return _without_passwords((lines[-1] if lines else str(error).strip().splitlines()[-1])[:500])
+
+
+def _without_passwords(text: str) -> str:
+    return re.sub(r"(\w+://[^:/\s@]+:)[^@\s]+@", r"\1***@", text)
 
 
 def print_report(out, verb: str, runs: list[StackRun], report: RunReport, limit: int = 200) -> None:
@@ -751,7 +753,7 @@ def render_comment(options) -> None:
 def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> int:
     """``fleet status``: every user as the target reports them now, against the plan
     (``status.py``); exit 1 when any differs, 2 when the target cannot be asked."""
-    users = status.planned([run.previous for run in runs])
+    users = live_status.planned([run.previous for run in runs])
     target = fleet.config.target
     if target == "fly":
         token = os.environ.get("FLY_API_TOKEN")
@@ -762,11 +764,11 @@ def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> i
     else:
         client = docker_client(fleet.config.docker_host or DOCKER_HOST)
     with client:
-        status.observe(users, target, client)
+        live_status.observe(users, target, client)
     if as_document:
-        sys.stdout.write(status.as_json(fleet.config.base, target, users) + "\n")
+        sys.stdout.write(live_status.as_json(fleet.config.base, target, users) + "\n")
     else:
-        for line in status.as_text(users):
+        for line in live_status.as_text(users):
             out(line)
     return 1 if any(user.differs for user in users) else 0
 
@@ -798,8 +800,7 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     except (FleetError, CredentialHostRefused, RuntimeError, auto.CommandError) as error:
         # A backend that cannot be reached or a passphrase that does not decrypt ends here too:
         # the CLI's own last error line, not a traceback.
-        error = _last_error_line(error) if isinstance(error, auto.CommandError) else error
-        error = re.sub(r"(\w+://[^:/\s@]+:)[^@\s]+@", r"\1***@", str(error))  # a backend URL's password
+        error = _last_error_line(error) if isinstance(error, auto.CommandError) else _without_passwords(str(error))
         print(f"fleet: {error}", file=sys.stderr)
         if document and command == "preview":
             write_document(Review.failed(base, str(error)), options)

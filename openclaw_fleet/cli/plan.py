@@ -25,6 +25,8 @@ _DATA_KINDS = {
 }
 _LOSING_OPS = {"delete", "replace", "create-replacement", "delete-replaced"}
 _QUIET_OPS = {"same", "read", "refresh"}
+# The engine's own resources, in no user's gateway and not counted in its summary.
+ENGINE_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:")
 
 
 @dataclass
@@ -79,12 +81,8 @@ class RunReport:
     def _user_of(self, urn: str, parent: str | None) -> str | None:
         """The user a resource belongs to: its own gateway component's, or its parent's; None for
         resources outside users' gateways (the image, the stack)."""
-        if "Gateway::" in urn:  # the gateway component itself (a child's URN has `Gateway$`)
-            pass
-        elif parent and "Gateway::" in parent:
-            urn = parent
-        elif urn in self._parents:
-            urn = self._parents[urn]
+        if "Gateway::" not in urn:  # else the gateway component itself (a child's URN has `Gateway$`)
+            urn = parent if parent and "Gateway::" in parent else self._parents.get(urn, urn)
         if "Gateway::" not in urn:
             return None
         name = urn.rsplit("::", 1)[-1]
@@ -121,15 +119,13 @@ class RunReport:
         if op in _QUIET_OPS:
             return
         user = self._user_of(meta.urn, parent)
-        if user is None:
-            if not meta.type.startswith(("pulumi:pulumi:Stack", "pulumi:providers:")):
-                what = f"{meta.type.rsplit(':', 1)[-1]} {meta.urn.rsplit('::', 1)[-1]}"
-                keys = f" ({', '.join(meta.keys or meta.diffs or [])})" if (meta.keys or meta.diffs) else ""
-                self.others[what + keys].append(op)
-            return
-        kind = _DATA_KINDS.get(meta.type)
         what = meta.type.rsplit(":", 1)[-1]
         because = f" ({', '.join(meta.keys or meta.diffs or [])})" if (meta.keys or meta.diffs) else ""
+        if user is None:
+            if not meta.type.startswith(ENGINE_TYPES):
+                self.others[f"{what} {meta.urn.rsplit('::', 1)[-1]}{because}"].append(op)
+            return
+        kind = _DATA_KINDS.get(meta.type)
         report = self.users[user]
         report.changes[op].append(what + because)
         old_kept = bool(meta.old and meta.old.retain_on_delete)

@@ -17,6 +17,8 @@ from typing import TextIO
 
 from pulumi.automation import events
 
+from openclaw_fleet.cli.plan import ENGINE_TYPES
+
 _QUIET_OPS = {"same", "read", "refresh"}
 
 
@@ -52,7 +54,7 @@ class Progress:
             (e.metadata for e in (event.resource_pre_event, event.res_outputs_event, event.res_op_failed_event) if e),
             None,
         )
-        if meta is not None and meta.type.startswith(("pulumi:pulumi:Stack", "pulumi:providers:")):
+        if meta is not None and meta.type.startswith(ENGINE_TYPES):
             return  # not counted by the engine's summary either
         with self._lock:
             if planning:

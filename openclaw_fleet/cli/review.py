@@ -176,6 +176,7 @@ def build_review(
         report = plan.users.get(user_id)
         name = current[user_id].name if user_id in current else (before or {}).get("name") or user_id
         ops = set(report.changes) if report else set()
+        security = _security_changes(before, after) if before and after else []
         if after is None:
             group = "removed"
         elif before is None:
@@ -186,7 +187,7 @@ def build_review(
             group = "started"
         elif before.get("state") == "running" and after["state"] == "stopped":
             group = "stopped"
-        elif ops or (report and report.errors) or _security_changes(before, after):
+        elif ops or (report and report.errors) or security:
             group = "changed"  # a security field that changes nothing of the resources is shown too
         else:
             unchanged += 1
@@ -199,7 +200,7 @@ def build_review(
             entry.security = _security(after)
         elif group != "removed":
             entry.fields = _fields(before, after)
-            entry.security = _security_changes(before, after)
+            entry.security = security
             described = {what for kinds in (report.changes if report else {}).values() for what in kinds}
             if not entry.fields and described:
                 entry.fields = [f"{', '.join(sorted(described))} (the program or settings changed)"]
@@ -222,7 +223,7 @@ def build_review(
         prices_date=prices.date if priced else None,
         prices_source=prices.source if priced else None,
         stack_errors=list(plan.stack_errors),
-        others={what: sorted(set(ops)) for what, ops in plan.others.items() if set(ops) - {"same"}},
+        others={what: sorted(set(ops)) for what, ops in plan.others.items()},
     )
 
 

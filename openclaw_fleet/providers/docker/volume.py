@@ -62,7 +62,6 @@ class VolumeProvider(FleetProvider):
         restored_from = None
         docker = self.docker()
         found = docker.inspect_volume(args.name)  # retained when the user left
-        existed = found is not None
         owner = ((found or {}).get("Labels") or {}).get(USER_LABEL)
         if owner and owner != args.labels.get(USER_LABEL) and not args.adopt:
             raise HeldByAnother(
@@ -70,7 +69,7 @@ class VolumeProvider(FleetProvider):
                 f"{args.labels.get(USER_LABEL)}; set `adopt: true` on the user only if that data is theirs"
             )
         volume = docker.create_volume(args.name, args.labels)
-        if args.restore == "latest" and not existed:
+        if args.restore == "latest" and found is None:
             restored_from = _restore_latest(docker, args)
         state = VolumeState(**args.props(), mountpoint=volume["Mountpoint"], restored_from=restored_from)
         return CreateResult(volume["Name"], outs=state.props())
