@@ -1,9 +1,8 @@
 """openclaw-fleet: a roster in, one isolated OpenClaw gateway per user out.
 
-Load the stack's settings and roster (this shard's users, when the roster is split over several
-stacks) → refuse a mass deletion → build and push the gateway
-image → one gateway component per user → export the users, what departed users left, and one
-control-plane row per user.
+Read the stack's settings and this shard's users → refuse a mass deletion or an inherited
+gateway → build and push the gateway image → one gateway component per user → export what the
+``fleet`` command and the next run read (``openclaw_fleet/outputs.py``).
 """
 
 import os
@@ -12,25 +11,19 @@ from pathlib import Path
 
 import pulumi
 
+from openclaw_fleet import sdk_workarounds
 from openclaw_fleet.departures import Departures, stale_restores
+from openclaw_fleet.environment import DIGEST
 from openclaw_fleet.gateway import GatewayArgs, create_gateway
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
-from openclaw_fleet.rollout import image_for, record, release_choices
+from openclaw_fleet.outputs import MachineRow, RosterRow, UserOutputs, row
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
-from openclaw_fleet.sdk_at_scale import (
-    fewer_garbage_collections,
-    outputs_awaited_together,
-    without_declaration_sites,
-    without_sdk_debug_logs,
-)
 from openclaw_fleet.secret_sources import check_references
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
+from openclaw_fleet.user_images import image_for, record, release_choices
 
-fewer_garbage_collections()
-without_declaration_sites()
-without_sdk_debug_logs()
-outputs_awaited_together()
+sdk_workarounds.for_program()
 settings = StackSettings.load()
 try:
     users = load_roster(settings.roster)
@@ -44,11 +37,12 @@ if shard_count != settings.shards:
         f"{shard_count}; run `bin/fleet up`, which runs every shard's stack with the base stack's config"
     )
 users = [user for user in users if shard_of(user.id, shard_count) == shard]
-# Every secret reference and the deletion guard are checked before the first resource is
-# registered, so a missing key or a refused mass deletion changes nothing.
+names = {user.id: instance_name(settings.name_prefix, user.id) for user in users}
+# Every secret reference and both guards are checked before the first resource is registered,
+# so a missing key, a refused mass deletion or an inherited gateway changes nothing.
 keys = {user.id: provider_key_values(user, settings.secret_sources) for user in users}
 departures = Departures(
-    {user.id: (instance_name(settings.name_prefix, user.id), user.line, user.adopt) for user in users},
+    {user.id: (names[user.id], user.line, user.adopt) for user in users},
     settings.mass_deletion_share,
     settings.mass_deletion_minimum,
     settings.roster,
@@ -72,19 +66,19 @@ image = GatewayImage(
         platform="linux/amd64" if settings.target == "fly" else None,  # Fly Machines run amd64 only
     ),
 )
-# Each user keeps the image recorded for them until `fleet rollout` releases them (rollout.py).
-recorded_images = departures.previous.get("user_images") or {}
+# Each user keeps the image recorded for them until `fleet rollout` releases them (user_images.py).
+recorded_images = departures.previous.user_images
 choices = release_choices()
 images = {user.id: image_for(user.id, image.ref, recorded_images, choices) for user in users}
 gateways = {
     user.id: create_gateway(
-        instance_name(settings.name_prefix, user.id),
+        names[user.id],
         GatewayArgs(
             user=user,
             image_ref=images[user.id],
             settings=settings,
             provider_keys=keys[user.id],
-            departed_volume_id=(departures.left_before.get(user.id) or {}).get("volume_id"),
+            departed_volume_id=getattr(departures.left_before.get(user.id), "volume_id", None),
             returning=user.id in departures.left_before,
         ),
     )
@@ -93,51 +87,50 @@ gateways = {
 
 pulumi.export("image", image.ref)
 pulumi.export("user_images", {user.id: record(user.id, images[user.id], recorded_images) for user in users})
-# What `fleet up --changed` compares with to skip a shard nothing touched (set by the fleet command).
-if os.environ.get("OPENCLAW_FLEET_DIGEST"):
-    pulumi.export("fleet_digest", os.environ["OPENCLAW_FLEET_DIGEST"])
+if os.environ.get(DIGEST):  # what `fleet up --changed` compares with to skip a shard nothing touched
+    pulumi.export("fleet_digest", os.environ[DIGEST])
 pulumi.export(
     "users",
     {
-        user_id: {
-            "gateway_url": gateway.gateway_url,
-            "token": gateway.token,
-            "instance_id": gateway.instance_id,
-            "volume_id": gateway.volume_id,
-            "state": gateway.state,
-        }
+        user_id: row(
+            UserOutputs,
+            gateway_url=gateway.gateway_url,
+            token=gateway.token,
+            instance_id=gateway.instance_id,
+            volume_id=gateway.volume_id,
+            state=gateway.state,
+        )
         for user_id, gateway in gateways.items()
     },
 )
-# What the next run compares the roster with, and `fleet preview` shows changes and costs
-# against (no secrets in it, provider keys by name only, so it is read without them).
+# What the next run compares the roster with: no secret in it, provider keys by source name.
 pulumi.export(
     "roster_state",
     {
-        user.id: {
-            "name": gateways[user.id].name,
-            "volume_id": gateways[user.id].volume_id,
+        user.id: row(
+            RosterRow,
+            name=gateways[user.id].name,
+            volume_id=gateways[user.id].volume_id,
             **user.recorded(settings.target, settings.volume_size_gb),
-        }
+        )
         for user in users
     },
 )
-# Users who left with a volume kept or snapshotted (their deprovision policy), until they return.
-pulumi.export("departed", departures.departed)
-# One row per user for the service's own database (`bin/fleet machines`).
+pulumi.export("departed", departures.departed)  # who left with a volume kept, until they return
 pulumi.export(
-    "machines",
+    "machines",  # one row per user for the service's own database (`bin/fleet machines`)
     [
-        {
-            "id": gateways[user.id].instance_id,
-            "user_id": user.id,
-            "app_name": gateways[user.id].name,
-            "region": user.region,
-            "volume_id": gateways[user.id].volume_id,
-            "status": gateways[user.id].state,
-            "gateway_url": gateways[user.id].gateway_url,
-            "gateway_token": gateways[user.id].token,
-        }
+        row(
+            MachineRow,
+            id=gateways[user.id].instance_id,
+            user_id=user.id,
+            app_name=gateways[user.id].name,
+            region=user.region,
+            volume_id=gateways[user.id].volume_id,
+            status=gateways[user.id].state,
+            gateway_url=gateways[user.id].gateway_url,
+            gateway_token=gateways[user.id].token,
+        )
         for user in users
     ],
 )

@@ -33,7 +33,8 @@ roster size N it measures:
 Nothing is destroyed afterwards: the emulator and the stacks' temp directory go with the run.
 
 Above ``--imperative-max`` users, (a) is estimated as N × the chain of one user instead of run.
-It prints one table, a column per N, with the target each figure must meet.
+It prints one table, a column per N, with the target each figure must meet; ``--markdown
+docs/scale-figures.md`` also writes it as the page docs/scale.md shows.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ import argparse
 import gzip
 import math
 import os
+import platform
 import re
 import resource
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -204,6 +207,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every API call")
     parser.add_argument("--start", type=float, default=4.0, help="seconds from machine created to started")
     parser.add_argument("--imperative-max", type=int, default=100, help="largest N for which (a) is run, not estimated")
+    parser.add_argument("--markdown", type=Path, help="also write the table here as Markdown")
     args = parser.parse_args()
     sizes = [int(n) for n in args.users.split(",")]
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as workdir:
@@ -218,6 +222,30 @@ def main() -> None:
     print(f"{'':{width}}  " + "  ".join(f"{f'N = {n:,}':>18}" for n in sizes))
     for metric in metrics:
         print(f"{metric:{width}}  " + "  ".join(f"{columns[n][metric]:>18}" for n in sizes))
+    if args.markdown:
+        args.markdown.write_text(markdown_table(columns, setting, " ".join(sys.argv[1:])))
+
+
+def markdown_table(columns: dict[int, dict[str, str]], setting: str, arguments: str) -> str:
+    """The bench's table as a Markdown page: the command, when, on which commit and machine."""
+    sizes = list(columns)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [
+        "# Scale figures",
+        "",
+        "Written by the bench, not by hand: `.venv/bin/python bench/fleet_scale.py "
+        f"{arguments.replace('|', '/')}` on {time.strftime('%Y-%m-%d', time.gmtime())}, commit `{commit or '?'}`, "
+        f"{cores} cores ({platform.machine()}). Fly emulator, {setting}. What each row means: "
+        "[bench/fleet_scale.py](../bench/fleet_scale.py); how to read them: [scale.md](scale.md).",
+        "",
+        "| | " + " | ".join(f"N = {n:,}" for n in sizes) + " |",
+        "| --- |" + " --- |" * len(sizes),
+    ]
+    for metric in columns[sizes[0]]:
+        cells = " | ".join(columns[n][metric].replace("|", "/") for n in sizes)
+        lines.append(f"| {metric.replace('|', '/')} | {cells} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from openclaw_fleet.environment import ALLOWED_HOSTS as ALLOWED_HOSTS_ENV
+from openclaw_fleet.environment import in_ci
 from openclaw_fleet.errors import CredentialHostRefused
 
-ALLOWED_HOSTS_ENV = "OPENCLAW_FLEET_ALLOWED_HOSTS"
 FLY_HOSTS = frozenset({"api.machines.dev", "registry.fly.io"})
 
 
@@ -41,7 +42,7 @@ def check_credential_host(setting: str, value: str | None, environ: Mapping[str,
     credential to a host that is neither Fly's nor allowed by ``OPENCLAW_FLEET_ALLOWED_HOSTS``.
     ``value`` None (unset) means the default, Fly's API or the local Docker socket: allowed.
     The message names the setting and the host, which are in the stack file already."""
-    if not value or environ.get("CI", "").lower() not in ("true", "1", "yes"):
+    if not value or not in_ci(environ):
         return
     host, port = host_and_port(setting, value)
     if setting == "dockerHost" and not host:

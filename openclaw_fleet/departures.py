@@ -20,8 +20,11 @@ from pathlib import Path
 
 import pulumi
 
-OVERRIDE_ENV = "OPENCLAW_FLEET_ALLOW_MASS_DELETION"
-PREVIOUS_OUTPUTS_ENV = "OPENCLAW_FLEET_PREVIOUS_OUTPUTS"
+from openclaw_fleet.environment import ALLOW_MASS_DELETION as OVERRIDE_ENV
+from openclaw_fleet.environment import PREVIOUS_OUTPUTS as PREVIOUS_OUTPUTS_ENV
+from openclaw_fleet.environment import flag
+from openclaw_fleet.errors import FleetError
+from openclaw_fleet.outputs import DepartedRow, RosterRow, StackOutputs, row
 
 
 def is_mass_loss(affected: int, total: int, share: float, minimum: int) -> bool:
@@ -41,37 +44,40 @@ def check_deletions(previous: list[str], current: list[str], share: float, minim
     )
 
 
-def departed_record(previous_users: dict, previous_departed: dict, current: list[str], today: str) -> dict:
-    """Who left with something kept: user id → {policy, name, volume_id, left_on (ISO date)}.
-    Users back in the roster drop out."""
-    record = {uid: row for uid, row in previous_departed.items() if uid not in current}
-    for uid, row in previous_users.items():
-        if uid not in current and row.get("deprovision") in ("retain", "snapshot"):
-            record[uid] = {
-                "policy": row["deprovision"],
-                "name": row.get("name"),
-                "volume_id": row.get("volume_id"),
-                "left_on": today,
-            }
+def departed_record(
+    previous_users: dict[str, RosterRow], previous_departed: dict[str, DepartedRow], current: list[str], today: str
+) -> dict[str, dict]:
+    """Who left with something kept: user id → ``DepartedRow`` as a dict (policy, name, volume_id,
+    left_on: ISO date). Users back in the roster drop out."""
+    record = {uid: left.model_dump(exclude_unset=True) for uid, left in previous_departed.items() if uid not in current}
+    for uid, user in previous_users.items():
+        if uid not in current and user.deprovision in ("retain", "snapshot"):
+            left = row(DepartedRow, policy=user.deprovision, name=user.name, volume_id=user.volume_id, left_on=today)
+            record[uid] = left
     return record
 
 
-def stale_restores(returning: list[str], left_before: dict, retention_days: int, today: date) -> dict[str, int]:
+def stale_restores(
+    returning: list[str], left_before: dict[str, DepartedRow], retention_days: int, today: date
+) -> dict[str, int]:
     """User id → days since they left, for returning users (``restore: latest``) who left with a
     snapshot longer ago than Fly keeps snapshots (``snapshot_retention``, days): their snapshot
     may be gone. Records without ``left_on`` (written before it existed) are not judged."""
     stale = {}
     for uid in returning:
-        row = left_before.get(uid) or {}
-        if row.get("policy") == "snapshot" and row.get("left_on"):
-            days = (today - date.fromisoformat(row["left_on"])).days
+        left = left_before.get(uid)
+        if left and left.policy == "snapshot" and left.left_on:
+            days = (today - date.fromisoformat(left.left_on)).days
             if days > retention_days:
                 stale[uid] = days
     return stale
 
 
 def inherited(
-    roster: str, current: dict[str, tuple[str, int, bool]], previous_users: dict, departed: dict
+    roster: str,
+    current: dict[str, tuple[str, int, bool]],
+    previous_users: dict[str, RosterRow],
+    departed: dict[str, DepartedRow],
 ) -> list[str]:
     """Why roster users would inherit another user's gateway and data: ``file:line: field: problem``
     each ([] when none).
@@ -85,9 +91,9 @@ def inherited(
     unless the roster sets ``adopt: true`` on the new user, which says so on purpose."""
     owners: dict[str, tuple[str, str]] = {}
     for rows, why in ((departed, "who left with their data kept"), (previous_users, "who has it now")):
-        for user_id, row in rows.items():
-            if row.get("name"):
-                owners[row["name"]] = (user_id, why)
+        for user_id, owner in rows.items():
+            if owner.name:
+                owners[owner.name] = (user_id, why)
     problems = []
     for user_id, (name, line, adopt) in sorted(current.items()):
         owner, why = owners.get(name, (user_id, ""))
@@ -100,12 +106,12 @@ def inherited(
     return problems
 
 
-def previous_outputs() -> dict:
+def previous_outputs() -> StackOutputs:
     """The stack's outputs from its last update, without secrets (``pulumi stack output --json``).
 
     Read once, when the program starts and before any resource is registered (a StackReference to
     the stack itself races the engine's own checkpoint writes on the file backend). Raises
-    pulumi.RunError when they cannot be read.
+    pulumi.RunError when they cannot be read or have another shape.
 
     In a preview that ``fleet`` runs, the outputs ``fleet`` has just read the same way come from
     the JSON file ``OPENCLAW_FLEET_PREVIOUS_OUTPUTS`` names (stack name → outputs): one Pulumi
@@ -113,10 +119,18 @@ def previous_outputs() -> dict:
     preview holds no lock either way. An update always reads them itself, under its lock.
     """
     handed = os.environ.get(PREVIOUS_OUTPUTS_ENV)
+    outputs = None
     if handed and pulumi.runtime.is_dry_run():
         outputs = json.loads(Path(handed).read_text()).get(pulumi.get_stack())
-        if outputs is not None:
-            return outputs
+    if outputs is None:
+        outputs = _read_outputs()
+    try:
+        return StackOutputs.parse(outputs, pulumi.get_stack())
+    except FleetError as error:
+        raise pulumi.RunError(str(error)) from None
+
+
+def _read_outputs() -> dict:
     result = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--stack", pulumi.get_stack()],
         capture_output=True,
@@ -135,11 +149,15 @@ class Departures:
     gateway (``inherited``); ``departed`` is the record to export; ``left_before`` the previous
     record, where a returning user's old volume is found; ``previous`` all the last update's outputs."""
 
+    departed: dict[str, dict]
+    left_before: dict[str, DepartedRow]
+    previous: StackOutputs
+
     def __init__(self, users: dict[str, tuple[str, int, bool]], share: float, minimum: int, roster: str):
         self.previous = previous = previous_outputs()
-        previous_users = previous.get("roster_state") or {}
-        check_deletions(list(previous_users), list(users), share, minimum, os.environ.get(OVERRIDE_ENV) == "1")
-        self.left_before: dict = previous.get("departed") or {}
+        previous_users = previous.roster_state
+        check_deletions(list(previous_users), list(users), share, minimum, flag(OVERRIDE_ENV))
+        self.left_before = previous.departed
         problems = inherited(roster, users, previous_users, self.left_before)
         if problems:
             raise pulumi.RunError("\n".join(problems))

@@ -3,8 +3,11 @@
 Each type says what failed, so an operator knows where to look: the Fly Machines API
 (``FlyApiError`` for a real HTTP answer, ``FlyUnreachable`` when there was none), the Docker
 engine (``DockerApiError``, ``DockerUnreachable``), a gateway (``GatewayNotReady``,
-``ResourceInitFailed``, ``GatewayCommandFailed``), a volume snapshot (``SnapshotError``) or the
-roster (``RosterError``).
+``ResourceInitFailed``, ``GatewayCommandFailed``), a volume snapshot (``SnapshotError``), the
+roster (``RosterError``), the stack's settings (``SettingsError``), the ``fleet`` command's own
+checks before any stack runs (``CannotRun``), an SDK the workarounds were not verified on
+(``SdkNotVerified``), or the GitLab plan note (``NoteFailed``). The ``fleet`` command exits 2 on
+any of them found before a stack ran.
 An HTTP status appears only where an HTTP answer carried it. No message holds a request body, a
 token or a secret value.
 """
@@ -123,7 +126,24 @@ class SnapshotError(FleetError):
     """Saving a volume before deletion, or restoring one, failed or found no snapshot."""
 
 
-class RosterError(ValueError):
+class SettingsError(FleetError, ValueError):
+    """A stack setting is missing, unreadable or out of range; the message names the file and key."""
+
+
+class CannotRun(FleetError):
+    """The ``fleet`` command found, before any stack ran, why it must not run (exit status 2): a
+    shard count that moves users, CI shard jobs that are not the stack's shards, no such shard."""
+
+
+class SdkNotVerified(FleetError):
+    """The installed Pulumi SDK is not a release the SDK workarounds were verified on (``sdk_workarounds.py``)."""
+
+
+class NoteFailed(FleetError):
+    """The merge request's plan note could not be posted (``cli/notes.py``); the message says which call failed."""
+
+
+class RosterError(FleetError, ValueError):
     """An invalid roster; ``problems`` holds one ``file:line: field: message`` per problem.
 
     Messages never echo a field's value: a mistyped secret must not reach a log.

@@ -1,40 +1,49 @@
-"""The stack's settings (``Pulumi.<stack>.yaml``, namespace ``openclaw-fleet``) in one place.
+"""The stack's settings (``Pulumi.<stack>.yaml``, namespace ``openclaw-fleet``): one model that
+the program (``StackSettings.load``, through ``pulumi.Config``) and the ``fleet`` command
+(``StackSettings.read``, from the stack file) both build with ``StackSettings.parse``.
 
 Keys: ``target`` (``docker`` or ``fly``), ``roster`` (path, default ``users/roster.yaml``),
 ``namePrefix`` (default ``openclaw``), ``registry`` (``host:port`` the image is pushed to),
 ``baseImage`` (build arg, default ``node:24-bookworm-slim``), ``publishHost`` (publish each gateway
 port on this host address; unset: not published), ``healthTimeoutSeconds`` (default 240, as long
 as a cold gateway start may take), ``pidsLimit`` (default 512), ``restartPolicy`` (default
-``unless-stopped``), ``flyOrg`` (default ``personal``), ``volumeSizeGb`` (Fly volume size, default
-1), ``massDeletionShare`` / ``massDeletionMinimum`` (the mass-deletion guard, default 0.2 and 3),
+``unless-stopped``), ``flyOrg`` (default ``personal``), ``flyApiUrl`` (default Fly's),
+``dockerHost`` (default the local socket), ``volumeSizeGb`` (Fly volume size, default 1),
+``massDeletionShare`` / ``massDeletionMinimum`` (the mass-deletion guard, default 0.2 and 3),
 ``snapshotDir`` (Docker target: where volume snapshots are written, on the Docker host; default
 ``~/.local/share/openclaw-fleet/snapshots/<stack>``), ``shards`` (how many stacks the roster is
-split over, default 1; see ``shards.py``), ``commandTimeoutSeconds`` (how long a command inside a
-gateway, such as ``openclaw models set``, may take before it is stopped; default 300, read by the
-providers), ``snapshotRetentionDays`` (how long Fly keeps a volume's daily snapshots, 1–60,
-default 5 as Fly's own), ``autostop`` (Fly proxy autostop of an idle gateway: ``off`` (default:
-a gateway keeps channel connections open), ``stop`` or ``suspend``), ``secretSources`` (the secret
-sources rosters may name as provider keys, see ``secret_sources.py``). A number set explicitly
-is kept as set, 0 included, and checked against its range before anything is created. ``dockerHost``, ``flyApiUrl`` and
-``flyApiToken`` (secret; or ``FLY_API_TOKEN``) are read by the providers themselves
-(``providers/base.py``).
+split over, default 1; ``shards.py``), ``commandTimeoutSeconds`` (how long a command inside a
+gateway may take, default 300, read by the providers), ``snapshotRetentionDays`` (how long Fly
+keeps a volume's daily snapshots, 1–60, default 5 as Fly's own), ``autostop`` (Fly proxy autostop
+of an idle gateway: ``off`` (default: a gateway keeps channel connections open), ``stop`` or
+``suspend``), ``secretSources`` (what rosters may name as provider keys, ``secret_sources.py``).
+A number set explicitly is kept as set, 0 included, and checked against its range before
+anything is created. ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) and the registry credentials
+are read by the providers only (``providers/base.py``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
+import yaml
 
-from openclaw_fleet.secret_sources import SETTING, SecretSource, parse_sources
+from openclaw_fleet.errors import SettingsError
+from openclaw_fleet.providers.docker.client import DEFAULT_HOST as DEFAULT_DOCKER_HOST
+from openclaw_fleet.providers.fly.client import DEFAULT_API_URL as DEFAULT_FLY_API_URL
+from openclaw_fleet.secret_sources import SETTING as SOURCES_SETTING
+from openclaw_fleet.secret_sources import SecretSource, parse_sources
 
 if TYPE_CHECKING:  # the providers import this module; they need no roster model (about 60 ms of import)
     from openclaw_fleet.roster import User
 
+NAMESPACE = "openclaw-fleet"
 TARGETS = ("docker", "fly")
 DEFAULT_TARGET = "docker"
 DEFAULT_ROSTER = "users/roster.yaml"
@@ -54,6 +63,10 @@ NUMBERS = {
     "commandTimeoutSeconds": (300, 10, 3600, int),
     "snapshotRetentionDays": (5, 1, 60, int),
 }
+TEXTS = (
+    "target", "roster", "namePrefix", "registry", "baseImage", "publishHost", "restartPolicy", "flyOrg",
+    "flyApiUrl", "dockerHost", "snapshotDir", "autostop",
+)  # fmt: skip
 
 
 def default_snapshot_dir(stack: str) -> str:
@@ -63,65 +76,132 @@ def default_snapshot_dir(stack: str) -> str:
 
 @dataclass(frozen=True)
 class StackSettings:
-    """Settings of one stack; build with ``StackSettings.load()`` inside a Pulumi program."""
+    """Settings of one stack (``stack`` of ``project``), defaults filled in."""
 
+    stack: str
+    project: str
     target: str
     roster: str
     name_prefix: str
-    registry: str
+    registry: str | None
     base_image: str
     publish_host: str | None
     health_timeout_s: int
     pids_limit: int
     restart_policy: str
     fly_org: str
+    fly_api_url: str
+    docker_host: str
     volume_size_gb: int
     mass_deletion_share: float
     mass_deletion_minimum: int
-    snapshot_dir: str
-    stack_label: str
+    snapshot_dir: str | None  # None: default_snapshot_dir of each stack
     shards: int
     snapshot_retention_days: int = 5
     autostop: str = "off"
     secret_sources: dict[str, SecretSource] = field(default_factory=dict)
 
+    @property
+    def stack_label(self) -> str:
+        """``<project>/<stack>``: the label and metadata that mark a container or machine as this stack's."""
+        return f"{self.project}/{self.stack}"
+
+    def snapshots_of(self, stack: str) -> str:
+        """Where ``stack`` (a shard of this one) writes Docker volume snapshots."""
+        return self.snapshot_dir or default_snapshot_dir(stack)
+
+    @classmethod
+    def parse(cls, config: Mapping[str, object], stack: str, project: str, where: str) -> StackSettings:
+        """The settings from ``config`` (key without namespace → value as YAML or ``pulumi.Config``
+        give it: numbers as numbers or text). Raises SettingsError naming ``where`` and the key
+        (never the value: a mistyped secret must not reach a log)."""
+
+        def text(key: str, default: str | None = None) -> str | None:
+            value = config.get(key)
+            if value is None or value == "":
+                return default
+            if not isinstance(value, str):
+                raise SettingsError(f"{where}: {NAMESPACE}:{key} must be text")
+            return value
+
+        def number_of(key: str):
+            try:
+                return number(key, config.get(key))
+            except ValueError as error:
+                raise SettingsError(f"{where}: {error}") from None
+
+        target = text("target", DEFAULT_TARGET)
+        if target not in TARGETS:
+            raise SettingsError(f"{where}: {NAMESPACE}:target must be one of {', '.join(TARGETS)}")
+        name_prefix = text("namePrefix", DEFAULT_NAME_PREFIX)
+        if not NAME_PREFIX.match(name_prefix):
+            raise SettingsError(
+                f"{where}: {NAMESPACE}:namePrefix must be 1 to 47 lowercase letters, digits and dashes, starting "
+                "with a letter and not ending with a dash (it starts every app, container and volume name)"
+            )
+        autostop = text("autostop", "off")
+        if autostop not in AUTOSTOP:
+            raise SettingsError(f"{where}: {NAMESPACE}:autostop must be one of {', '.join(AUTOSTOP)}")
+        try:
+            sources = parse_sources(config.get(SOURCES_SETTING), where)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+        return cls(
+            stack=stack,
+            project=project,
+            target=target,
+            roster=text("roster", DEFAULT_ROSTER),
+            name_prefix=name_prefix,
+            registry=text("registry"),
+            base_image=text("baseImage", "node:24-bookworm-slim"),
+            publish_host=text("publishHost"),
+            health_timeout_s=number_of("healthTimeoutSeconds"),
+            pids_limit=number_of("pidsLimit"),
+            restart_policy=text("restartPolicy", "unless-stopped"),
+            fly_org=text("flyOrg", DEFAULT_FLY_ORG),
+            fly_api_url=text("flyApiUrl", DEFAULT_FLY_API_URL),
+            docker_host=text("dockerHost", DEFAULT_DOCKER_HOST),
+            volume_size_gb=number_of("volumeSizeGb"),
+            mass_deletion_share=number_of("massDeletionShare"),
+            mass_deletion_minimum=number_of("massDeletionMinimum"),
+            snapshot_dir=text("snapshotDir"),
+            shards=number_of("shards"),
+            snapshot_retention_days=number_of("snapshotRetentionDays"),
+            autostop=autostop,
+            secret_sources=sources,
+        )
+
     @classmethod
     def load(cls) -> StackSettings:
-        """Read the stack config. Raises pulumi.RunError naming the key on a bad value."""
-        config = pulumi.Config()
-        target = config.get("target") or DEFAULT_TARGET
-        if target not in TARGETS:
-            raise pulumi.RunError(f"openclaw-fleet:target is {target!r}; expected one of {', '.join(TARGETS)}")
-        name_prefix = config.get("namePrefix") or DEFAULT_NAME_PREFIX
-        if not NAME_PREFIX.match(name_prefix):
-            raise pulumi.RunError(
-                "openclaw-fleet:namePrefix must be 1 to 47 lowercase letters, digits and dashes, starting with a "
-                "letter and not ending with a dash (it starts every app, container and volume name)"
-            )
-        autostop = config.get("autostop") or "off"
-        if autostop not in AUTOSTOP:
-            raise pulumi.RunError(f"openclaw-fleet:autostop must be one of {', '.join(AUTOSTOP)}")
-        return cls(
-            target=target,
-            roster=config.get("roster") or DEFAULT_ROSTER,
-            name_prefix=name_prefix,
-            registry=config.require("registry"),
-            base_image=config.get("baseImage") or "node:24-bookworm-slim",
-            publish_host=config.get("publishHost"),
-            health_timeout_s=_number(config, "healthTimeoutSeconds"),
-            pids_limit=_number(config, "pidsLimit"),
-            restart_policy=config.get("restartPolicy") or "unless-stopped",
-            fly_org=config.get("flyOrg") or DEFAULT_FLY_ORG,
-            volume_size_gb=_number(config, "volumeSizeGb"),
-            mass_deletion_share=_number(config, "massDeletionShare"),
-            mass_deletion_minimum=_number(config, "massDeletionMinimum"),
-            snapshot_dir=config.get("snapshotDir") or default_snapshot_dir(pulumi.get_stack()),
-            stack_label=f"{pulumi.get_project()}/{pulumi.get_stack()}",
-            shards=_number(config, "shards"),
-            snapshot_retention_days=_number(config, "snapshotRetentionDays"),
-            autostop=autostop,
-            secret_sources=_sources(config),
-        )
+        """Inside a Pulumi program: the running stack's settings. Raises pulumi.RunError naming the
+        key on a bad or missing value (``registry`` is required there: the image is pushed to it)."""
+        config = pulumi.Config(NAMESPACE)
+        raw: dict[str, object] = {key: config.get(key) for key in (*TEXTS, *NUMBERS)}
+        where = f"Pulumi.{pulumi.get_stack()}.yaml"
+        try:
+            raw[SOURCES_SETTING] = config.get_object(SOURCES_SETTING)
+            settings = cls.parse(raw, pulumi.get_stack(), pulumi.get_project(), where)
+        except (SettingsError, ValueError) as error:
+            raise pulumi.RunError(str(error)) from None
+        if not settings.registry:
+            raise pulumi.RunError(f"{where}: {NAMESPACE}:registry is required: the registry the image is pushed to")
+        return settings
+
+    @classmethod
+    def read(cls, root: Path, stack: str) -> tuple[StackSettings, str]:
+        """Outside a program: the settings in ``root/Pulumi.<stack>.yaml`` and that file's text.
+        Raises SettingsError naming the file, and the key of a bad value."""
+        path = root / f"Pulumi.{stack}.yaml"
+        try:
+            project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
+            text = path.read_text()
+            # Every scalar as text, as ``pulumi.Config`` gives it to the program (``off`` stays ``off``).
+            config = (yaml.load(text, Loader=yaml.BaseLoader) or {}).get("config") or {}
+        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+            raise SettingsError(f"{path}: cannot read the stack's settings: {error}") from None
+        prefix = f"{NAMESPACE}:"
+        own = {key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)}
+        return cls.parse(own, stack, project, str(path)), text
 
 
 def number(key: str, raw: object):
@@ -129,29 +209,15 @@ def number(key: str, raw: object):
     else the value as set (0 stays 0) within its range. Raises ValueError naming the key and the
     range, never the value (a mistyped secret must not reach a log)."""
     default, low, high, kind = NUMBERS[key]
-    if raw is None:
+    if raw is None or raw == "":
         return default
     try:
         value = kind(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"openclaw-fleet:{key} must be a {'whole ' if kind is int else ''}number") from None
+        raise ValueError(f"{NAMESPACE}:{key} must be a {'whole ' if kind is int else ''}number") from None
     if not low <= value <= high:
-        raise ValueError(f"openclaw-fleet:{key} must be between {low} and {high}")
+        raise ValueError(f"{NAMESPACE}:{key} must be between {low} and {high}")
     return value
-
-
-def _number(config: pulumi.Config, key: str):
-    try:
-        return number(key, config.get(key))
-    except ValueError as error:
-        raise pulumi.RunError(str(error)) from None
-
-
-def _sources(config: pulumi.Config) -> dict[str, SecretSource]:
-    try:
-        return parse_sources(config.get_object(SETTING), f"Pulumi.{pulumi.get_stack()}.yaml")
-    except ValueError as error:
-        raise pulumi.RunError(str(error)) from None
 
 
 def provider_key_values(user: User, sources: dict[str, SecretSource]) -> dict[str, pulumi.Output[str]]:
@@ -163,14 +229,14 @@ def provider_key_values(user: User, sources: dict[str, SecretSource]) -> dict[st
     pulumi.RunError naming the user, the key and the source (never a value) when a source has no
     value.
     """
-    config = pulumi.Config()
+    config = pulumi.Config(NAMESPACE)
     values = {}
     for name, source_name in user.provider_keys.items():
         source = sources[source_name]
         key = source.key
         value = config.get_secret(key) if source.kind == "config" else os.environ.get(key)
         if value is None:
-            where = f"stack config openclaw-fleet:{key}" if source.kind == "config" else f"environment variable {key}"
+            where = f"stack config {NAMESPACE}:{key}" if source.kind == "config" else f"environment variable {key}"
             raise pulumi.RunError(
                 f"roster line {user.key_lines.get(name, user.line)}: user {user.id}: providerKeys.{name} names secret "
                 f"source {source_name}, which reads {where}, which is not set"

@@ -1,6 +1,6 @@
 """``python -m openclaw_fleet.cli COMMAND``: the ``fleet`` subcommands written in Python.
 
-preview | up | rollout | destroy | machines [--stack BASE]   the fleet over all its shards (cli/fleet.py)
+preview | up | rollout | destroy | machines | status [--stack BASE]   the fleet over all its shards (cli/commands.py)
 adoptable --stack NAME                            what ``adopt: true`` would take over (stack config on stdin)
 shards --stack BASE                               the shard numbers as a JSON list, for a CI job matrix
 render --plan JSON --output MD                    the plan comment from a plan document (cli/review.py)
@@ -14,8 +14,13 @@ import sys
 from pathlib import Path
 
 from openclaw_fleet.cli import adoptable
-from openclaw_fleet.cli.fleet import FleetConfig, FleetError, default_stacks_at_once, render_comment, run_command
-from openclaw_fleet.cli.notes import NoteFailed, post_note
+from openclaw_fleet.cli.commands import run_command
+from openclaw_fleet.cli.fleet import default_stacks_at_once
+from openclaw_fleet.cli.notes import post_note
+from openclaw_fleet.cli.report import render_comment
+from openclaw_fleet.environment import STACK
+from openclaw_fleet.errors import FleetError, NoteFailed
+from openclaw_fleet.settings import StackSettings
 
 parser = argparse.ArgumentParser(prog="fleet", description="openclaw-fleet commands")
 commands = parser.add_subparsers(dest="command", required=True)
@@ -28,7 +33,7 @@ for name, text in [
     ("status", "every user as Fly or Docker report them now, against the plan; exit 1 when any differs"),
 ]:
     sub = commands.add_parser(name, help=text, description=text)
-    sub.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
+    sub.add_argument("--stack", default=os.environ.get(STACK, "dev"), help="the base stack")
     sub.add_argument(
         "--stacks-at-once",
         type=int,
@@ -65,14 +70,14 @@ for name, text in [
     if name == "destroy":
         sub.add_argument("--yes", action="store_true", required=True, help="required: destroy is not undone")
 shards_parser = commands.add_parser("shards", help="the stack's shard numbers as a JSON list (a CI job matrix)")
-shards_parser.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
+shards_parser.add_argument("--stack", default=os.environ.get(STACK, "dev"), help="the base stack")
 render_parser = commands.add_parser(
     "render",
     help="write the plan comment from a plan document (preview --format json), as the default branch's code renders it",
 )
 render_parser.add_argument("--plan", required=True, help="the plan document; missing or unreadable: a failed plan")
 render_parser.add_argument("--output", required=True, help="the comment's Markdown file")
-render_parser.add_argument("--stack", default=os.environ.get("OPENCLAW_FLEET_STACK", "dev"), help="the base stack")
+render_parser.add_argument("--stack", default=os.environ.get(STACK, "dev"), help="the base stack")
 render_parser.add_argument("--conclusion", default="success", help="how the plan job ended (success, failure, …)")
 render_parser.add_argument("--commit", help="the commit the plan is of")
 render_parser.add_argument("--run-url", help="the plan job's run")
@@ -85,7 +90,7 @@ if args.command == "adoptable":
     adoptable.main(args.stack)
 elif args.command == "shards":
     try:
-        count = FleetConfig.read(Path.cwd(), args.stack).shards
+        count = StackSettings.read(Path.cwd(), args.stack)[0].shards
     except FleetError as error:
         sys.exit(f"fleet: {error}")
     print(json.dumps(list(range(1, count + 1))))

@@ -11,10 +11,16 @@ stack's label or none of it differs) and ``found``. Reads only; changes nothing.
 import json
 import os
 import sys
+from pathlib import Path
 
-from openclaw_fleet.providers.docker.client import DEFAULT_HOST, docker_client
-from openclaw_fleet.providers.fly.client import DEFAULT_API_URL, FlyClient
+import yaml
+
+from openclaw_fleet.environment import FLY_API_TOKEN
+from openclaw_fleet.errors import FleetError
+from openclaw_fleet.providers.docker.client import docker_client
+from openclaw_fleet.providers.fly.client import FlyClient
 from openclaw_fleet.roster import User, instance_name, load_roster
+from openclaw_fleet.settings import NAMESPACE, StackSettings
 
 
 def fly_findings(users: list[User], prefix: str, api_url: str, token: str, stack_label: str) -> list[dict]:
@@ -96,20 +102,25 @@ def docker_findings(users: list[User], prefix: str, host: str, stack_label: str)
 
 
 def main(stack: str) -> None:
-    """Print the rows for ``stack``, whose config (``pulumi config --json``) comes on stdin."""
-    config = json.load(sys.stdin)
-
-    def setting(key: str, default: str | None = None) -> str | None:
-        return (config.get(f"openclaw-fleet:{key}") or {}).get("value", default)
-
-    users = load_roster(setting("roster", "users/roster.yaml"))
-    prefix = setting("namePrefix", "openclaw")
-    stack_label = f"openclaw-fleet/{stack}"
-    if setting("target", "docker") == "fly":
-        token = os.environ.get("FLY_API_TOKEN")
+    """Print the rows for ``stack``, whose config (``pulumi config --json``, so values from Pulumi
+    ESC environments count) comes on stdin."""
+    prefix = f"{NAMESPACE}:"
+    config = {
+        key.removeprefix(prefix): entry.get("objectValue", entry.get("value"))
+        for key, entry in json.load(sys.stdin).items()
+        if key.startswith(prefix)
+    }
+    project = yaml.safe_load(Path("Pulumi.yaml").read_text())["name"]
+    try:
+        settings = StackSettings.parse(config, stack, project, f"stack {stack}")
+        users = load_roster(settings.roster)
+    except FleetError as error:
+        sys.exit(f"adoptable: {error}")
+    if settings.target == "fly":
+        token = os.environ.get(FLY_API_TOKEN)
         if not token:
             sys.exit("adoptable: set FLY_API_TOKEN")
-        rows = fly_findings(users, prefix, setting("flyApiUrl", DEFAULT_API_URL), token, stack_label)
+        rows = fly_findings(users, settings.name_prefix, settings.fly_api_url, token, settings.stack_label)
     else:
-        rows = docker_findings(users, prefix, setting("dockerHost", DEFAULT_HOST), stack_label)
+        rows = docker_findings(users, settings.name_prefix, settings.docker_host, settings.stack_label)
     print(json.dumps(rows, indent=2))

@@ -16,13 +16,10 @@ from pathlib import Path
 
 import httpx
 
-from openclaw_fleet.cli.review import MARKER
+from openclaw_fleet.cli.comment import MARKER
+from openclaw_fleet.errors import NoteFailed
 
 NEEDED = ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID", "GITLAB_API_TOKEN")
-
-
-class NoteFailed(Exception):
-    """The note could not be posted; the message says why."""
 
 
 def post_note(body_file: Path, environ: Mapping[str, str] = os.environ, timeout_s: float = 30.0) -> str:

@@ -16,14 +16,18 @@ A ``pulumi up`` killed with SIGKILL (a CI job cancelled, a laptop closed) leaves
   every command fail with ``failed to load checkpoint: EOF``; it holds only the content type, and
   the library reads a missing one as none, so a damaged one is deleted.
 
-S3, Azure, GCS and Pulumi Cloud backends keep their locks elsewhere (Pulumi Cloud leases a run and
-ends it when the CLI stops renewing), so only ``file://`` backends are inspected.
+On a ``file://`` backend they are found before a stack runs. Other DIY backends (S3, Azure, GCS,
+``postgres://``) keep the same lock files as blobs this process cannot list, so there a stale lock
+is found when an ``up`` is refused by it (the CLI names each lock's host and pid,
+``pkg/backend/diy/lock.go``): ``clear_stale_lock`` clears it and the pending operations, and the
+``up`` runs again. Pulumi Cloud leases a run and ends it when the CLI stops renewing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -93,7 +97,30 @@ def clear_killed_run(stack: auto.Stack, project: str, backend_url: str | None) -
                 f"if that run is over, run `bin/fleet pulumi cancel --stack {stack.name}`"
             )
     stack.cancel()
-    found = [f"cleared the lock of a run that no longer runs ({len(locks)} lock file(s))"]
+    return [f"cleared the lock of a run that no longer runs ({len(locks)} lock file(s))", *_clear_pending(stack)]
+
+
+# "<lock URL>: created by <user>@<host> (pid <pid>) at <time>", one line per lock (lock.go).
+_LOCK_LINE = re.compile(r": created by [^@\s]*@(?P<host>\S+) \(pid (?P<pid>\d+)\) at ")
+
+
+def clear_stale_lock(stack: auto.Stack, refusal: str) -> list[str]:
+    """When ``refusal`` (a failed CLI run's output) is the DIY backend's "the stack is currently
+    locked" and every lock it names was taken by a process of this host that no longer runs, clear
+    those locks and the pending operations; return one sentence per thing done ([] when the locks
+    are not ours to break, or it is another error)."""
+    if "the stack is currently locked" not in refusal:
+        return []
+    holders = [(match["host"], int(match["pid"])) for match in _LOCK_LINE.finditer(refusal)]
+    if not holders or any(host != socket.gethostname() or process_runs(pid) for host, pid in holders):
+        return []
+    stack.cancel()
+    return [f"cleared the lock of a run that no longer runs ({len(holders)} lock(s))", *_clear_pending(stack)]
+
+
+def _clear_pending(stack: auto.Stack) -> list[str]:
+    """Remove the pending operations from the stack's checkpoint; one sentence, or none."""
+    found = []
     deployment = stack.export_stack()
     pending = deployment.deployment.get("pending_operations") or []
     if pending:

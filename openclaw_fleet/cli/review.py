@@ -1,11 +1,5 @@
-"""The plan a reviewer reads: ``fleet preview --format markdown|json``.
-
-Every text that a roster or an engine message can carry is escaped for CommonMark and HTML
-(``escape``): a name cannot end a table, open an HTML comment that hides the rows below it, make
-a link or an image, or mention a person or team. The comment opens with the plan's status (ready,
-refused by the guard, failed), the commit, the CI run and the time, so an old comment never looks
-current, and fits GitHub's 65,536 characters (``COMMENT_LIMIT``): past that, rows are cut and the
-whole plan is in the job's artifact.
+"""The plan a reviewer reads (``fleet preview --format markdown|json``), built from a preview;
+``comment.py`` writes it as a comment or a JSON document.
 
 One entry per user that changes, grouped as added / changed / replaced / started / stopped /
 removed, with the roster fields that change (model, size, region, provider-key *names* — a
@@ -20,16 +14,13 @@ what happens to resources comes from the preview's engine events (``plan.RunRepo
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.roster import User
 
 GROUPS = ("added", "changed", "replaced", "started", "stopped", "removed")
-MARKER = "<!-- openclaw-fleet plan -->"  # finds the one pull-request comment to update
 _REPLACING_OPS = ("replace", "create-replacement", "delete-replaced")
 
 
@@ -225,191 +216,3 @@ def build_review(
         stack_errors=list(plan.stack_errors),
         others={what: sorted(set(ops)) for what, ops in plan.others.items()},
     )
-
-
-def _money(value: float | None) -> str:
-    return "–" if value is None else f"${value:,.2f}"
-
-
-SCHEMA_VERSION = 1  # of the JSON plan (``as_json``); raised when a field changes meaning
-COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body, in characters
-_ESCAPES = {char: "\\" + char for char in "\\`*[]|~#"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
-_WORD_JOINER = "\u2060"  # invisible; keeps "@team" from mentioning and "http://" from linking
-
-
-def escape(text: str, limit: int = 500) -> str:
-    """``text`` as literal Markdown text on one line, at most ``limit`` characters of it: line
-    breaks folded to spaces; CommonMark's punctuation that opens emphasis, code, links, headings
-    and table cells backslash-escaped (``!`` makes an image only before ``[``, which is escaped;
-    ``_`` only at a word's edge); ``<``, ``>`` and ``&`` as HTML entities (no raw HTML or
-    comment); a word joiner after ``@`` and in ``://`` and ``www.`` (GitHub turns those into
-    mentions and links, https://github.github.com/gfm/#autolinks-extension-)."""
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    text = "".join(_ESCAPES.get(char, char) for char in text)
-    # "_" opens emphasis only where a word does not go on across it (OPENAI_API_KEY stays as is).
-    text = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
-    for pattern in ("@", "://", "www."):
-        text = text.replace(pattern, pattern[0] + _WORD_JOINER + pattern[1:])
-    return text
-
-
-def code(text: str) -> str:
-    """``text`` as a one-line code span: backslashes are literal there, so backticks and line
-    breaks are left out instead of escaped (ids, stack names and commits have none)."""
-    return "`" + " ".join(str(text).replace("`", "").split())[:200] + "`"
-
-
-def _status(review: Review) -> tuple[str, list[str]]:
-    if review.failure:
-        return "❌ failed", [f"**The plan failed or is incomplete: {escape(review.failure)}**"]
-    if review.refusal:
-        reason = review.refusal.removeprefix("refused: ")
-        return "⛔ refused", [f"**Refused by the mass-deletion guard: {escape(reason)}**"]
-    return "✅ ready", []
-
-
-def markdown(review: Review, limit: int = 100, max_chars: int | None = COMMENT_LIMIT - 1_536) -> str:
-    """The review as GitHub/GitLab-flavoured Markdown, starting with ``MARKER``: the status first
-    (failed, refused, ready) with commit, run and time; the counts and cost; changes outside
-    users' gateways; per group a table of at most ``limit`` users (then a count of the rest);
-    every resource change in a ``<details>`` block. When the text would pass ``max_chars``
-    (None: no bound), fewer rows are listed and the block is cut, saying so."""
-    text = _markdown(review, limit, details=True)
-    while max_chars is not None and len(text) > max_chars and limit > 0:
-        limit //= 2
-        text = _markdown(review, limit, details=False, cut=True)
-    return text
-
-
-def _markdown(review: Review, limit: int, details: bool, cut: bool = False) -> str:
-    counts = review.counts()
-    status, problems = _status(review)
-    shards = f" ({review.stacks} stack(s))" if review.stacks else ""
-    lines = [MARKER, f"### openclaw-fleet plan {status}: stack {code(review.stack)}{shards}", ""]
-    lines += problems + ([""] if problems else [])
-    where = [f"commit {code(review.commit[:12])}"] if review.commit else []
-    where += [f"[CI run]({review.run_url})"] if review.run_url and review.run_url.startswith("https://") else []
-    where += [escape(review.time)] if review.time else []
-    if where:
-        lines += [" · ".join(where), ""]
-    if not review.stacks:  # failed before any stack was previewed: nothing to count
-        return "\n".join(lines).rstrip("\n") + "\n"
-    counted = [f"**{count}** {group}" for group, count in counts.items()] + [f"{review.unchanged} unchanged"]
-    lines.append(" · ".join(counted))
-    if review.cost_before is not None:
-        delta = review.cost_after - review.cost_before
-        lines += [
-            "",
-            f"Estimated Fly cost per month, whole fleet: {_money(review.cost_before)} → {_money(review.cost_after)} "
-            f"({'+' if delta >= 0 else '−'}${abs(delta):,.2f}); prices of {review.prices_date} from "
-            f"{escape(review.prices_source or '')}, cheapest regions.",
-        ]
-    for message in review.stack_errors:
-        lines += ["", f"**Stack error:** {escape(message)}"]
-    if review.others:
-        lines += ["", "#### Outside users' gateways", ""]
-        lines += [f"- {escape(', '.join(ops))} {escape(what)}" for what, ops in sorted(review.others.items())]
-    if cut:
-        lines += ["", "**This comment lists fewer users than change: the whole plan is in the job's artifact.**"]
-    priced = review.cost_before is not None
-    for group in GROUPS:
-        entries = [change for change in review.changes if change.group == group]
-        if not entries:
-            continue
-        lines += ["", f"#### {group.capitalize()} ({len(entries)})", ""]
-        lines += ["| user | what changes | $/month |" if priced else "| user | what changes |"]
-        lines += ["| --- | --- | --- |" if priced else "| --- | --- |"]
-        for change in entries[:limit]:
-            what = [escape(text) for text in change.fields + change.security]
-            what += [f"**{escape(text)}**" for text in change.bold]
-            what += [f"FAILED: {escape(text)}" for text in change.errors]
-            row = f"| {code(change.user_id)} {escape(change.name)} | {'; '.join(what) or '–'} |"
-            if priced:
-                row += f" {_money(change.cost_before)} → {_money(change.cost_after)} |"
-            lines.append(row)
-        if len(entries) > limit:
-            lines.append(f"| … and {len(entries) - limit} more | |" + (" |" if priced else ""))
-    steps = [(change, step) for change in review.changes for step in change.resources]
-    if details and steps:
-        lines += ["", "<details><summary>Every resource change, by user</summary>", ""]
-        lines += [f"- {code(change.user_id)}: {escape(step)}" for change, step in steps]
-        lines += ["", "</details>"]
-    return "\n".join(lines) + "\n"
-
-
-def review_from_json(text: str) -> Review:
-    """A review from ``as_json``'s document, read as untrusted data (a pull request's own job
-    wrote it): only known fields, every text as a string, so that the comment rendered from it
-    by the default branch's code is escaped like any other. Raises ValueError on a document that
-    is not one."""
-    try:
-        document = json.loads(text)
-        users = [
-            UserChange(
-                user_id=str(row["user_id"]),
-                name=str(row.get("name", "")),
-                group=row["group"] if row.get("group") in GROUPS else "changed",
-                **{key: [str(item) for item in row.get(key) or []] for key in _LISTS},
-                **{key: _number(row.get(key)) for key in ("cost_before", "cost_after")},
-            )
-            for row in document.get("users") or []
-        ]
-        cost = document.get("cost") or {}
-        return Review(
-            stack=str(document["stack"]),
-            stacks=int(document.get("stacks") or 0),
-            changes=users,
-            unchanged=int(document.get("unchanged") or 0),
-            cost_before=_number(cost.get("before")),
-            cost_after=_number(cost.get("after")),
-            currency=cost.get("currency") and str(cost["currency"]),
-            prices_date=cost.get("prices_date") and str(cost["prices_date"]),
-            prices_source=cost.get("prices_source") and str(cost["prices_source"]),
-            stack_errors=[str(message) for message in document.get("stack_errors") or []],
-            others={str(what): [str(op) for op in ops] for what, ops in (document.get("others") or {}).items()},
-            refusal=document.get("refusal") and str(document["refusal"]),
-            failure=document.get("failure") and str(document["failure"]),
-        )
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
-        raise ValueError(f"not a plan document: {type(error).__name__}") from None
-
-
-_LISTS = ("fields", "bold", "errors", "security", "resources")
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def as_json(review: Review) -> str:
-    """The review as JSON: ``schema`` (``SCHEMA_VERSION``), ``stack``, ``stacks``, ``counts``,
-    ``unchanged``, ``cost``, ``stack_errors``, ``status`` (ready, refused, failed) with ``refusal``
-    and ``failure``, ``commit``, ``run_url``, ``time``, ``others`` and ``users``."""
-    document = {
-        "schema": SCHEMA_VERSION,
-        "stack": review.stack,
-        "stacks": review.stacks,
-        "counts": review.counts(),
-        "unchanged": review.unchanged,
-        "cost": None
-        if review.cost_before is None
-        else {
-            "before": review.cost_before,
-            "after": review.cost_after,
-            "currency": review.currency,
-            "prices_date": review.prices_date,
-            "prices_source": review.prices_source,
-        },
-        "stack_errors": review.stack_errors,
-        "status": "failed" if review.failure else "refused" if review.refusal else "ready",
-        "refusal": review.refusal,
-        "failure": review.failure,
-        "commit": review.commit,
-        "run_url": review.run_url,
-        "time": review.time,
-        "others": review.others,
-        "users": [asdict(change) for change in review.changes],
-    }
-    return json.dumps(document, indent=2)

@@ -1,7 +1,7 @@
 """``fleet rollout``: move users to a new gateway image in waves, stopping at the first unhealthy one.
 
 After the ``up`` that builds the image (``fleet rollout`` first does what ``fleet up`` does; users
-already in the stack keep their recorded image, ``openclaw_fleet/rollout.py``), the users whose
+already in the stack keep their recorded image, ``openclaw_fleet/user_images.py``), the users whose
 recorded image is not the one just built are moved in waves: ``--waves 1,5,25`` takes a canary
 user, then 5, then 25 at a time until all are done (the last size repeats). Before a wave, each
 of its users' volumes is snapshotted (Fly: a volume snapshot, ``POST …/volumes/{id}/snapshots``;
@@ -23,17 +23,15 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from openclaw_fleet.cli.fleet import Fleet
+from openclaw_fleet.cli.stacks import StackRun
+from openclaw_fleet.environment import FLY_API_TOKEN
+from openclaw_fleet.environment import RELEASE as RELEASE_ENV
 from openclaw_fleet.errors import DockerApiError, DockerUnreachable, FlyApiError, FlyUnreachable, SnapshotError
-from openclaw_fleet.providers.docker.client import DEFAULT_HOST, docker_client
+from openclaw_fleet.providers.docker.client import docker_client
 from openclaw_fleet.providers.docker.volume import VolumeArgs, snapshot_volume
 from openclaw_fleet.providers.fly.client import FlyClient
-from openclaw_fleet.rollout import RELEASE_ENV
-from openclaw_fleet.settings import default_snapshot_dir
-
-if TYPE_CHECKING:
-    from openclaw_fleet.cli.fleet import Fleet, StackRun
 
 SNAPSHOT_FAILURES = (SnapshotError, FlyApiError, FlyUnreachable, DockerApiError, DockerUnreachable)
 
@@ -65,52 +63,51 @@ class Snapshots:
     → where it is (a Fly snapshot id or a tarball path)."""
 
     def __init__(self, fleet: Fleet):
-        self.config = fleet.config
+        self.settings = fleet.settings
         self.taken: dict[str, str] = {}
 
     def take(self, run: StackRun, user_id: str) -> str:
         """Snapshot the user's volume before their gateway first runs the new image; raises one of
         SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
-        row = run.previous["roster_state"][user_id]
-        if self.config.target == "fly":
-            api_url, _ = self.config.fly_api
-            token = os.environ.get("FLY_API_TOKEN")
+        row = run.outputs.roster_state[user_id]
+        if self.settings.target == "fly":
+            token = os.environ.get(FLY_API_TOKEN)
             if not token:
                 raise SnapshotError(
                     "taking volume snapshots needs FLY_API_TOKEN in the environment (a token in the stack's "
                     "config is read by the providers only)"
                 )
-            with FlyClient(api_url, token) as fly:
-                fly.create_volume_snapshot(row["name"], row["volume_id"])
-                snapshots = fly.list_volume_snapshots(row["name"], row["volume_id"])
+            with FlyClient(self.settings.fly_api_url, token) as fly:
+                fly.create_volume_snapshot(row.name, row.volume_id)
+                snapshots = fly.list_volume_snapshots(row.name, row.volume_id)
             where = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
         else:
-            image = (run.previous.get("user_images") or {}).get(user_id, {}).get("image") or run.previous["image"]
-            directory = self.config.snapshot_dir or default_snapshot_dir(run.stack.name)
-            args = VolumeArgs(name=row["volume_id"], labels={}, snapshot_dir=directory, helper_image=image)
-            with docker_client(self.config.docker_host or DEFAULT_HOST) as docker:
+            image = run.outputs.image_of(user_id) or run.outputs.image
+            directory = self.settings.snapshots_of(run.stack.name)
+            args = VolumeArgs(name=row.volume_id, labels={}, snapshot_dir=directory, helper_image=image)
+            with docker_client(self.settings.docker_host) as docker:
                 where = str(snapshot_volume(docker, args))
         self.taken[user_id] = where
         return where
 
     def how_to_roll_back(self, run: StackRun, user_id: str, old_image: str) -> str:
         """Words and commands that put the user back on ``old_image`` with the data of the snapshot."""
-        row = run.previous["roster_state"][user_id]
+        row = run.outputs.roster_state[user_id]
         where = self.taken.get(user_id, "(none taken)")
         back = (
             f"`bin/fleet up` runs their gateway on {old_image} again (a failed update leaves the image recorded "
             "for them as it was)"
         )
-        if self.config.target == "fly":
+        if self.settings.target == "fly":
             restore = (
                 f"if the new version changed their state, make a volume from snapshot {where}: `fly volumes create "
-                f"openclaw_data --snapshot-id {where} -a {row['name']} -r {row.get('region', '<region>')}` and "
+                f"openclaw_data --snapshot-id {where} -a {row.name} -r {row.region or '<region>'}` and "
                 "mount it in place of the current one"
             )
         else:
             restore = (
                 f"if the new version changed their state, with the gateway stopped: `docker run --rm -v "
-                f"{row['volume_id']}:/data -v {Path(where).parent}:/snapshots {old_image} sh -c 'rm -rf /data/* && "
+                f"{row.volume_id}:/data -v {Path(where).parent}:/snapshots {old_image} sh -c 'rm -rf /data/* && "
                 f"tar -xzpf /snapshots/{Path(where).name} -C /data'`"
             )
         return f"{back}; {restore}"
@@ -131,13 +128,11 @@ def run_rollout(fleet: Fleet, runs: list[StackRun], options, out) -> int:
     except ValueError as error:
         out(f"rollout: {error}")
         return 2
-    built = {run.name: run.previous.get("image") for run in runs}
+    built = {run.name: run.outputs.image for run in runs}
     pending = [
         user.id
         for user in fleet.users
-        if user.id in user_run
-        and ((user_run[user.id].previous.get("user_images") or {}).get(user.id) or {}).get("image")
-        != built[user_run[user.id].name]
+        if user.id in user_run and user_run[user.id].outputs.image_of(user.id) != built[user_run[user.id].name]
     ]
     if not pending:
         out(f"rollout: every user runs {next(iter(built.values()), '?')}; nothing to move")
@@ -145,7 +140,7 @@ def run_rollout(fleet: Fleet, runs: list[StackRun], options, out) -> int:
     snapshots = Snapshots(fleet)
     for number, wave in enumerate(waves_of(pending, sizes), start=1):
         started = time.monotonic()
-        old = {uid: (user_run[uid].previous.get("user_images") or {}).get(uid, {}).get("image") for uid in wave}
+        old = {uid: user_run[uid].outputs.image_of(uid) for uid in wave}
         for uid in wave:
             try:
                 out(f"rollout: wave {number}: {uid}: volume snapshot {snapshots.take(user_run[uid], uid)}")

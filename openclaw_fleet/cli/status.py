@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from openclaw_fleet.errors import FleetError
+from openclaw_fleet.outputs import StackOutputs
 from openclaw_fleet.providers.docker.client import DockerClient
 from openclaw_fleet.providers.fly.client import FlyClient
 
@@ -36,21 +37,20 @@ class UserStatus:
     differs: list[str] = field(default_factory=list)
 
 
-def planned(outputs_of_stacks: list[dict]) -> list[UserStatus]:
+def planned(outputs_of_stacks: list[StackOutputs]) -> list[UserStatus]:
     """Every user the stacks' last updates recorded, with what the plan expects of them."""
     users = []
     for outputs in outputs_of_stacks:
-        state = outputs.get("roster_state") or {}
-        images = outputs.get("user_images") or {}
-        for row in outputs.get("machines") or []:
-            uid = row["user_id"]
+        for machine in outputs.machines:
+            uid = machine.user_id
+            recorded = outputs.roster_state.get(uid)
             expected = {
-                "instance_id": row.get("id"),
-                "state": (state.get(uid) or {}).get("state") or "running",
-                "region": row.get("region"),
-                "image": (images.get(uid) or {}).get("image"),
+                "instance_id": machine.id,
+                "state": recorded.state if recorded else "running",
+                "region": machine.region,
+                "image": outputs.image_of(uid),
             }
-            users.append(UserStatus(uid, row.get("app_name") or "", expected))
+            users.append(UserStatus(uid, machine.app_name or "", expected))
     return sorted(users, key=lambda user: user.user_id)
 
 

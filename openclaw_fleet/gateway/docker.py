@@ -34,7 +34,7 @@ class DockerGateway(Gateway):
                 labels=labels,
                 deprovision=user.deprovision,
                 restore=user.restore,
-                snapshot_dir=settings.snapshot_dir,
+                snapshot_dir=settings.snapshots_of(settings.stack),
                 helper_image=args.image_ref,
                 adopt=user.adopt,
             ),

@@ -2,7 +2,7 @@
 
 Its output ``ref`` is the digest reference (``<registry>/openclaw-gateway@sha256:…``). A change to
 the build context or the build args rebuilds and pushes once; new users start on it, users
-already running move to it through ``fleet rollout`` (``openclaw_fleet/rollout.py``). For Fly the
+already running move to it through ``fleet rollout`` (``openclaw_fleet/user_images.py``). For Fly the
 image is built for ``linux/amd64``, the only architecture Fly Machines run, whatever the
 workstation's engine is (an arm64 laptop included).
 """

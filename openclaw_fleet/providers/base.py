@@ -40,6 +40,7 @@ from pulumi.output import Unknown
 from pydantic import BaseModel, ConfigDict, ValidationError, WrapValidator
 
 from openclaw_fleet.credential_hosts import check_credential_host
+from openclaw_fleet.environment import FLY_API_TOKEN
 from openclaw_fleet.errors import FlyNotConfigured
 from openclaw_fleet.providers.docker.client import DEFAULT_HOST, DockerClient, docker_client
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL, FlyClient
@@ -94,7 +95,7 @@ class FleetProvider(ResourceProvider):
         check_credential_host("flyApiUrl", req.config.get("flyApiUrl"))
         self._docker_host = req.config.get("dockerHost") or DEFAULT_HOST
         self._fly_api_url = req.config.get("flyApiUrl") or DEFAULT_API_URL
-        self._fly_token = os.environ.get("FLY_API_TOKEN") or req.config.get("flyApiToken")
+        self._fly_token = os.environ.get(FLY_API_TOKEN) or req.config.get("flyApiToken")
         self._registry_username = req.config.get("registryUsername")
         self._registry_password = req.config.get("registryPassword")
         self.command_timeout_s = number("commandTimeoutSeconds", req.config.get("commandTimeoutSeconds"))
@@ -202,14 +203,15 @@ def provider_of_type(type_token: str) -> str | None:
     """The ``__provider`` property of the resources of ``type_token`` (``serialized_provider`` of
     its class's provider), or None for a type that is not one of this project's resources.
 
-    Imports every module under ``openclaw_fleet/providers`` first (about 40 ms), so that a run
+    Imports every module under ``openclaw_fleet/providers`` and ``compat`` first (about 40 ms), so that a run
     that only deletes or refreshes, with no resource of a type registered yet, finds it too.
     """
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        module = ".".join(("openclaw_fleet", *path.relative_to(package.parent).with_suffix("").parts))
-        if not module.endswith(("__init__", ".server")):  # server.py runs the server when imported
-            importlib.import_module(module)
+    root = Path(__file__).parent.parent
+    for package in ("providers", "compat"):
+        for path in sorted((root / package).rglob("*.py")):
+            module = ".".join(("openclaw_fleet", *path.relative_to(root).with_suffix("").parts))
+            if not module.endswith(("__init__", ".server")):  # server.py runs the server when imported
+                importlib.import_module(module)
     kind = KINDS.get(type_token)
     return serialized_provider(kind.dynamic_provider) if kind else None
 

@@ -1,58 +1,31 @@
-"""The Python dynamic-provider plugin's server, with room for as many calls as the engine sends.
+"""The dynamic-provider plugin's server: the SDK's own (``python -m pulumi.dynamic``), with changes.
 
-The engine runs every dynamic resource of a stack through one plugin process,
-``pulumi-resource-pulumi-python``, which starts the SDK's gRPC server (``python -m
-pulumi.dynamic``) with ``ThreadPoolExecutor(max_workers=4)`` (``pulumi/dynamic/__main__.py``, 3.259.0).
-A provider call here mostly waits on the Fly or Docker API (a machine start, a gateway's health),
-so four threads cap a whole fleet at four API calls in flight whatever ``--parallel`` says.
-
-``python -m openclaw_fleet.providers.server`` runs that same SDK module unchanged, with its thread
-pool widened to ``OPENCLAW_FLEET_PROVIDER_THREADS`` (default 32, at least the SDK's 4).
 The plugin script beside this module starts it; ``Pulumi.yaml`` names that folder for the
-``pulumi-python`` plugin, so the engine runs it on any Pulumi install.
+``pulumi-python`` plugin, so the engine runs it on any Pulumi install. Against the SDK's server it:
 
-The SDK's server also never checks that its engine is still there, so a provider whose CLI was
-killed served nobody for as long as the machine ran. Here a watchdog connects to the engine's
-address (the plugin's first argument) every 2 s and ends the process once three tries in a row
-are refused, as Pulumi's own plugins do with their engine health check.
-
-It also reports a resource that was made but did not come up (a provider's ``create`` or
-``update`` raising ``ResourceInitFailed``) as Pulumi's partial failure: a gRPC error carrying
-``pulumirpc.ErrorResourceInitFailed`` with the resource's id and outputs
-(``proto/pulumi/provider.proto``), so the engine records the resource with the failure and its
-next ``up`` updates it, where the SDK's server loses it (any exception becomes a bare error).
-
-And it stores each resource's outputs without what its inputs already hold: a dynamic provider
-returns its inputs among its outputs (the SDK's server adds the pickled provider besides), and the
-engine records both, so every input was in the checkpoint twice, about 1.4 KB a Fly user. Create,
-Update and Read answer the outputs that differ from the inputs (by value, as the engine sent them),
-and every call that hands a provider old outputs (Diff, Update, Delete, Read) first puts back the old
-inputs the engine sends with it (``old_inputs``, ``inputs``), where the outputs lack a key. A
-provider therefore sees what the SDK's server would have given it. A program reads such a value
-from what it passed, never from the resource's output: in a preview the SDK resolves an output
-the engine did not return as unknown (``resolve_outputs``, ``pulumi/runtime/rpc.py``).
-
-Nor does the state hold the pickled provider (``__provider``), which the SDK's server reads from
-a resource's properties in every call: the program does not send it, Check answers the inputs
-without it, and every call gets it back from the resource's type (``base.provider_of_type``). A
-resource stored with it (by an earlier version, or of a type that is not this project's) keeps it.
-
-And it ends on SIGINT, with which the engine stops a plugin it is done with before killing it
-5 s later (``sdk/go/common/resource/plugin/plugin.go``): Python leaves SIGINT ignored in a
-process started with it ignored (a job a non-interactive shell put in the background, ``nohup``),
-and the SDK's server then only ended at the kill (Python's ``signal`` docs).
+- serves ``OPENCLAW_FLEET_PROVIDER_THREADS`` calls at once (default 32), not four: a call mostly
+  waits on Fly or Docker (``sdk_workarounds.for_provider_server``);
+- ends when its engine is gone (three refused connections in a row, every 2 s), as Pulumi's own
+  plugins do, and on SIGINT, with which the engine stops a plugin;
+- answers a ``ResourceInitFailed`` from ``create`` or ``update`` as the engine's partial failure
+  (``pulumirpc.ErrorResourceInitFailed`` in the gRPC status details, ``proto/pulumi/provider.proto``),
+  so the resource is recorded and the next ``up`` updates it;
+- stores outputs without what the inputs hold, and resources without their pickled provider:
+  every call that hands a provider old outputs first puts back the old inputs (where a key is
+  missing) and the ``__provider`` of the resource's type (``base.provider_of_type``), so a
+  provider sees what the SDK's server would have given it. A program reads such a value from
+  what it passed, never from the output (a preview resolves an output the engine did not return
+  as unknown). ``OPENCLAW_FLEET_WHOLE_OUTPUTS=1`` stores them whole (``compat/``).
 """
 
 import asyncio
 import os
 import re
 import runpy
-import signal
 import socket
 import sys
 import threading
 import time
-from concurrent import futures
 from typing import Any
 
 import grpc
@@ -60,21 +33,17 @@ from google.protobuf import any_pb2, struct_pb2
 from google.rpc import status_pb2
 from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2
 
+import openclaw_fleet.compat.former_paths  # noqa: F401 (resources stored with a former provider path)
+from openclaw_fleet.compat import whole_outputs
+from openclaw_fleet.environment import PROVIDER_THREADS
 from openclaw_fleet.errors import ResourceInitFailed
 from openclaw_fleet.providers.base import provider_of_type
+from openclaw_fleet.sdk_workarounds import for_provider_server
 
-THREADS = max(4, int(os.environ.get("OPENCLAW_FLEET_PROVIDER_THREADS") or 32))
-# Whole outputs and inputs with their provider, as the SDK's server stores them: set for the refresh
-# that readies a stack for a version of this project from before outputs left out the inputs
-# (README, "Going back").
-WHOLE_OUTPUTS = os.environ.get("OPENCLAW_FLEET_WHOLE_OUTPUTS") == "1"
-
-
-class _WiderPool(futures.ThreadPoolExecutor):
-    def __init__(self, max_workers: int | None = None, *args, **kwargs):
-        super().__init__(max(max_workers or 0, THREADS), *args, **kwargs)
+THREADS = max(4, int(os.environ.get(PROVIDER_THREADS) or 32))
+WHOLE_OUTPUTS = whole_outputs()
 
 
 def _exit_when_the_engine_is_gone(address: str) -> None:
@@ -110,20 +79,20 @@ class FleetServicer:
 
     def Create(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
         request = _completed(request, ("properties",))
-        try:
-            response = self._servicer.Create(request, context)
-        except ResourceInitFailed as failed:
-            _abort_as_init_failure(context, failed, request.properties)
-        _drop_inputs(response.properties, request.properties)
-        return response
+        return self._made(self._servicer.Create, request, request.properties, context)
 
     def Update(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
         request = _completed(request, ("olds", "news"), request.old_inputs)
+        return self._made(self._servicer.Update, request, request.news, context)
+
+    def _made(self, call: Any, request: Any, inputs: struct_pb2.Struct, context: grpc.ServicerContext) -> Any:
+        """The SDK's ``call`` (Create or Update) of ``request``: its outputs without what ``inputs``
+        hold, or the engine's partial failure for a ``ResourceInitFailed``."""
         try:
-            response = self._servicer.Update(request, context)
+            response = call(request, context)
         except ResourceInitFailed as failed:
-            _abort_as_init_failure(context, failed, request.news)
-        _drop_inputs(response.properties, request.news)
+            _abort_as_init_failure(context, failed, inputs)
+        _drop_inputs(response.properties, inputs)
         return response
 
     def Diff(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
@@ -197,18 +166,8 @@ def _abort_as_init_failure(context: grpc.ServicerContext, failed: ResourceInitFa
     context.abort(grpc.StatusCode.UNKNOWN, str(failed))
 
 
-def _add_servicer(servicer: Any, server: grpc.Server) -> None:
-    _add_sdk_servicer(FleetServicer(servicer), server)
-
-
 _engine = next((arg for arg in sys.argv[1:] if re.fullmatch(r"[\w.\-]+:\d+", arg)), None)
 if _engine:
     threading.Thread(target=_exit_when_the_engine_is_gone, args=(_engine,), daemon=True).start()
-# The SDK's server stops on KeyboardInterrupt, which an ignored SIGINT never raises.
-signal.signal(signal.SIGINT, signal.default_int_handler)
-# The SDK's server looks the class up on `concurrent.futures`, and the servicer's registration
-# on `provider_pb2_grpc`, when it starts.
-futures.ThreadPoolExecutor = _WiderPool
-_add_sdk_servicer = provider_pb2_grpc.add_ResourceProviderServicer_to_server
-provider_pb2_grpc.add_ResourceProviderServicer_to_server = _add_servicer
+for_provider_server(FleetServicer, THREADS)
 runpy.run_module("pulumi.dynamic", run_name="__main__", alter_sys=True)

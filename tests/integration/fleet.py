@@ -22,8 +22,8 @@ from typing import ClassVar
 
 import yaml
 
+from openclaw_fleet.environment import RELEASE as RELEASE_ENV
 from openclaw_fleet.providers.docker.client import docker_client
-from openclaw_fleet.rollout import RELEASE_ENV
 from tools.fly_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,6 +196,11 @@ class Fleet:
             self.env.pop(RELEASE_ENV, None)
             if self.state_file().exists():
                 self.states.append(self.state_text())
+
+    def remove_stack(self) -> None:
+        """Destroy what the stack holds and remove it, whatever state a test left it in."""
+        self.run("destroy", "--yes", check=False)
+        self.run("stack", "rm", "--yes", "--force", check=False)
 
     def preview_changes(self) -> list[str]:
         """``pulumi preview --json``: one ``<op> <type>::<name>`` per step that is not ``same``."""

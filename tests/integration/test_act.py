@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_fleet.cli.review import MARKER
+from openclaw_fleet.cli.comment import MARKER
 from openclaw_fleet.shards import shard_stacks
 from tests.integration.fleet import ROOT, Fleet
 from tools.fly_emulator import Emulator, Timing

@@ -80,8 +80,7 @@ def test_fly_adopts_an_imperative_app_ips_volume_machine_and_keeps_the_token(tmp
         assert "unchanged" in fleet.up()
         assert [c for c in emulator.calls[mark:] if c["method"] in MUTATING] == []
     finally:
-        fleet.run("destroy", "--yes", check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        fleet.remove_stack()
         emulator.stop()
 
 
@@ -121,5 +120,4 @@ def test_docker_adopts_a_docker_run_gateway_keeping_token_volume_and_network(tmp
             assert docker.inspect_container(name)["Config"]["Labels"]["openclaw-fleet.stack"] == fleet.label
         assert "unchanged" in fleet.up()
     finally:
-        fleet.run("destroy", "--yes", check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        fleet.remove_stack()

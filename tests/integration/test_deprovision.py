@@ -41,8 +41,7 @@ def docker_fleet(tmp_path_factory):
     fleet = Fleet.for_docker(workdir, publishHost="127.0.0.1", snapshotDir=str(workdir / "snapshots"))
     fleet.snapshots = workdir / "snapshots"
     yield fleet
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
     with docker_client() as docker:
         docker.remove_volume(f"{name(fleet, KEEP)}-data")
 
@@ -93,8 +92,7 @@ def fly_fleet(tmp_path_factory):
     emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), timing=Timing(start_s=0.3)).start()
     fleet = Fleet.for_fly(tmp_path_factory.mktemp("depfly"), emulator)
     yield fleet, emulator
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
     emulator.stop()
 
 

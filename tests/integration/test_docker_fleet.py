@@ -55,8 +55,7 @@ def fleet(tmp_path_factory, monkeypatch_module):
     fleet.declare_source("grace-openai", "env", "IT_GRACE_OPENAI", [GRACE])
     fleet.secrets = list(secret_values)
     yield fleet
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
 
 
 @pytest.fixture(scope="module")

@@ -43,8 +43,7 @@ def fleet(tmp_path_factory, emulator):
     fleet = fly_fleet(tmp_path_factory, emulator)
     yield fleet
     emulator.set_faults(Faults())
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
 
 
 def apps_of(emulator: Emulator, fleet: Fleet) -> dict:

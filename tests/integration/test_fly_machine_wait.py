@@ -36,8 +36,7 @@ def fleet(tmp_path_factory, runtime):
     fleet.write_roster({"users": [{"id": uid, "name": uid[-5:]} for uid in (ADA, GRACE)]})
     yield fleet
     runtime.failing.clear()
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
     emulator.stop()
 
 

@@ -26,8 +26,7 @@ def setup(tmp_path_factory):
     emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), runtime=runtime).start()
     fleet = Fleet.for_fly(tmp_path_factory.mktemp("flyreal"), emulator, healthTimeoutSeconds="240")
     yield fleet, emulator, runtime
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
     emulator.stop()
 
 

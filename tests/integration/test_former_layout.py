@@ -80,8 +80,7 @@ def test_fly_stack_of_the_former_layout_refreshes_updates_with_no_change_and_des
         fleet.run("destroy", "--yes")
         assert emulator.state.apps == {}
     finally:
-        fleet.run("destroy", "--yes", check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        fleet.remove_stack()
         emulator.stop()
 
 
@@ -102,8 +101,7 @@ def test_docker_stack_of_the_former_layout_refreshes_updates_with_no_change_and_
         fleet.run("destroy", "--yes")
         assert fleet.docker_objects() == {"containers": {}, "volumes": {}, "networks": {}}
     finally:
-        fleet.run("destroy", "--yes", check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        fleet.remove_stack()
         with docker_client() as docker:
             leftovers = docker.list_labelled("containers", f"openclaw-fleet.stack={fleet.label}")
         assert leftovers == []

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from openclaw_fleet.cli.review import MARKER
+from openclaw_fleet.cli.comment import MARKER
 from openclaw_fleet.shards import shard_stacks
 from tests.integration.fleet import ROOT, Fleet
 from tests.unit.test_gitlab_note import FakeGitLab

@@ -94,8 +94,7 @@ def stack_made_by(program: Path, workdir: Path) -> Iterator[tuple[Fleet, Emulato
         fleet.run("destroy", "--yes")
         assert emulator.state.apps == {}
     finally:
-        fleet.run("destroy", "--yes", check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        fleet.remove_stack()
         emulator.stop()
 
 

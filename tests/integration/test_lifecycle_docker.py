@@ -24,8 +24,7 @@ def fleet(tmp_path_factory):
     fleet.up()
     yield fleet
     fleet.env["OPENCLAW_FLEET_ALLOW_MASS_DELETION"] = "1"
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
 
 
 def container(fleet: Fleet, user_id: str) -> str:

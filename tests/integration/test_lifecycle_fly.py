@@ -26,8 +26,7 @@ def setup(tmp_path_factory):
     fleet.up()
     yield fleet, emulator
     fleet.env["OPENCLAW_FLEET_ALLOW_MASS_DELETION"] = "1"
-    fleet.run("destroy", "--yes", check=False)
-    fleet.run("stack", "rm", "--yes", "--force", check=False)
+    fleet.remove_stack()
     emulator.stop()
 
 

@@ -1,11 +1,13 @@
 """A team's shared state: Pulumi's PostgreSQL backend (`postgres://`), with a server of the test's
 own. Two shard jobs apply their shards at once through it; a plan runs while a deploy holds a
 stack's lock and neither is hurt (a plan takes no lock); a second deploy of the same shard is
-refused naming the lock, and the state stays whole."""
+refused naming the lock, and the state stays whole; a killed deploy is recovered through it."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,7 +37,7 @@ def fleet(tmp_path_factory):
     server.stop()
 
 
-def start(fleet: Fleet, *args: str) -> subprocess.Popen:
+def start(fleet: Fleet, *args: str, new_session: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "openclaw_fleet.cli", *args, "--stack", fleet.stack, "--quiet"],
         cwd=fleet.dir,
@@ -43,6 +45,7 @@ def start(fleet: Fleet, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=new_session,
     )
 
 
@@ -77,3 +80,29 @@ def test_a_plan_during_a_deploy_and_a_second_deploy_of_the_same_shard(fleet):
     for stack in json.loads(fleet.run("stack", "ls", "--json", record=False)):
         exported = json.loads(fleet.run("stack", "export", record=False, stack=stack["name"]))
         assert exported["deployment"].get("pending_operations") in (None, [])
+
+
+def test_a_killed_deploy_is_recovered_through_the_shared_backend(fleet):
+    """A deploy killed (SIGKILL to its whole process group, as a cancelled CI job) leaves its lock
+    and pending operations in the shared backend; the next ``fleet up`` on this host clears them,
+    names what it did, and converges."""
+    late = [f"user_2postgres0k{index:02d}" for index in range(3)]
+    everyone = USERS + [f"user_2postgres0n{index:02d}" for index in range(4)] + late
+    fleet.write_roster({"users": [{"id": uid, "name": uid[-3:]} for uid in everyone]})
+    deploy = start(fleet, "up", new_session=True)
+    deadline = time.monotonic() + 300
+    while not fleet.server.keys("fleet_state", "%/.pulumi/locks/%") and deploy.poll() is None:
+        assert time.monotonic() < deadline, "the deploy took no lock within 300 s"
+        time.sleep(0.2)
+    time.sleep(3)  # the machines' creates have begun: pending operations in the checkpoint
+    assert deploy.poll() is None, "the deploy ended before it could be killed"
+    os.killpg(deploy.pid, signal.SIGKILL)
+    deploy.communicate(timeout=60)
+    assert fleet.server.keys("fleet_state", "%/.pulumi/locks/%"), "the killed deploy left no lock"
+
+    again = fleet.fleet("up", "--quiet")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "cleared the lock of a run that no longer runs" in again.stdout
+    assert {row["user_id"] for row in json.loads(fleet.fleet("machines").stdout)} == set(everyone)
+    assert fleet.server.keys("fleet_state", "%/.pulumi/locks/%") == []
+    assert fleet.fleet("preview", "--quiet").returncode == 0

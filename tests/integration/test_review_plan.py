@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import yaml
 
-from openclaw_fleet.cli.review import MARKER
+from openclaw_fleet.cli.comment import MARKER
 from openclaw_fleet.cost import FlyPrices
 from tests.integration.fleet import ROOT, Fleet
 

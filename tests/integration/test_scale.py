@@ -32,8 +32,7 @@ def test_ninety_users_preview_up_and_a_second_up_changes_nothing(tmp_path):
         fleet.up()
         assert [call for call in emulator.calls[mark:] if call["method"] in WRITING] == []
     finally:
-        fleet.run("destroy", "--yes", check=False)
-        fleet.run("stack", "rm", "--yes", "--force", check=False)
+        fleet.remove_stack()
         emulator.stop()
 
 

@@ -78,3 +78,26 @@ def test_help_answers_without_any_set_up(tmp_path):
         [str(ROOT / "bin" / "fleet"), "bogus"], env=env, capture_output=True, text=True, timeout=30
     )
     assert unknown.returncode == 2 and "unknown command 'bogus'" in unknown.stderr
+
+
+def test_a_bad_stack_setting_is_exit_2_naming_the_file_and_key_never_the_value(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  openclaw-fleet:shards: sk-live-0123456789\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "openclaw_fleet.cli", "preview", "--stack", "bad"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Pulumi.bad.yaml: openclaw-fleet:shards must be a whole number" in result.stderr
+    assert "sk-live" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_pulumi_cli_is_exit_2_saying_so():
+    path = ":".join(part for part in os.environ["PATH"].split(":") if not (Path(part) / "pulumi").exists())
+    result = fleet("preview", "--stack", "dev", env={"PATH": path, "PULUMI_BACKEND_URL": "file:///nonexistent"})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "the Pulumi CLI cannot be run" in result.stderr and "Traceback" not in result.stderr

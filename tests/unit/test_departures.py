@@ -14,9 +14,18 @@ from openclaw_fleet.departures import (
     previous_outputs,
     stale_restores,
 )
+from openclaw_fleet.outputs import DepartedRow, RosterRow, StackOutputs
 from tests.unit.conftest import RecordingMocks
 
 TEN = [f"user_{i}" for i in range(10)]
+
+
+def roster_rows(rows: dict) -> dict[str, RosterRow]:
+    return {uid: RosterRow(**row) for uid, row in rows.items()}
+
+
+def departed_rows(rows: dict) -> dict[str, DepartedRow]:
+    return {uid: DepartedRow(**row) for uid, row in rows.items()}
 
 
 def test_removing_a_few_users_is_fine():
@@ -48,12 +57,12 @@ def test_record_keeps_retained_and_snapshotted_users_until_they_return():
         "u3": {"deprovision": "snapshot", "name": "p-u-3", "volume_id": "v3"},
     }
     before = {"u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"}}
-    record = departed_record(previous, before, ["u3"], "2026-11-22")
+    record = departed_record(roster_rows(previous), departed_rows(before), ["u3"], "2026-11-22")
     assert record == {
         "u1": {"policy": "retain", "name": "p-u-1", "volume_id": "v1", "left_on": "2026-11-22"},
         "u9": {"policy": "retain", "name": "p-u-9", "volume_id": "v9"},
     }
-    assert departed_record({}, record, ["u9"], "2026-11-23") == {"u1": record["u1"]}
+    assert departed_record({}, departed_rows(record), ["u9"], "2026-11-23") == {"u1": record["u1"]}
 
 
 def test_a_return_later_than_the_snapshot_retention_is_named():
@@ -64,8 +73,8 @@ def test_a_return_later_than_the_snapshot_retention_is_named():
         "u4": {"policy": "snapshot"},  # recorded before `left_on` existed
     }
     today = date(2026, 11, 22)
-    assert stale_restores(["u1", "u2", "u3", "u4"], left, 5, today) == {"u1": 21}
-    assert stale_restores(["u1"], left, 30, today) == {}
+    assert stale_restores(["u1", "u2", "u3", "u4"], departed_rows(left), 5, today) == {"u1": 21}
+    assert stale_restores(["u1"], departed_rows(left), 30, today) == {}
 
 
 def test_a_preview_takes_the_outputs_fleet_hands_it_and_an_update_reads_its_own(monkeypatch, tmp_path):
@@ -76,7 +85,7 @@ def test_a_preview_takes_the_outputs_fleet_hands_it_and_an_update_reads_its_own(
     monkeypatch.setenv(PREVIOUS_OUTPUTS_ENV, str(handed))
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path}")  # holds no stack at all
     pulumi.runtime.set_mocks(RecordingMocks(), stack="dev-shard-1-of-2", preview=True)
-    assert previous_outputs() == outputs
+    assert previous_outputs() == StackOutputs.parse(outputs, "dev-shard-1-of-2")
     pulumi.runtime.set_mocks(RecordingMocks(), stack="dev-shard-1-of-2", preview=False)
     with pytest.raises(pulumi.RunError, match="could not read the stack's previous outputs"):
         previous_outputs()  # the update asked the backend, which has no such stack
@@ -90,7 +99,7 @@ def test_a_case_variant_of_a_departed_users_id_is_refused_naming_both():
     the new user would get the departed user's app, volume and data."""
     departed = {"user_2ABC123DEF456": {"policy": "retain", "name": "openclaw-u-abc123def456", "volume_id": "v1"}}
     current = {"user_2abc123def456": ("openclaw-u-abc123def456", 7, False)}
-    (problem,) = inherited("users/roster.yaml", current, {}, departed)
+    (problem,) = inherited("users/roster.yaml", current, roster_rows({}), departed_rows(departed))
     assert problem.startswith("users/roster.yaml:7: users.user_2abc123def456: would get gateway openclaw-u-abc123def")
     assert "user_2ABC123DEF456, who left with their data kept" in problem
 
@@ -98,12 +107,13 @@ def test_a_case_variant_of_a_departed_users_id_is_refused_naming_both():
 def test_a_user_leaving_in_the_same_change_as_a_colliding_one_arrives_is_refused():
     previous = {"user_2ABC123DEF456": {"name": "openclaw-u-abc123def456"}}
     current = {"user_2abc123def456": ("openclaw-u-abc123def456", 3, False)}
-    (problem,) = inherited("r.yaml", current, previous, {})
+    (problem,) = inherited("r.yaml", current, roster_rows(previous), departed_rows({}))
     assert "of user user_2ABC123DEF456, who has it now" in problem
 
 
 def test_the_same_user_returning_or_an_adopting_user_is_not_refused():
     departed = {"user_2abc123def456": {"policy": "retain", "name": "openclaw-u-abc123def456"}}
-    assert inherited("r.yaml", {"user_2abc123def456": ("openclaw-u-abc123def456", 3, False)}, {}, departed) == []
-    assert inherited("r.yaml", {"user_2ABC123DEF456": ("openclaw-u-abc123def456", 3, True)}, {}, departed) == []
-    assert inherited("r.yaml", {"user_2other0000001": ("openclaw-u-other0000001", 3, False)}, {}, departed) == []
+    left = departed_rows(departed)
+    assert inherited("r.yaml", {"user_2abc123def456": ("openclaw-u-abc123def456", 3, False)}, {}, left) == []
+    assert inherited("r.yaml", {"user_2ABC123DEF456": ("openclaw-u-abc123def456", 3, True)}, {}, left) == []
+    assert inherited("r.yaml", {"user_2other0000001": ("openclaw-u-other0000001", 3, False)}, {}, left) == []

@@ -60,3 +60,13 @@ def test_tables_render_and_relative_links_resolve(path):
         assert resolved.exists(), f"{path.name}: link {link} reaches no file"
         if anchor and resolved.suffix == ".md":
             assert anchor in anchors(resolved), f"{path.name}: link {link}: no such heading in {resolved.name}"
+
+
+def test_every_test_the_exit_status_table_names_exists():
+    table = (ROOT / "docs" / "operating.md").read_text().split("### Exit status", 1)[1].split("\n\n#", 1)[0]
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", table)
+    assert {row.split("|")[1].strip() for row in table.splitlines() if row.startswith("| ") and "::" in row} == {
+        "0", "1", "2", "3"
+    }  # fmt: skip
+    missing = [f"{path}::{name}" for path, name in named if f"def {name}(" not in (ROOT / path).read_text()]
+    assert named and missing == []

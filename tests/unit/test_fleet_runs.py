@@ -10,11 +10,13 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 
-from openclaw_fleet.cli.fleet import Fleet, FleetConfig, StackRun, apply, engine_env, program_digest
-from openclaw_fleet.departures import PREVIOUS_OUTPUTS_ENV
+from openclaw_fleet.cli.fleet import Fleet, program_digest
+from openclaw_fleet.cli.schedule import preview_then_up
+from openclaw_fleet.cli.stacks import StackRun, apply, engine_env
+from openclaw_fleet.environment import PREVIOUS_OUTPUTS as PREVIOUS_OUTPUTS_ENV
 from openclaw_fleet.roster import User
 from openclaw_fleet.secret_sources import SecretSource
-from tests.unit.users import user
+from tests.unit.users import stack_settings, user
 
 
 def run(resource_count: int | None, users: list[User]) -> StackRun:
@@ -57,12 +59,11 @@ class PreviewedStack:
 def test_previews_are_handed_the_outputs_read_without_secrets_and_nothing_is_left(tmp_path):
     roster = tmp_path / "roster.yaml"
     roster.write_text('users:\n  - {id: user_2a, name: "A"}\n')
-    config = FleetConfig("dev", "openclaw-fleet", "", 2, roster, "p", 0.2, 3, None)
-    fleet = Fleet(tmp_path, config)
+    fleet = Fleet(tmp_path, stack_settings(stack="dev", roster=str(roster), shards=2), "")
     plain, shown = PreviewedStack("dev-shard-1-of-2"), PreviewedStack("dev-shard-2-of-2")
     runs = [
         StackRun(plain.name, plain, [], "d", previous={"fleet_digest": "x", "machines": []}),
-        StackRun(shown.name, shown, [], "d", previous={"machines": [{"gateway_token": "tok"}]}, secrets_shown=True),
+        StackRun(shown.name, shown, [], "d", {"machines": [{"user_id": "u", "gateway_token": "t"}]}, True),
     ]
     fleet.preview(runs)
     outputs, mode, path = plain.handed
@@ -92,7 +93,7 @@ def meet(log: list, entry: tuple | None, seconds: float = 10) -> None:
 
 
 class ScriptedStack:
-    """Stands in for ``auto.Stack`` in ``Fleet.preview_then_up``: its preview shows ``changes``, marks
+    """Stands in for ``auto.Stack`` in ``schedule.preview_then_up``: its preview shows ``changes``, marks
     ``losing`` (instance names) as losing their volume, or fails; every call goes into ``log``. Its
     preview ends only once the log entry ``meets`` is there too, its up once ``up_meets`` is."""
 
@@ -144,7 +145,7 @@ def fleet_of_five_shards(tmp_path: Path, script: dict[int, dict]) -> tuple[Fleet
     ids = [f"user_2u{number:02d}" for number in range(50)]
     roster = tmp_path / "roster.yaml"
     roster.write_text("users:\n" + "".join(f'  - {{id: {user_id}, name: "U"}}\n' for user_id in ids))
-    fleet = Fleet(tmp_path, FleetConfig("dev", "openclaw-fleet", "", 5, roster, "p", 0.2, 3, None), stacks_at_once=1)
+    fleet = Fleet(tmp_path, stack_settings(stack="dev", roster=str(roster), shards=5), "", stacks_at_once=1)
     instance = {user_id: name for name, user_id in fleet.names.items()}
     log, runs = [], []
     for shard in range(1, 6):
@@ -163,7 +164,7 @@ def test_an_up_starts_before_the_last_previews_once_they_cannot_make_the_guard_r
     up, last_preview = ("up", "dev-shard-5-of-5"), ("preview", "dev-shard-4-of-5")
     script = {5: {"changes": {"same": 88, "update": 2}, "up_meets": last_preview}, 4: {"meets": up}}
     fleet, runs, log = fleet_of_five_shards(tmp_path, script)
-    result = fleet.preview_then_up(runs, runs)
+    result = preview_then_up(fleet, runs, runs)
     # Shard 5 (digest changed) is previewed first; its up waits until the shards not yet previewed
     # hold at most 20 % of the users (10 of 50), then runs beside the last preview, in a slot of its
     # own (one stack at once: one preview and one up); each of the two ends only once the other began.
@@ -177,14 +178,14 @@ def test_a_mass_loss_in_the_last_previews_is_refused_before_any_up(tmp_path):
     ids = [f"user_2u{number:02d}" for number in range(50)]
     script = {5: {"changes": {"update": 2}}, 1: {"losing": ids[0:6]}, 4: {"losing": ids[30:36]}}
     fleet, runs, log = fleet_of_five_shards(tmp_path, script)
-    result = fleet.preview_then_up(runs, runs)
+    result = preview_then_up(fleet, runs, runs)
     assert [entry[0] for entry in log] == ["preview"] * 5 and result.updated == []
     assert "12 of 50 users" in result.refusal and "12 would lose their data (Fly volume replaced" in result.refusal
 
 
 def test_a_failed_preview_starts_no_further_up(tmp_path):
     fleet, runs, log = fleet_of_five_shards(tmp_path, {5: {"changes": {"update": 2}}, 1: {"fails": True}})
-    result = fleet.preview_then_up(runs, runs)
+    result = preview_then_up(fleet, runs, runs)
     assert [entry[0] for entry in log] == ["preview"] * 5  # every shard is still previewed, for the report
     assert [run.name for run in result.failed_previews] == ["dev-shard-1-of-5"] and result.updated == []
     assert runs[0].error.endswith("error: the program failed") and result.refusal is None

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from openclaw_fleet.cli.notes import NoteFailed, post_note
-from openclaw_fleet.cli.review import MARKER
+from openclaw_fleet.cli.comment import MARKER
+from openclaw_fleet.cli.notes import post_note
+from openclaw_fleet.errors import NoteFailed
 
 ME, SOMEONE = 7, 9
 

@@ -7,7 +7,7 @@ import pytest
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.settings import SETTINGS
 
-from openclaw_fleet.sdk_at_scale import without_declaration_sites
+from openclaw_fleet.sdk_workarounds import without_declaration_sites
 from tests.unit.conftest import RecordingMocks
 from tests.unit.users import stack_settings, user
 

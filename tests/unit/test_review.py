@@ -2,8 +2,9 @@
 
 import json
 
+from openclaw_fleet.cli.comment import MARKER, as_json, markdown
 from openclaw_fleet.cli.plan import RunReport
-from openclaw_fleet.cli.review import MARKER, as_json, build_review, markdown
+from openclaw_fleet.cli.review import build_review
 from openclaw_fleet.cost import FlyPrices
 from tests.unit.users import user
 

@@ -6,8 +6,9 @@ import re
 
 from markdown_it import MarkdownIt
 
+from openclaw_fleet.cli.comment import COMMENT_LIMIT, escape, markdown
 from openclaw_fleet.cli.plan import RunReport
-from openclaw_fleet.cli.review import COMMENT_LIMIT, build_review, escape, markdown
+from openclaw_fleet.cli.review import build_review
 from openclaw_fleet.cost import FlyPrices
 from tests.unit.users import user
 

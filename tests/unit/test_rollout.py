@@ -4,9 +4,10 @@ import pulumi
 import pytest
 
 from openclaw_fleet.cli.rollout import wave_sizes, waves_of
-from openclaw_fleet.rollout import image_for, record
+from openclaw_fleet.outputs import ImageRecord
+from openclaw_fleet.user_images import image_for, record
 
-RECORDED = {"user_old": {"image": "reg/gw@sha256:old", "previous": "reg/gw@sha256:older"}}
+RECORDED = {"user_old": ImageRecord(image="reg/gw@sha256:old", previous="reg/gw@sha256:older")}
 
 
 def test_a_recorded_user_keeps_their_image_until_released():

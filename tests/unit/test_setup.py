@@ -1,6 +1,7 @@
 """bin/setup installs only what the chosen stack needs: with Pulumi on PATH and a Fly stack that
 builds on a remote Docker engine, it needs no root, no Docker engine and no system package."""
 
+import fcntl
 import os
 import shutil
 import stat
@@ -23,6 +24,8 @@ def _checkout(tmp_path: Path, stack_file: str) -> tuple[Path, dict[str, str], Pa
     (root / "bin").mkdir(parents=True)
     shutil.copy(ROOT / "bin" / "setup", root / "bin" / "setup")
     shutil.copy(ROOT / "requirements.txt", root / "requirements.txt")
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "openclaw_fleet", root / "openclaw_fleet", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "tools" / "pulumi", root / "tools" / "pulumi")
     (root / "Pulumi.remote.yaml").write_text(stack_file)
     stubs, calls = tmp_path / "stubs", tmp_path / "calls"
@@ -86,3 +89,28 @@ def test_an_old_go_is_named_before_anything_is_built(tmp_path):
         in result.stderr
     )
     assert not calls.exists() or "go build" not in calls.read_text()
+
+
+def test_old_gateway_images_are_removed_only_while_no_fleet_command_runs(tmp_path):
+    """Another checkout's run holds the images lock shared while it runs (bin/fleet): an untagged
+    gateway image may be the one it has just built, so set-up leaves images alone until it ends."""
+    root, env, calls = _checkout(
+        tmp_path,
+        "config:\n  openclaw-fleet:target: docker\n  openclaw-fleet:registry: 127.0.0.1:5000\n"
+        "  openclaw-fleet:baseImage: elsewhere/node:24\n",
+    )
+    stubs = Path(env["PATH"].split(":")[0])
+    _stub(
+        stubs,
+        "docker",
+        f'echo "docker $*" >> {calls}; case "$1" in info) exit 0 ;; '
+        'images) echo "127.0.0.1:5000/openclaw-gateway <none> sha256:0ld" ;; esac; exit 0',
+    )
+    with (tmp_path / "cache" / "images.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # as a `bin/fleet` command of another checkout holds it
+        result = subprocess.run([str(root / "bin" / "setup")], env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "docker image rm" not in calls.read_text()
+    result = subprocess.run([str(root / "bin" / "setup")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "docker image rm sha256:0ld" in calls.read_text()

@@ -40,7 +40,10 @@ def stack_settings(**overrides) -> StackSettings:
         health_timeout_s=240,
         pids_limit=512,
         restart_policy="unless-stopped",
-        stack_label="openclaw-fleet/test",
+        stack="test",
+        project="openclaw-fleet",
+        fly_api_url="https://api.machines.dev",
+        docker_host="unix:///var/run/docker.sock",
         shards=1,
     )
     return StackSettings(**{**fields, **overrides})

@@ -26,6 +26,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from openclaw_fleet.credential_hosts import check_credential_host
+from openclaw_fleet.environment import FLY_API_TOKEN
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, ResourceArgs
 
 DIFF_FIELDS = ("context_hash", "repository", "build_args", "platform")
@@ -107,7 +108,7 @@ class ImageProvider(FleetProvider):
         username = getattr(self, "_registry_username", None)
         password = getattr(self, "_registry_password", None)
         if registry == "registry.fly.io" and not password:
-            username, password = username or "x", os.environ.get("FLY_API_TOKEN")
+            username, password = username or "x", os.environ.get(FLY_API_TOKEN)
         if not password:
             return None
         check_credential_host("registry", registry)

@@ -18,7 +18,6 @@ to a machine being destroyed, a machine still being created); each method says w
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import random
 from collections.abc import Callable, Iterator
@@ -111,6 +110,10 @@ class FlyClient:
         retried as idempotent."""
         body = {"name": name, "org_slug": org_slug, **({"network": network} if network else {})}
         self._call("POST", "/apps", json=body, idempotent=True)
+
+    def list_apps(self, org_slug: str) -> list[dict]:
+        """``GET /apps?org_slug=…``: the org's apps (``ListApp`` objects)."""
+        return (self._call("GET", "/apps", params={"org_slug": org_slug}) or {}).get("apps") or []
 
     def get_app(self, name: str) -> dict | None:
         """``GET /apps/{app}``; None when there is no such app."""
@@ -378,32 +381,6 @@ def whole_numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [whole_numbers(item) for item in value]
     return value
-
-
-def encode_files(config: dict[str, Any]) -> dict[str, Any]:
-    """fly.MachineConfig as the API takes it: each file's ``text`` becomes base64 ``raw_value``."""
-    if "files" not in config:
-        return dict(config)
-    files = [
-        {**{k: v for k, v in f.items() if k != "text"}, "raw_value": base64.b64encode(f["text"].encode()).decode()}
-        if "text" in f
-        else f
-        for f in config["files"] or []
-    ]
-    return {**config, "files": files}
-
-
-def decode_files(config: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of ``encode_files``, for reading a machine back."""
-    if "files" not in config:
-        return dict(config)
-    files = [
-        {**{k: v for k, v in f.items() if k != "raw_value"}, "text": base64.b64decode(f["raw_value"]).decode()}
-        if f.get("raw_value")
-        else f
-        for f in config["files"] or []
-    ]
-    return {**config, "files": files}
 
 
 def _api_error(method: str, path: str, response: httpx.Response) -> FlyApiError:

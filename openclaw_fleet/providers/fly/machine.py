@@ -22,8 +22,8 @@ and update store its SHA-256 (``config_digest``) and nothing else of it, as the 
 the old inputs back with the old outputs. ``read`` (refresh) stores what it found: the digest of the
 live machine's config over the declared top-level keys (``config_keys``) and its ``mounts`` (a
 changed mount replaces the machine), which the version before needs to read a refreshed state
-(README, "Going back"). States written before this still have ``config``, or ``config_keys`` and
-``mounts``, in their outputs; diff and update take any of them.
+(docs/upgrading.md, "Going back"). Outputs in the shapes of earlier versions are read through
+``compat/machine_state.py``.
 
 Adoption (``adopt``): create takes over the machine named ``name`` or, failing that, the app's only
 live machine (machines made by hand have generated names) and brings its config to the declared
@@ -32,6 +32,7 @@ one, in place under a lease.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -41,9 +42,10 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.output import Unknown
 
+from openclaw_fleet.compat import machine_state
 from openclaw_fleet.errors import GatewayNotReady, ResourceInitFailed
 from openclaw_fleet.providers.base import FleetProvider, FleetResource, Input, ResourceArgs
-from openclaw_fleet.providers.fly.client import FlyClient, decode_files, encode_files, whole_numbers
+from openclaw_fleet.providers.fly.client import FlyClient, whole_numbers
 
 LEASE_TTL_S = 60
 LEASE_DESCRIPTION = "openclaw-fleet update"
@@ -256,12 +258,10 @@ def _digest(value: Any) -> str:
 
 
 def _config_changed(olds: dict[str, Any], new_config: dict[str, Any]) -> bool:
-    """Whether ``new_config`` differs from the config the state records. A digest written by the
-    previous version hashed the engine's numbers as given (``384.0``), so it is accepted too:
-    upgrading must not update every machine."""
-    if "config_digest" not in olds:
-        return config_digest(olds.get("config") or {}) != config_digest(new_config)
-    return olds["config_digest"] not in (config_digest(new_config), _digest(new_config))
+    """Whether ``new_config`` differs from the config the state records (in any shape a version
+    wrote: ``compat/machine_state.py``; upgrading must not update every machine)."""
+    recorded = machine_state.upgraded(olds, config_digest)["config_digest"]
+    return recorded not in (config_digest(new_config), machine_state.engine_number_digest(new_config))
 
 
 def _old_mounts(olds: dict[str, Any]) -> Any:
@@ -318,3 +318,29 @@ class Machine(FleetResource, module="fly", name="Machine"):
     delete_before_replace = True  # a replacement takes over the volume of the machine it replaces
     instance_id: pulumi.Output[str]
     status: pulumi.Output[str]
+
+
+def encode_files(config: dict[str, Any]) -> dict[str, Any]:
+    """fly.MachineConfig as the API takes it: each file's ``text`` becomes base64 ``raw_value``."""
+    if "files" not in config:
+        return dict(config)
+    files = [
+        {**{k: v for k, v in f.items() if k != "text"}, "raw_value": base64.b64encode(f["text"].encode()).decode()}
+        if "text" in f
+        else f
+        for f in config["files"] or []
+    ]
+    return {**config, "files": files}
+
+
+def decode_files(config: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of ``encode_files``, for reading a machine back."""
+    if "files" not in config:
+        return dict(config)
+    files = [
+        {**{k: v for k, v in f.items() if k != "raw_value"}, "text": base64.b64decode(f["raw_value"]).decode()}
+        if f.get("raw_value")
+        else f
+        for f in config["files"] or []
+    ]
+    return {**config, "files": files}

@@ -16,7 +16,9 @@ import os
 
 import pulumi
 
-RELEASE_ENV = "OPENCLAW_FLEET_RELEASE"
+from openclaw_fleet.environment import RELEASE as RELEASE_ENV
+from openclaw_fleet.outputs import ImageRecord, row
+
 CHOICES = ("built", "previous")
 
 
@@ -35,24 +37,25 @@ def release_choices() -> dict[str, str]:
     return choices
 
 
-def image_for(user_id: str, built: pulumi.Output[str], recorded: dict, choices: dict[str, str]) -> pulumi.Input[str]:
+def image_for(
+    user_id: str, built: pulumi.Output[str], recorded: dict[str, ImageRecord], choices: dict[str, str]
+) -> pulumi.Input[str]:
     """The image reference a user's gateway runs this time: the recorded one, unless released."""
-    row = recorded.get(user_id) or {}
+    last = recorded.get(user_id) or ImageRecord()
     choice = choices.get(user_id)
-    if not row.get("image") or choice == "built":
+    if not last.image or choice == "built":
         return built
-    if choice == "previous" and row.get("previous"):
-        return row["previous"]
-    return row["image"]
+    if choice == "previous" and last.previous:
+        return last.previous
+    return last.image
 
 
-def record(user_id: str, given: pulumi.Input[str], recorded: dict) -> pulumi.Output[dict]:
-    """The user's next ``user_images`` row: the image given now and the one before it."""
-    row = recorded.get(user_id) or {}
+def record(user_id: str, given: pulumi.Input[str], recorded: dict[str, ImageRecord]) -> pulumi.Output[dict]:
+    """The user's next ``user_images`` row (``ImageRecord``): the image given now and the one before it."""
+    last = recorded.get(user_id) or ImageRecord()
 
     def next_row(image: str) -> dict:
-        if row.get("image") and row["image"] != image:
-            return {"image": image, "previous": row["image"]}
-        return {"image": image, "previous": row.get("previous")}
+        previous = last.image if last.image and last.image != image else last.previous
+        return row(ImageRecord, image=image, previous=previous)
 
     return pulumi.Output.from_input(given).apply(next_row)

@@ -7,7 +7,7 @@ import pytest
 from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.settings import SETTINGS
 
-from openclaw_fleet.sdk_at_scale import outputs_awaited_together
+from openclaw_fleet.sdk_workarounds import outputs_awaited_together
 
 
 @pytest.fixture

@@ -1,0 +1,192 @@
+"""The ``fleet`` commands over a fleet's shards: preview, up, rollout, destroy, machines, status.
+
+Exit status (docs/operating.md): 0 done; 1 a user or stack failed (named in the report), or
+``status`` found a user differing from the plan; 2 nothing was run: bad input (roster, settings,
+options), a credential refused, the backend or Fly not reachable, or a stack locked by a run that
+may still be going; 3 refused by the mass-deletion guard (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from openclaw_fleet.cli import status as live_status
+from openclaw_fleet.cli.fleet import Fleet
+from openclaw_fleet.cli.guard import few
+from openclaw_fleet.cli.report import exit_status, print_report, print_run_document, review_of, write_document
+from openclaw_fleet.cli.review import Review
+from openclaw_fleet.cli.rollout import run_rollout
+from openclaw_fleet.cli.schedule import preview_then_up
+from openclaw_fleet.cli.stacks import StackRun, last_error_line, without_passwords
+from openclaw_fleet.departures import inherited
+from openclaw_fleet.environment import FLY_API_TOKEN
+from openclaw_fleet.errors import CannotRun, FleetError
+from openclaw_fleet.providers.docker.client import docker_client
+from openclaw_fleet.providers.fly.client import FlyClient
+from openclaw_fleet.roster import instance_name
+from openclaw_fleet.settings import StackSettings
+from openclaw_fleet.shards import parse_shard_stack
+
+
+def run_command(command: str, root: Path, base: str, options) -> int:
+    """Run ``command`` on the fleet of base stack ``base`` in ``root`` with the parsed ``options``;
+    return the exit status."""
+    document = getattr(options, "format", "text") != "text" or getattr(options, "json", False)
+    out = _to_stderr if document else print  # stdout carries the document alone
+
+    def cannot_run(error: str) -> int:
+        print(f"fleet: {error}", file=sys.stderr)
+        if document and command == "preview":
+            write_document(Review.failed(base, error), options)
+        return 2
+
+    try:
+        settings, config_text = StackSettings.read(root, base)
+        if options.of is not None and options.of != settings.shards:
+            raise CannotRun(
+                f"the CI runs {options.of} shard job(s) but openclaw-fleet:shards is {settings.shards}: set the job's "
+                "`parallel` (GitLab) or matrix to the stack's shards, or some shards are never updated"
+            )
+        fleet = Fleet(root, settings, config_text, options.stacks_at_once, options.parallel, out)
+        everyone = fleet.open(show_secrets=command == "machines", only=options.shard)  # machines: rows carry tokens
+    except FileNotFoundError as error:  # auto.PulumiCommand() runs `pulumi version`
+        return cannot_run(f"the Pulumi CLI cannot be run ({error.strerror}: {error.filename}); bin/fleet sets it up")
+    except auto.CommandError as error:  # a backend not reached, a passphrase that does not decrypt
+        return cannot_run(last_error_line(error))
+    except (FleetError, RuntimeError) as error:
+        return cannot_run(without_passwords(str(error)))
+    if command in ("preview", "up", "rollout"):
+        problems = inheritances(fleet, everyone)
+        if problems:
+            print("fleet: refused, nothing was run:\n  " + "\n  ".join(problems), file=sys.stderr)
+            if document and command == "preview":
+                failure = "a user would inherit another's gateway: " + " ".join(problems)
+                write_document(Review.failed(base, failure), options)
+            return 2
+    runs = everyone  # the guard counts over every shard, whichever run now
+    if options.shard is not None:
+        runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.settings.shards)]
+        if not runs:
+            print(f"fleet: there is no shard {options.shard} of {fleet.settings.shards}", file=sys.stderr)
+            return 2
+    if command == "status":
+        return show_status(fleet, runs, options.json, out)
+    if command == "machines":
+        return show_machines(runs, options.show_secrets, out)
+    if command == "destroy":
+        return destroy(fleet, runs, options, out)
+    if getattr(options, "changed", False):
+        skipped = [run for run in runs if run.unchanged_since_last_update()]
+        for run in skipped:
+            out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")
+        runs = [run for run in runs if run not in skipped]
+    if command == "preview":
+        return preview(fleet, runs, everyone, options, out)
+    status = up(fleet, runs, everyone, command, options, out)
+    if command == "rollout" and status == 0:
+        fleet.read_outputs(runs)
+        with fleet.showing_progress("rollout", len(runs), options.quiet):
+            return run_rollout(fleet, runs, options, out)
+    return status
+
+
+def preview(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], options, out) -> int:
+    """``fleet preview``: the plan by user, the reviewer's document with ``--format``; 3 when refused."""
+    with fleet.showing_progress("preview", len(runs), options.quiet):
+        plan = fleet.preview(runs)
+    refusal = fleet.refusal(everyone, plan)
+    print_report(out, "preview", runs, plan)
+    if options.format != "text":
+        review = review_of(fleet.settings, runs, plan, everyone)
+        review.refusal = refusal
+        failed = [f"{run.name}: {run.error}" for run in runs if run.error] + plan.failed_users
+        review.failure = f"{len(failed)} stack(s) or user(s) failed: {few(failed, 5)}" if failed else None
+        write_document(review, options)
+    if refusal:
+        print(f"fleet: {refusal}", file=sys.stderr)
+        return 3
+    return exit_status(runs, plan)
+
+
+def up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], command: str, options, out) -> int:
+    """``fleet up`` (and the first part of ``rollout``): previews, the guard, then the ups."""
+    for run in runs:
+        if run.only_creates:
+            run.changes = {"create": len(run.users)}
+    with fleet.showing_progress(command, len(runs), options.quiet):
+        result = preview_then_up(fleet, runs, everyone)
+    if result.refusal or result.failed_previews:
+        print_report(out, "preview", runs, result.plan)
+    if result.refusal:
+        print(f"fleet: {result.refusal}", file=sys.stderr)
+        if options.json:
+            print_run_document(command, runs, 3, plan=result.plan, refusal=result.refusal)
+        return 3
+    if result.updated or not result.failed_previews:
+        print_report(out, "up", runs, result.report)
+    status = exit_status(runs, result.plan, result.report)
+    if options.json and (command == "up" or status != 0):
+        print_run_document(command, runs, status, plan=result.plan, applied=result.report)
+    return status
+
+
+def destroy(fleet: Fleet, runs: list[StackRun], options, out) -> int:
+    """``fleet destroy --yes``: every shard's resources."""
+    with fleet.showing_progress("destroy", len(runs), options.quiet):
+        report = fleet.destroy(runs)
+    print_report(out, "destroy", runs, report)
+    status = exit_status(runs, report)
+    if options.json:
+        print_run_document("destroy", runs, status, applied=report)
+    return status
+
+
+def show_machines(runs: list[StackRun], show_secrets: bool, out) -> int:
+    """``fleet machines``: one JSON row per user (``outputs.MachineRow``), tokens only when asked."""
+    rows = [row.model_dump() for run in runs for row in run.outputs.machines]
+    if not show_secrets:
+        rows = [{**row, "gateway_token": "[secret]"} for row in rows]
+    out(json.dumps(rows, indent=2))
+    return 0
+
+
+def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> int:
+    """``fleet status``: every user as the target reports them now, against the plan
+    (``status.py``); exit 1 when any differs, 2 when the target cannot be asked."""
+    users = live_status.planned([run.outputs for run in runs])
+    settings = fleet.settings
+    if settings.target == "fly":
+        token = os.environ.get(FLY_API_TOKEN)
+        if not token:
+            print("fleet: status on Fly reads the Fly Machines API: set FLY_API_TOKEN", file=sys.stderr)
+            return 2
+        client = FlyClient(settings.fly_api_url, token)
+    else:
+        client = docker_client(settings.docker_host)
+    with client:
+        live_status.observe(users, settings.target, client)
+    if as_document:
+        sys.stdout.write(live_status.as_json(settings.stack, settings.target, users) + "\n")
+    else:
+        for line in live_status.as_text(users):
+            out(line)
+    return 1 if any(user.differs for user in users) else 0
+
+
+def inheritances(fleet: Fleet, runs: list[StackRun]) -> list[str]:
+    """``departures.inherited`` over every shard: a user's id may hash to another shard than the
+    id whose gateway it would take (ids that differ in case)."""
+    previous = {uid: row for run in runs for uid, row in run.outputs.roster_state.items()}
+    departed = {uid: row for run in runs for uid, row in run.outputs.departed.items()}
+    prefix = fleet.settings.name_prefix
+    current = {user.id: (instance_name(prefix, user.id), user.line, user.adopt) for user in fleet.users}
+    return inherited(str(fleet.roster), current, previous, departed)
+
+
+def _to_stderr(*parts) -> None:
+    print(*parts, file=sys.stderr)
