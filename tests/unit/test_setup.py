@@ -114,3 +114,17 @@ def test_old_gateway_images_are_removed_only_while_no_fleet_command_runs(tmp_pat
     result = subprocess.run([str(root / "bin" / "setup")], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "docker image rm sha256:0ld" in calls.read_text()
+
+
+def test_check_lists_what_is_missing_and_installs_starts_or_writes_nothing(tmp_path):
+    root, env, calls = _checkout(
+        tmp_path, "config:\n  openclaw-fleet:target: docker\n  openclaw-fleet:registry: 127.0.0.1:5999\n"
+    )
+    (tmp_path / "stubs" / "pulumi").unlink()  # no Pulumi on PATH, and none built yet
+    result = subprocess.run([str(root / "bin" / "setup"), "--check"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "the Pulumi CLI v3.259.0: none on PATH, so it is built from Go source" in result.stderr
+    assert "a Docker engine that answers" in result.stderr
+    calls_made = calls.read_text() if calls.exists() else ""
+    assert "apt-get" not in calls_made and "dockerd" not in calls_made and "docker-registry" not in calls_made
+    assert not list((tmp_path / "cache").glob("env-*.sh")) and not (root / ".venv").exists()
