@@ -198,7 +198,6 @@ class Fleet:
             listed.update((summary.name, summary) for summary in created[0].stack.workspace.list_stacks())
         for run in runs:
             run.resource_count = listed[run.name].resource_count if run.name in listed else None
-            run.outputs  # noqa: B018 (parsed now: outputs of another shape fail before anything runs)
         return runs
 
     @contextmanager

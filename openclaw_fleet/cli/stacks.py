@@ -12,8 +12,7 @@ import os
 import re
 import tempfile
 import threading
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pulumi import automation as auto
@@ -140,7 +139,8 @@ def follow_event_log(log: Path, on_event, ended: threading.Event, poll_s: float 
 
 @dataclass
 class StackRun:
-    """One shard's stack in this run, and what came of it."""
+    """One shard's stack in this run, and what came of it. ``outputs``: ``previous`` parsed
+    (``outputs.py``); construction raises FleetError when they have another shape."""
 
     name: str
     stack: auto.Stack | None  # None: a shard another job runs, with no stack yet (``Fleet.open(only=…)``)
@@ -152,16 +152,14 @@ class StackRun:
     changes: dict[str, int] | None = None  # op → count, from the preview
     seconds: float = 0.0
     error: str | None = None
+    outputs: StackOutputs = field(init=False)
 
-    @cached_property
-    def outputs(self) -> StackOutputs:
-        """``previous`` parsed (``outputs.py``). Raises FleetError when they have another shape."""
-        return StackOutputs.parse(self.previous, self.name)
+    def __post_init__(self) -> None:
+        self.outputs = StackOutputs.parse(self.previous, self.name)
 
     def replace_outputs(self, values: dict) -> None:
         """Make ``values`` (``output_values``) its outputs, after an update."""
-        self.previous = values
-        self.__dict__.pop("outputs", None)
+        self.previous, self.outputs = values, StackOutputs.parse(values, self.name)
 
     def users_now_and_before(self) -> set[str]:
         """The ids of its users now and at its stack's last update."""

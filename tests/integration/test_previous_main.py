@@ -7,6 +7,7 @@ import secrets
 
 import pytest
 
+from openclaw_fleet.providers.docker.client import docker_client
 from tests.integration.fleet import ROOT, Fleet, program_of
 from tools.fly_emulator import Emulator, Timing
 
@@ -57,3 +58,7 @@ def test_a_stack_of_the_previous_main_previews_as_same_and_updates_nothing(tmp_p
         fleet.remove_stack()
         if emulator:
             emulator.stop()
+        else:  # the retained volumes stay on Docker after a destroy, as `retain` says
+            with docker_client() as docker:
+                for volume in docker.list_labelled("volumes", f"openclaw-fleet.stack={fleet.label}"):
+                    docker.remove_volume(volume["Name"])
