@@ -1,5 +1,7 @@
 """Pulumi mocks for the unit tests: each resource's inputs come back as its outputs and are recorded."""
 
+import asyncio
+
 import pulumi
 import pytest
 
@@ -21,6 +23,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
+
+
+@pytest.fixture(autouse=True)
+def an_event_loop() -> None:
+    """An open current event loop for every test: the SDK registers resources (and mocks) on it,
+    and a test before may have ended with none set (``asyncio.run`` leaves none)."""
+    try:
+        if not asyncio.get_event_loop_policy().get_event_loop().is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @pytest.fixture
