@@ -35,9 +35,8 @@ VERIFIED_SDK = ("3.259.0",)
 
 @dataclass(frozen=True)
 class Workaround:
-    """One change to the SDK's behaviour: ``relies_on`` names SDK code (``module:qualname``) by the
-    SHA-256 of its source in the verified release (``fingerprints``), so an upgrade shows which
-    workaround to look at again."""
+    """One change to the SDK's behaviour: ``relies_on`` maps SDK code (``module:qualname``) to its
+    ``fingerprint`` in the verified release, so an upgrade shows which workaround to look at again."""
 
     name: str
     why: str

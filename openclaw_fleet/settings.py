@@ -24,8 +24,10 @@ are read by the providers only (``providers/base.py``).
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,19 +191,48 @@ class StackSettings:
 
     @classmethod
     def read(cls, root: Path, stack: str) -> tuple[StackSettings, str]:
-        """Outside a program: the settings in ``root/Pulumi.<stack>.yaml`` and that file's text.
-        Raises SettingsError naming the file, and the key of a bad value."""
+        """Outside a program: the settings of ``root/Pulumi.<stack>.yaml`` and that file's text.
+        A file that imports Pulumi ESC environments (``environment:``) is read through Pulumi
+        (``pulumi config --json``), which resolves them, so their values count as the program sees
+        them. Raises SettingsError naming the file, and the key of a bad value."""
         path = root / f"Pulumi.{stack}.yaml"
         try:
             project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
             text = path.read_text()
             # Every scalar as text, as ``pulumi.Config`` gives it to the program (``off`` stays ``off``).
-            config = (yaml.load(text, Loader=yaml.BaseLoader) or {}).get("config") or {}
+            document = yaml.load(text, Loader=yaml.BaseLoader) or {}
+            config = document.get("config") or {}
         except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
             raise SettingsError(f"{path}: cannot read the stack's settings: {error}") from None
+        if document.get("environment"):
+            config = _resolved_by_pulumi(root, stack, path)
         prefix = f"{NAMESPACE}:"
         own = {key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)}
         return cls.parse(own, stack, project, str(path)), text
+
+
+def from_pulumi_config(document: dict[str, dict]) -> dict[str, object]:
+    """``pulumi config --json`` (key → {value, objectValue, secret}) as key → value; a secret
+    shown as none (the settings read here hold no secret)."""
+    return {key: entry.get("objectValue", entry.get("value")) for key, entry in document.items()}
+
+
+def _resolved_by_pulumi(root: Path, stack: str, path: Path) -> dict[str, object]:
+    """The stack's config as Pulumi resolves it (ESC environments included). Raises SettingsError
+    with the CLI's last line when it cannot be read."""
+    try:
+        result = subprocess.run(
+            ["pulumi", "config", "--json", "--stack", stack], cwd=root, capture_output=True, text=True, timeout=300
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SettingsError(f"{path}: its environment is resolved by `pulumi config`, which failed: {error}") from None
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        raise SettingsError(f"{path}: its environment is resolved by `pulumi config`, which failed: {last}")
+    try:
+        return from_pulumi_config(json.loads(result.stdout or "{}"))
+    except (ValueError, AttributeError) as error:
+        raise SettingsError(f"{path}: `pulumi config --json` answered what is not its JSON: {error}") from None
 
 
 def number(key: str, raw: object):

@@ -20,7 +20,7 @@ from openclaw_fleet.errors import FleetError
 from openclaw_fleet.providers.docker.client import docker_client
 from openclaw_fleet.providers.fly.client import FlyClient
 from openclaw_fleet.roster import User, instance_name, load_roster
-from openclaw_fleet.settings import NAMESPACE, StackSettings
+from openclaw_fleet.settings import NAMESPACE, StackSettings, from_pulumi_config
 
 
 def fly_findings(users: list[User], prefix: str, api_url: str, token: str, stack_label: str) -> list[dict]:
@@ -105,11 +105,8 @@ def main(stack: str) -> None:
     """Print the rows for ``stack``, whose config (``pulumi config --json``, so values from Pulumi
     ESC environments count) comes on stdin."""
     prefix = f"{NAMESPACE}:"
-    config = {
-        key.removeprefix(prefix): entry.get("objectValue", entry.get("value"))
-        for key, entry in json.load(sys.stdin).items()
-        if key.startswith(prefix)
-    }
+    resolved = from_pulumi_config(json.load(sys.stdin))
+    config = {key.removeprefix(prefix): value for key, value in resolved.items() if key.startswith(prefix)}
     project = yaml.safe_load(Path("Pulumi.yaml").read_text())["name"]
     try:
         settings = StackSettings.parse(config, stack, project, f"stack {stack}")

@@ -178,7 +178,9 @@ class Fleet:
         def open_one(name: str) -> StackRun:
             _, index, _ = parse_shard_stack(name)
             users = [user for user in self.users if shard_of(user.id, count) == index]
-            digest = program_digest(self.root, self.config_text, users, self.settings.secret_sources)
+            # The settings as read too: values from ESC environments are not in the file's text.
+            config = self.config_text + repr(self.settings)
+            digest = program_digest(self.root, config, users, self.settings.secret_sources)
             if name not in ours and name not in listed:
                 return StackRun(name, None, users, digest, {})
             workspace_type = ListedStackWorkspace if count > 1 and name in listed else auto.LocalWorkspace
