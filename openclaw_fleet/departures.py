@@ -115,8 +115,8 @@ def previous_outputs() -> StackOutputs:
 
     In a preview that ``fleet`` runs, the outputs ``fleet`` has just read the same way come from
     the JSON file ``OPENCLAW_FLEET_PREVIOUS_OUTPUTS`` names (stack name → outputs): one Pulumi
-    CLI run less per shard (0.1–0.2 CPU-s, and about 0.5 s before the first resource registers). A
-    preview holds no lock either way. An update always reads them itself, under its lock.
+    CLI run less per shard. A preview holds no lock either way. An update always reads them
+    itself, under its lock.
     """
     handed = os.environ.get(PREVIOUS_OUTPUTS_ENV)
     outputs = None

@@ -191,8 +191,7 @@ class ListedStackWorkspace(auto.LocalWorkspace):
     """A LocalWorkspace for a shard stack that ``pulumi stack ls`` has just listed: selecting it
     runs nothing. Every command the fleet runs names its stack (``--stack``), so the workspace's
     current stack does not matter to it, while ``pulumi stack select`` is one more CLI run per
-    shard (about 0.3 s of CPU; 6 s for the 20 shards of 1,000 users) and left the last shard
-    selected for plain ``pulumi`` commands. The base stack is selected as before."""
+    shard and left the last shard selected for plain ``pulumi`` commands."""
 
     def select_stack(self, stack_name: str) -> None:
         return None

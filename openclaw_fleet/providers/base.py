@@ -222,13 +222,9 @@ def serialized_provider(provider: FleetProvider) -> str:
     object its module holds as ``PROVIDER`` (``c<module>\\nPROVIDER\\n``), 60–70 characters.
 
     The SDK's provider server unpickles it with ``dill.loads`` and configures the object it gets
-    (``get_provider`` in ``pulumi/dynamic/__main__.py``, 3.259.0). ``pulumi.dynamic.Resource``
-    instead pickles the whole object with the SDK's ``serialize_provider``: about 100 characters,
-    twice per resource in the checkpoint (inputs and outputs), and made again for every resource.
-    That function also wraps ``pickle._Pickler._batch_setitems`` and ``save_dict`` in one more
-    sorting layer at each call and restores only ``pickle.Pickler``, so after about 500 resources
-    the next pickled dict overflowed the stack (``RecursionError``; pulumi/pulumi#17803, closed as
-    not reproduced; up to 3.259.0 at least). It is not called here at all.
+    (``get_provider`` in ``pulumi/dynamic/__main__.py``). The SDK's own ``serialize_provider``,
+    which pickles the whole object, is not called: it overflows the stack after about 500
+    resources (pulumi/pulumi#17803; ``sdk_workarounds.py``, "registered_without_pickled_provider").
 
     Raises ``pickle.PicklingError`` when ``provider`` is not its module's ``PROVIDER``.
     State written before holds the pickled object; it still unpickles (same classes).
