@@ -24,9 +24,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openclaw_fleet.errors import RosterError
-from openclaw_fleet.roster.model import User
+
+if TYPE_CHECKING:  # settings (read by set-up and the providers) needs no roster model
+    from openclaw_fleet.roster.model import User
 
 SETTING = "secretSources"
 SOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pulumi
 import yaml
 
 from openclaw_fleet.errors import SettingsError
@@ -42,7 +41,9 @@ from openclaw_fleet.providers.fly.client import DEFAULT_API_URL as DEFAULT_FLY_A
 from openclaw_fleet.secret_sources import SETTING as SOURCES_SETTING
 from openclaw_fleet.secret_sources import SecretSource, parse_sources
 
-if TYPE_CHECKING:  # the providers import this module; they need no roster model (about 60 ms of import)
+if TYPE_CHECKING:  # set-up and the providers read settings: no roster model, no SDK (0.3 s of imports)
+    import pulumi
+
     from openclaw_fleet.roster import User
 
 NAMESPACE = "openclaw-fleet"
@@ -177,6 +178,8 @@ class StackSettings:
     def load(cls) -> StackSettings:
         """Inside a Pulumi program: the running stack's settings. Raises pulumi.RunError naming the
         key on a bad or missing value (``registry`` is required there: the image is pushed to it)."""
+        import pulumi
+
         config = pulumi.Config(NAMESPACE)
         raw: dict[str, object] = {key: config.get(key) for key in (*TEXTS, *NUMBERS)}
         where = f"Pulumi.{pulumi.get_stack()}.yaml"
@@ -260,6 +263,8 @@ def provider_key_values(user: User, sources: dict[str, SecretSource]) -> dict[st
     pulumi.RunError naming the user, the key and the source (never a value) when a source has no
     value.
     """
+    import pulumi
+
     config = pulumi.Config(NAMESPACE)
     values = {}
     for name, source_name in user.provider_keys.items():
