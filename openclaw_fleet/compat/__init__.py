@@ -4,9 +4,10 @@ Nothing here is used by a stack this version made. Each piece, and when it can g
 
 - ``former_paths.py``: module paths of providers that moved. The SDK unpickles a dynamic
   provider by its module path from a resource's stored ``__provider`` (``pulumi/dynamic/dynamic.py``:
-  ``serialize_provider``). Remove a path when no supported stack holds a resource stored with it:
-  after every stack made before the move (``components/``, 2026-09; ``providers/fly/machine_ready``
-  and ``ip_assignment``, 2026-12) has had one ``up`` with this version (which drops the pickle).
+  ``serialize_provider``). Remove a path when no supported stack holds a resource stored with it
+  (``components/``: made before 2026-09; ``providers/fly/machine_ready`` and ``ip_assignment``:
+  made before 2026-10). A plain ``up`` rewrites a resource's stored provider only when the
+  resource changes, so that means such stacks destroyed, or every resource of them updated.
 - ``machine_ready.py``, ``ip_assignment.py``: providers of resources the program no longer
   declares (the machine waits itself; the app holds its addresses). The first ``up`` deletes
   those entries, changing nothing on Fly. Remove after every Fly stack made before 2026-10 has had one ``up``.
