@@ -52,8 +52,9 @@ def departed_record(
     record = {uid: left.model_dump(exclude_unset=True) for uid, left in previous_departed.items() if uid not in current}
     for uid, user in previous_users.items():
         if uid not in current and user.deprovision in ("retain", "snapshot"):
-            left = row(DepartedRow, policy=user.deprovision, name=user.name, volume_id=user.volume_id, left_on=today)
-            record[uid] = left
+            record[uid] = row(
+                DepartedRow, policy=user.deprovision, name=user.name, volume_id=user.volume_id, left_on=today
+            )
     return record
 
 

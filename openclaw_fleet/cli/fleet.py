@@ -156,7 +156,8 @@ class Fleet:
             # when it is created; every shard's copy must carry them to read the same secrets.
             base_options = auto.LocalWorkspaceOptions(secrets_provider=secrets)
             auto.create_or_select_stack(settings.stack, work_dir=str(self.root), opts=base_options)
-            self.settings, self.config_text = StackSettings.read(self.root, settings.stack)
+            # Only the text changes (the salt); the settings stand, so an ESC stack is not resolved twice.
+            self.config_text = (self.root / f"Pulumi.{settings.stack}.yaml").read_text()
             header = f"# Written by `fleet` from Pulumi.{settings.stack}.yaml at every run; edit that file.\n"
             for name in names:
                 (self.root / f"Pulumi.{name}.yaml").write_text(header + self.config_text)
