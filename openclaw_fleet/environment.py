@@ -9,6 +9,7 @@ services' meaning.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 
@@ -23,6 +24,12 @@ ALLOWED_HOSTS = "OPENCLAW_FLEET_ALLOWED_HOSTS"
 """Comma-separated hosts a credential may go to in CI besides Fly's own (``credential_hosts.py``)."""
 SDK_DEBUG = "OPENCLAW_FLEET_SDK_DEBUG"
 """``1``: keep the SDK's per-resource debug messages (``sdk_workarounds.py``)."""
+KEY_SECRETS = "OPENCLAW_FLEET_KEY_SECRETS"
+"""JSON object of the CI's secrets (GitHub's ``toJSON(secrets)``): only the ``ENV_SOURCE_PREFIX`` ones are kept."""
+ENV_SOURCE_PREFIX = "OPENCLAW_KEY_"
+"""The only environment variables a secret source may read (``secret_sources.py``)."""
+LOCAL_STATE = "OPENCLAW_FLEET_LOCAL_STATE"
+"""``1``: let a stack other than ``dev`` keep its state in a local ``./.state`` (``state_refusal``)."""
 WHOLE_OUTPUTS = "OPENCLAW_FLEET_WHOLE_OUTPUTS"
 """``1``: store resources' outputs whole, for going back to a version before 2026-10 (``compat/``)."""
 
@@ -45,3 +52,39 @@ def flag(name: str) -> bool:
 def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether this runs in CI: ``CI`` is ``true``, ``1`` or ``yes``, as GitHub Actions and GitLab CI set it."""
     return environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def state_refusal(stack: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why ``stack`` may not run with the backend ``environ`` names, or None. With no
+    ``PULUMI_BACKEND_URL``: refused in CI (an unset secret, not a wish for fresh state), and
+    outside CI for any stack but ``dev`` unless ``OPENCLAW_FLEET_LOCAL_STATE=1`` (production state
+    on one machine is lost with it). ``bin/fleet`` applies the same rule before it defaults to ./.state."""
+    if environ.get("PULUMI_BACKEND_URL"):
+        return None
+    if in_ci(environ):
+        return (
+            f"CI={environ.get('CI')} and PULUMI_BACKEND_URL is not set (or empty): set the fleet's backend "
+            "(s3://…, postgres://…, https://api.pulumi.com) as a CI secret"
+        )
+    if stack != "dev" and environ.get(LOCAL_STATE) != "1":
+        return (
+            f"stack {stack} has no backend (PULUMI_BACKEND_URL is not set): only the dev stack keeps its state "
+            f"locally by default; set the team's backend, or {LOCAL_STATE}=1 to keep this stack's state on this "
+            "machine alone"
+        )
+    return None
+
+
+def take_key_sources(environ: dict[str, str] = os.environ) -> list[str]:
+    """Move the ``ENV_SOURCE_PREFIX`` entries of ``KEY_SECRETS`` (a JSON object) into ``environ``
+    and remove ``KEY_SECRETS`` from it, so that the Pulumi processes get those and no other
+    secret of the CI; return the names taken. A GitHub workflow cannot list secrets by prefix, so
+    it hands this over whole, to this code of the default branch. Not JSON: nothing is taken."""
+    raw = environ.pop(KEY_SECRETS, None)
+    try:
+        secrets = json.loads(raw) if raw else {}
+    except ValueError:
+        return []
+    taken = [name for name, value in secrets.items() if name.startswith(ENV_SOURCE_PREFIX) and isinstance(value, str)]
+    environ.update({name: secrets[name] for name in taken})
+    return sorted(taken)

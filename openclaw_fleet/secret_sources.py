@@ -7,15 +7,18 @@ declares what each name reads and who may name it::
       team-anthropic:
         config: teamAnthropicKey      # the stack's config secret openclaw-fleet:teamAnthropicKey
       ada-openai:
-        env: ADA_OPENAI_KEY           # an environment variable of the process running Pulumi
+        env: OPENCLAW_KEY_ADA_OPENAI  # an environment variable of the process running Pulumi
         users: [user_2abc123def456]   # only these users may name it
 
 Why: the roster is edited through pull requests by many people, while the process that runs
 Pulumi holds the fleet's own credentials (the Fly token, the state passphrase, the backend's and
 the CI's tokens). A roster that could name any variable or config key could send those, or another
 user's key, to its author's gateway, and a reviewer would see only a key's name. So the stack
-declares what may be read, and even the stack cannot declare a credential of the fleet or its CI
-(``CREDENTIAL_ENV_PREFIXES``, ``CREDENTIAL_CONFIG``), since a pull request may change the stack file too.
+declares what may be read, and even the stack may read only what is set aside for gateways, since
+a pull request may change the stack file too: environment variables whose names start with
+``ENV_SOURCE_PREFIX`` (an allow-list: a deny-list of credential names always misses one, such as
+``NPM_TOKEN`` or ``DATABASE_URL``), and config keys other than the fleet's own settings
+(``CREDENTIAL_CONFIG``). The CI templates pass on exactly the variables with that prefix.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from openclaw_fleet.environment import ENV_SOURCE_PREFIX
 from openclaw_fleet.errors import RosterError
 
 if TYPE_CHECKING:  # settings (read by set-up and the providers) needs no roster model
@@ -36,14 +40,6 @@ SOURCE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 
-# Environment variables that hold the credentials of the fleet, its state or its CI: never a
-# provider key. Prefixes (Fly's and Pulumi's, GitHub Actions' and GitLab CI's predefined variables,
-# cloud SDKs' default credentials), then words that mark a passphrase or key file.
-CREDENTIAL_ENV_PREFIXES = (
-    "PULUMI_", "FLY_", "GITHUB_", "GH_", "ACTIONS_", "RUNNER_", "CI_", "GITLAB_", "OPENCLAW_FLEET_",
-    "AWS_", "AZURE_", "ARM_", "GOOGLE_", "GCP_", "CLOUDSDK_", "DOCKER_", "SSH_", "VAULT_",
-)  # fmt: skip
-CREDENTIAL_ENV_WORDS = ("PASSPHRASE", "PASSWORD", "PRIVATE_KEY")
 # Config keys of the fleet's own settings: a secret among them (the Fly token, a registry's
 # password) belongs to the fleet, and the rest are not provider keys.
 CREDENTIAL_CONFIG = frozenset(
@@ -64,18 +60,12 @@ class SecretSource:
         return self.users is None or user_id in self.users
 
 
-def is_credential_env(name: str) -> bool:
-    """Whether environment variable ``name`` is one of the fleet's or its CI's credentials."""
-    upper = name.upper()
-    return upper.startswith(CREDENTIAL_ENV_PREFIXES) or any(word in upper for word in CREDENTIAL_ENV_WORDS)
-
-
 def parse_sources(raw: object, where: str) -> dict[str, SecretSource]:
     """The declared sources from the stack setting's value (a mapping, or None when unset).
 
     ``where`` names the stack file in messages. Raises ValueError naming the file and the
     setting's path (``openclaw-fleet:secretSources.<name>.env``), never a value: for a malformed
-    declaration, and for a credential of the fleet or its CI."""
+    declaration, an env source outside ``ENV_SOURCE_PREFIX`` and a config key of the fleet's own."""
     if raw is None:
         return {}
     prefix = f"{where}: openclaw-fleet:{SETTING}"
@@ -93,10 +83,10 @@ def parse_sources(raw: object, where: str) -> dict[str, SecretSource]:
         key = body[kind]
         if not isinstance(key, str) or not (_CONFIG_KEY if kind == "config" else _ENV_NAME).match(key):
             raise ValueError(f"{at}.{kind}: must be a {'config key' if kind == 'config' else 'variable name'}")
-        if kind == "env" and is_credential_env(key):
+        if kind == "env" and not key.startswith(ENV_SOURCE_PREFIX):
             raise ValueError(
-                f"{at}.env: names a credential of the fleet or its CI (Fly, Pulumi, CI, cloud or "
-                "passphrase variables), which no gateway may be given"
+                f"{at}.env: must name a variable starting with {ENV_SOURCE_PREFIX}: only those are set aside for "
+                "gateways, so no stack file can hand a gateway a credential of the fleet or its CI"
             )
         if kind == "config" and key in CREDENTIAL_CONFIG:
             raise ValueError(f"{at}.config: names one of the fleet's own settings, which no gateway may be given")
@@ -127,8 +117,11 @@ def check_references(users: Iterable[User], sources: dict[str, SecretSource], ro
 def sources_of(user: User, sources: dict[str, SecretSource]) -> dict[str, str]:
     """Provider key name → where its value comes from, in words a reviewer reads
     (``team-anthropic (config teamAnthropicKey)``); the value never."""
-    described = {}
-    for env_name, source_name in sorted(user.provider_keys.items()):
-        source = sources.get(source_name)
-        described[env_name] = f"{source_name} ({source.kind} {source.key})" if source else source_name
-    return described
+    return {name: describe_source(source, sources) for name, source in sorted(user.provider_keys.items())}
+
+
+def describe_source(name: str, sources: dict[str, SecretSource]) -> str:
+    """A source by name with what it reads (``team-anthropic (config teamAnthropicKey)``), or the
+    name alone when ``sources`` does not declare it."""
+    source = sources.get(name)
+    return f"{name} ({source.kind} {source.key})" if source else name

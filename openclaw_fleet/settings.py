@@ -202,16 +202,40 @@ class StackSettings:
         try:
             project = yaml.safe_load((root / "Pulumi.yaml").read_text())["name"]
             text = path.read_text()
-            # Every scalar as text, as ``pulumi.Config`` gives it to the program (``off`` stays ``off``).
-            document = yaml.load(text, Loader=yaml.BaseLoader) or {}
-            config = document.get("config") or {}
-        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
             raise SettingsError(f"{path}: cannot read the stack's settings: {error}") from None
-        if document.get("environment"):
-            config = _resolved_by_pulumi(root, stack, path)
-        prefix = f"{NAMESPACE}:"
-        own = {key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)}
-        return cls.parse(own, stack, project, str(path)), text
+        if _stack_document(text, str(path)).get("environment"):
+            own = _own(_resolved_by_pulumi(root, stack, path))
+            return cls.parse(own, stack, project, str(path)), text
+        return cls.from_text(text, stack, project, str(path)), text
+
+    @classmethod
+    def from_text(cls, text: str, stack: str, project: str, where: str) -> StackSettings:
+        """The settings of a stack file's ``text`` as written (values an ESC ``environment:``
+        would import are not resolved): for a stack file read from git, as data. Raises
+        SettingsError naming ``where``."""
+        config = _stack_document(text, where).get("config") or {}
+        if not isinstance(config, dict):
+            raise SettingsError(f"{where}: `config` must be a mapping")
+        return cls.parse(_own(config), stack, project, where)
+
+
+def _stack_document(text: str, where: str) -> dict:
+    """A stack file's YAML with every scalar as text, as ``pulumi.Config`` gives it to the
+    program (``off`` stays ``off``). Raises SettingsError naming ``where``."""
+    try:
+        document = yaml.load(text, Loader=yaml.BaseLoader) or {}
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{where}: cannot read the stack's settings: {error}") from None
+    if not isinstance(document, dict):
+        raise SettingsError(f"{where}: a stack file must be a mapping")
+    return document
+
+
+def _own(config: Mapping[str, object]) -> dict[str, object]:
+    """The ``openclaw-fleet:`` keys of a stack's config, without the namespace."""
+    prefix = f"{NAMESPACE}:"
+    return {key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)}
 
 
 def from_pulumi_config(document: dict[str, dict]) -> dict[str, object]:

@@ -3,7 +3,8 @@
 preview | up | rollout | destroy | machines | status [--stack BASE]   the fleet over all its shards (cli/commands.py)
 adoptable --stack NAME                            what ``adopt: true`` would take over (stack config on stdin)
 shards --stack BASE                               the shard numbers as a JSON list, for a CI job matrix
-render --plan JSON --output MD                    the plan comment from a plan document (cli/review.py)
+render --plan JSON --output MD [--publish PR]     the plan comment from a plan document; published on GitHub
+intake --pull-request DIR                         take a pull request's roster and stack file as data
 gitlab-note FILE                                  post FILE as the merge request's plan note (cli/notes.py)
 """
 
@@ -13,12 +14,13 @@ import os
 import sys
 from pathlib import Path
 
-from openclaw_fleet.cli import adoptable
+from openclaw_fleet.cli import adoptable, intake
 from openclaw_fleet.cli.commands import run_command
 from openclaw_fleet.cli.fleet import default_stacks_at_once
+from openclaw_fleet.cli.github import publish
 from openclaw_fleet.cli.notes import post_note
 from openclaw_fleet.cli.report import render_comment
-from openclaw_fleet.environment import STACK
+from openclaw_fleet.environment import STACK, take_key_sources
 from openclaw_fleet.errors import FleetError, NoteFailed
 from openclaw_fleet.settings import StackSettings
 
@@ -44,6 +46,11 @@ for name, text in [
     sub.add_argument("--parallel", type=int, default=32, help="resource operations at once per stack (default 32)")
     if name in ("preview", "up", "rollout"):
         sub.add_argument("--changed", action="store_true", help="skip shards unchanged since their last update")
+        sub.add_argument(
+            "--create-stacks",
+            action="store_true",
+            help="in CI, create the stacks that do not exist yet (a first deploy); without it, a missing one is exit 2",
+        )
     sub.add_argument("--shard", type=int, help="run only this shard (1..shards), e.g. one per CI job")
     sub.add_argument(
         "--of", type=int, help="with --shard: how many shard jobs the CI runs; refused unless it is the stack's shards"
@@ -75,17 +82,31 @@ render_parser = commands.add_parser(
     "render",
     help="write the plan comment from a plan document (preview --format json), as the default branch's code renders it",
 )
-render_parser.add_argument("--plan", required=True, help="the plan document; missing or unreadable: a failed plan")
+render_parser.add_argument("--plan", default="", help="the plan document; missing or unreadable: a failed plan")
 render_parser.add_argument("--output", required=True, help="the comment's Markdown file")
 render_parser.add_argument("--stack", default=os.environ.get(STACK, "dev"), help="the base stack")
 render_parser.add_argument("--conclusion", default="success", help="how the plan job ended (success, failure, …)")
 render_parser.add_argument("--commit", help="the commit the plan is of")
 render_parser.add_argument("--run-url", help="the plan job's run")
+render_parser.add_argument(
+    "--trust", help="the changes of trust `fleet intake` wrote (the plan document's are ignored)"
+)
+render_parser.add_argument("--waiting", metavar="REASON", help="the plan waits for approval: say why, and nothing else")
+render_parser.add_argument(
+    "--publish", type=int, metavar="PR", help="then publish it on this pull request (a check run and the one comment)"
+)
+intake_parser = commands.add_parser("intake", help="take a pull request's roster and stack file as data")
+intake_parser.add_argument("--pull-request", required=True, help="a checkout of the pull request's merge commit")
+intake_parser.add_argument("--stack", default=os.environ.get(STACK, "dev"), help="the base stack")
+intake_parser.add_argument("--take", action="store_true", help="write a data change's stack file and roster here")
+intake_parser.add_argument("--trust", help="write the changes of trust (JSON) to this file")
+intake_parser.add_argument("--github-output", help="append kind=data|code to this file ($GITHUB_OUTPUT)")
 note_parser = commands.add_parser("gitlab-note", help="post the plan as the merge request's one plan note")
 note_parser.add_argument("file", help="the plan comment (preview --format markdown)")
 adoptable_parser = commands.add_parser("adoptable", help="list what adopt: true would take over, per roster user")
 adoptable_parser.add_argument("--stack", required=True, help="the stack whose config comes on stdin")
 args = parser.parse_args()
+take_key_sources()  # before any Pulumi process starts: the CI's key sources, and none of its other secrets
 if args.command == "adoptable":
     adoptable.main(args.stack)
 elif args.command == "shards":
@@ -95,7 +116,15 @@ elif args.command == "shards":
         sys.exit(f"fleet: {error}")
     print(json.dumps(list(range(1, count + 1))))
 elif args.command == "render":
-    render_comment(args)
+    review = render_comment(args)
+    if args.publish:
+        try:
+            done = publish(Path(args.output).read_text(), review.status, args.publish, args.commit or "")
+        except NoteFailed as error:
+            sys.exit(f"fleet: {error}")
+        print(f"fleet: plan {done}", file=sys.stderr)
+elif args.command == "intake":
+    sys.exit(intake.main(args))
 elif args.command == "gitlab-note":
     try:
         print(f"fleet: plan note {post_note(Path(args.file))}", file=sys.stderr)

@@ -24,7 +24,7 @@ from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cli.schedule import preview_then_up
 from openclaw_fleet.cli.stacks import StackRun, last_error_line, without_passwords
 from openclaw_fleet.departures import inherited
-from openclaw_fleet.environment import FLY_API_TOKEN
+from openclaw_fleet.environment import FLY_API_TOKEN, in_ci, state_refusal
 from openclaw_fleet.errors import CannotRun, FleetError
 from openclaw_fleet.providers.docker.client import docker_client
 from openclaw_fleet.providers.fly.client import FlyClient
@@ -46,6 +46,9 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         return 2
 
     try:
+        refusal = state_refusal(base)
+        if refusal:
+            raise CannotRun(refusal)
         settings, config_text = StackSettings.read(root, base)
         if options.of is not None and options.of != settings.shards:
             raise CannotRun(
@@ -53,7 +56,10 @@ def run_command(command: str, root: Path, base: str, options) -> int:
                 "`parallel` (GitLab) or matrix to the stack's shards, or some shards are never updated"
             )
         fleet = Fleet(root, settings, config_text, options.stacks_at_once, options.parallel, out)
-        everyone = fleet.open(show_secrets=command == "machines", only=options.shard)  # machines: rows carry tokens
+        # In CI a stack that is not there is a mistake (a renamed project, another backend), not a new
+        # fleet: every user would plan as added. Only --create-stacks creates one there.
+        create = not in_ci() or getattr(options, "create_stacks", False)
+        everyone = fleet.open(show_secrets=command == "machines", only=options.shard, create=create)
     except FileNotFoundError as error:  # auto.PulumiCommand() runs `pulumi version`
         return cannot_run(f"the Pulumi CLI cannot be run ({error.strerror}: {error.filename}); bin/fleet sets it up")
     except auto.CommandError as error:  # a backend not reached, a passphrase that does not decrypt

@@ -3,14 +3,16 @@
 Every text that a roster or an engine message can carry is escaped for CommonMark and HTML
 (``escape``): a name cannot end a table, open an HTML comment that hides the rows below it, make
 a link or an image, or mention a person or team. The comment opens with the plan's status (ready,
-refused by the guard, failed), the commit, the CI run and the time, so an old comment never looks
-current, and fits GitHub's 65,536 characters (``COMMENT_LIMIT``): past that, rows are cut and the
+refused by the guard, failed, waiting for approval), the commit, the CI run and the time, so an
+old comment never looks current, then the Trust section (``trust.py``); it fits GitHub's 65,536
+characters (``COMMENT_LIMIT``) whatever part is long: past that, rows and messages are cut and the
 whole plan is in the job's artifact. ``review_from_json`` reads a JSON plan back as untrusted data.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict
 
@@ -53,56 +55,100 @@ def code(text: str) -> str:
     return "`" + " ".join(str(text).replace("`", "").split())[:200] + "`"
 
 
-def _status(review: Review) -> tuple[str, list[str]]:
+_STATUS = {"failed": "❌ failed", "refused": "⛔ refused", "waiting": "⏳ waits for approval", "ready": "✅ ready"}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RUN_URL = re.compile(r"^https://[A-Za-z0-9._~:/?#@!$&'*+,;=%-]+$")
+MOST_MESSAGES = 20  # stack errors, changes outside gateways and trust sentences listed per part
+_TRUST_HEADINGS = {
+    "sources": "Secret sources",
+    "keys": "Who gets which key",
+    "settings": "Image, OpenClaw version, hosts and names",
+    "code": "Code and CI files (they run only after a maintainer approves)",
+    "notes": "Not compared",
+}
+
+
+def _status(review: Review) -> list[str]:
     if review.failure:
-        return "❌ failed", [f"**The plan failed or is incomplete: {escape(review.failure)}**"]
+        return [f"**The plan failed or is incomplete: {escape(review.failure)}**"]
     if review.refusal:
-        reason = review.refusal.removeprefix("refused: ")
-        return "⛔ refused", [f"**Refused by the mass-deletion guard: {escape(reason)}**"]
-    return "✅ ready", []
+        return [f"**Refused by the mass-deletion guard: {escape(review.refusal.removeprefix('refused: '))}**"]
+    if review.waiting:
+        return [f"**No plan yet: {escape(review.waiting)}**"]
+    return []
+
+
+def _listed(items: list[str], most: int) -> list[str]:
+    """At most ``most`` items as escaped bullets, then how many more there are."""
+    lines = [f"- {escape(item)}" for item in items[:most]]
+    return lines + ([f"- … and {len(items) - most} more"] if len(items) > most else [])
+
+
+def _trust(review: Review, most: int) -> list[str]:
+    """The Trust section: every change of trust by kind, or that there is none."""
+    trust = review.trust
+    if trust is None:
+        return []
+    lines = ["", "#### Trust", ""]
+    if not trust.changes():
+        lines.append("No change of trust: no secret source, key source, image, OpenClaw version, host or code changes.")
+    for section in trust.SECTIONS:
+        items = getattr(trust, section)
+        if items:
+            lines += ["", f"**{_TRUST_HEADINGS[section]} ({len(items)})**", "", *_listed(items, most)]
+    return lines
 
 
 def markdown(review: Review, limit: int = 100, max_chars: int | None = COMMENT_LIMIT - 1_536) -> str:
     """The review as GitHub/GitLab-flavoured Markdown, starting with ``MARKER``: the status first
-    (failed, refused, ready) with commit, run and time; the counts and cost; changes outside
-    users' gateways; per group a table of at most ``limit`` users (then a count of the rest);
-    every resource change in a ``<details>`` block. When the text would pass ``max_chars``
-    (None: no bound), fewer rows are listed and the block is cut, saying so."""
-    text = _markdown(review, limit, details=True)
+    (failed, refused, waiting, ready) with commit, run and time; the Trust section; the counts
+    and cost; changes outside users' gateways; per group a table of at most ``limit`` users
+    (then a count of the rest); every resource change in a ``<details>`` block. When the text
+    would pass ``max_chars`` (None: no bound), fewer rows and messages are listed, then the text
+    is cut at a line, saying so: whatever part is long, the result fits."""
+    text = _markdown(review, limit, MOST_MESSAGES * 5, details=True)
     while max_chars is not None and len(text) > max_chars and limit > 0:
         limit //= 2
-        text = _markdown(review, limit, details=False, cut=True)
+        text = _markdown(review, limit, MOST_MESSAGES, details=False, cut=True)
+    if max_chars is not None and len(text) > max_chars:
+        note = "\n\n**The comment is cut here: the whole plan is in the job's artifact.**\n"
+        text = text[: text.rfind("\n", 0, max_chars - len(note)) + 1].rstrip("\n") + note
     return text
 
 
-def _markdown(review: Review, limit: int, details: bool, cut: bool = False) -> str:
+def _markdown(review: Review, limit: int, most: int, details: bool, cut: bool = False) -> str:
     counts = review.counts()
-    status, problems = _status(review)
     shards = f" ({review.stacks} stack(s))" if review.stacks else ""
-    lines = [MARKER, f"### openclaw-fleet plan {status}: stack {code(review.stack)}{shards}", ""]
+    lines = [MARKER, f"### openclaw-fleet plan {_STATUS[review.status]}: stack {code(review.stack)}{shards}", ""]
+    problems = _status(review)
     lines += problems + ([""] if problems else [])
     where = [f"commit {code(review.commit[:12])}"] if review.commit else []
-    where += [f"[CI run]({review.run_url})"] if review.run_url and review.run_url.startswith("https://") else []
-    where += [escape(review.time)] if review.time else []
+    where += [f"[CI run]({review.run_url})"] if review.run_url and _RUN_URL.match(review.run_url) else []
+    where += [escape(review.time, 40)] if review.time else []
     if where:
         lines += [" · ".join(where), ""]
-    if not review.stacks:  # failed before any stack was previewed: nothing to count
+    lines += _trust(review, most)
+    if not review.stacks:  # failed or waiting before any stack was previewed: nothing to count
         return "\n".join(lines).rstrip("\n") + "\n"
     counted = [f"**{count}** {group}" for group, count in counts.items()] + [f"{review.unchanged} unchanged"]
-    lines.append(" · ".join(counted))
-    if review.cost_before is not None:
+    lines += ([""] if lines[-1] else []) + [" · ".join(counted)]
+    if review.cost_before is not None and review.cost_after is not None:
         delta = review.cost_after - review.cost_before
+        dated = f"prices of {review.prices_date} " if review.prices_date and _DATE.match(review.prices_date) else ""
         lines += [
             "",
             f"Estimated Fly cost per month, whole fleet: {_money(review.cost_before)} → {_money(review.cost_after)} "
-            f"({'+' if delta >= 0 else '−'}${abs(delta):,.2f}); prices of {review.prices_date} from "
-            f"{escape(review.prices_source or '')}, cheapest regions.",
+            f"({'+' if delta >= 0 else '−'}${abs(delta):,.2f}); {dated}from {escape(review.prices_source or '', 200)}, "
+            "cheapest regions.",
         ]
-    for message in review.stack_errors:
+    for message in review.stack_errors[:most]:
         lines += ["", f"**Stack error:** {escape(message)}"]
+    if len(review.stack_errors) > most:
+        lines += ["", f"**… and {len(review.stack_errors) - most} more stack errors** (in the job's log)"]
     if review.others:
         lines += ["", "#### Outside users' gateways", ""]
-        lines += [f"- {escape(', '.join(ops))} {escape(what)}" for what, ops in sorted(review.others.items())]
+        others = [f"{', '.join(ops)} {what}" for what, ops in sorted(review.others.items())]
+        lines += _listed(others, most)
     if cut:
         lines += ["", "**This comment lists fewer users than change: the whole plan is in the job's artifact.**"]
     priced = review.cost_before is not None
@@ -114,9 +160,9 @@ def _markdown(review: Review, limit: int, details: bool, cut: bool = False) -> s
         lines += ["| user | what changes | $/month |" if priced else "| user | what changes |"]
         lines += ["| --- | --- | --- |" if priced else "| --- | --- |"]
         for change in entries[:limit]:
-            what = [escape(text) for text in change.fields + change.security]
-            what += [f"**{escape(text)}**" for text in change.bold]
-            what += [f"FAILED: {escape(text)}" for text in change.errors]
+            what = [escape(text) for text in (change.fields + change.security)[:most]]
+            what += [f"**{escape(text)}**" for text in change.bold[:most]]
+            what += [f"FAILED: {escape(text)}" for text in change.errors[:1]]
             row = f"| {code(change.user_id)} {escape(change.name)} | {'; '.join(what) or '–'} |"
             if priced:
                 row += f" {_money(change.cost_before)} → {_money(change.cost_after)} |"
@@ -132,10 +178,11 @@ def _markdown(review: Review, limit: int, details: bool, cut: bool = False) -> s
 
 
 def review_from_json(text: str) -> Review:
-    """A review from ``as_json``'s document, read as untrusted data (a pull request's own job
-    wrote it): only known fields, every text as a string, so that the comment rendered from it
-    by the default branch's code is escaped like any other. Raises ValueError on a document that
-    is not one."""
+    """A review from ``as_json``'s document, read as untrusted data (a job that ran a pull
+    request's data or code wrote it): only known fields, every text as a string, numbers finite,
+    dates as dates, so that the comment rendered from it by the default branch's code is escaped
+    like any other. Its ``trust`` is dropped: the trusted caller computes its own. Raises
+    ValueError on a document that is not one (nesting too deep, a number too large included)."""
     try:
         document = json.loads(text)
         users = [
@@ -149,22 +196,23 @@ def review_from_json(text: str) -> Review:
             for row in document.get("users") or []
         ]
         cost = document.get("cost") or {}
+        date = cost.get("prices_date")
         return Review(
             stack=str(document["stack"]),
-            stacks=int(document.get("stacks") or 0),
+            stacks=_count(document.get("stacks")),
             changes=users,
-            unchanged=int(document.get("unchanged") or 0),
+            unchanged=_count(document.get("unchanged")),
             cost_before=_number(cost.get("before")),
             cost_after=_number(cost.get("after")),
             currency=cost.get("currency") and str(cost["currency"]),
-            prices_date=cost.get("prices_date") and str(cost["prices_date"]),
+            prices_date=date if isinstance(date, str) and _DATE.match(date) else None,
             prices_source=cost.get("prices_source") and str(cost["prices_source"]),
             stack_errors=[str(message) for message in document.get("stack_errors") or []],
             others={str(what): [str(op) for op in ops] for what, ops in (document.get("others") or {}).items()},
             refusal=document.get("refusal") and str(document["refusal"]),
             failure=document.get("failure") and str(document["failure"]),
         )
-    except (KeyError, TypeError, AttributeError, ValueError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError, OverflowError) as error:
         raise ValueError(f"not a plan document: {type(error).__name__}") from None
 
 
@@ -172,13 +220,23 @@ _LISTS = ("fields", "bold", "errors", "security", "resources")
 
 
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A finite number (int or float, not bool) as a float, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _count(value: object) -> int:
+    """A count from untrusted data: a whole number from 0 to a billion, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**9 else 0
 
 
 def as_json(review: Review) -> str:
     """The review as JSON: ``schema`` (``SCHEMA_VERSION``), ``stack``, ``stacks``, ``counts``,
-    ``unchanged``, ``cost``, ``stack_errors``, ``status`` (ready, refused, failed) with ``refusal``
-    and ``failure``, ``commit``, ``run_url``, ``time``, ``others`` and ``users``."""
+    ``unchanged``, ``cost``, ``stack_errors``, ``status`` (ready, refused, failed, waiting) with
+    ``refusal``, ``failure`` and ``waiting``, ``trust`` (``Trust.as_document``, or null),
+    ``commit``, ``run_url``, ``time``, ``others`` and ``users``."""
     document = {
         "schema": SCHEMA_VERSION,
         "stack": review.stack,
@@ -195,9 +253,11 @@ def as_json(review: Review) -> str:
             "prices_source": review.prices_source,
         },
         "stack_errors": review.stack_errors,
-        "status": "failed" if review.failure else "refused" if review.refusal else "ready",
+        "status": review.status,
         "refusal": review.refusal,
         "failure": review.failure,
+        "waiting": review.waiting,
+        "trust": review.trust.as_document() if review.trust else None,
         "commit": review.commit,
         "run_url": review.run_url,
         "time": review.time,

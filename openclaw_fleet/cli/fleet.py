@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from openclaw_fleet.cli.guard import refusal
+from openclaw_fleet.cli.guard import few, refusal
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.recovery import clear_killed_run, clear_stale_lock, repair_backend_files
@@ -129,7 +129,7 @@ class Fleet:
         with ThreadPoolExecutor(max_workers=self.stacks_at_once) as pool:
             return list(pool.map(function, items))
 
-    def open(self, show_secrets: bool = False, only: int | None = None) -> list[StackRun]:
+    def open(self, show_secrets: bool = False, only: int | None = None, create: bool = True) -> list[StackRun]:
         """Create or select every shard's stack, copy the base stack's settings to each, clear
         what killed runs left, read each stack's previous outputs (secrets in plain text only if
         ``show_secrets``). Raises CannotRun when a former shard count still holds users, and
@@ -138,7 +138,8 @@ class Fleet:
 
         With ``only`` (a shard number: ``--shard``, one CI job per shard), the other shards are
         only read: another job may be updating one of them right now, so none is created (a
-        shard with no stack yet has no outputs: ``stack`` None), repaired or cleared here."""
+        shard with no stack yet has no outputs: ``stack`` None), repaired or cleared here. With
+        ``create`` False a stack that does not exist is CannotRun, naming it, before any is made."""
         settings = self.settings
         check_credential_host("dockerHost", settings.docker_host)
         check_credential_host("registry", settings.registry)
@@ -151,6 +152,18 @@ class Fleet:
             "passphrase" if {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & set(os.environ) else None
         )
         cli = auto.PulumiCommand()  # one for every workspace: each new one runs `pulumi version`
+        backend = os.environ.get("PULUMI_BACKEND_URL")
+        ours = [name for name in names if only is None or parse_shard_stack(name)[1] == only]
+        repaired = {name: repair_backend_files(name, settings.project, backend) for name in ours}
+        listing = auto.LocalWorkspace(str(self.root), pulumi_command=cli).list_stacks()
+        listed = {summary.name: summary for summary in listing}
+        missing = [name for name in ours + ([settings.stack] if count > 1 else []) if name not in listed]
+        if missing and not create:
+            raise CannotRun(
+                f"stack {few(missing, 3)} of project {settings.project} does not exist in this backend, and in CI the "
+                "fleet creates no stack unless told (--create-stacks): a renamed project or another backend would "
+                "plan every user as new"
+            )
         if count > 1:
             # The base stack's secrets settings (a passphrase salt, a KMS key) go into its file
             # when it is created; every shard's copy must carry them to read the same secrets.
@@ -161,12 +174,6 @@ class Fleet:
             header = f"# Written by `fleet` from Pulumi.{settings.stack}.yaml at every run; edit that file.\n"
             for name in names:
                 (self.root / f"Pulumi.{name}.yaml").write_text(header + self.config_text)
-
-        backend = os.environ.get("PULUMI_BACKEND_URL")
-        ours = [name for name in names if only is None or parse_shard_stack(name)[1] == only]
-        repaired = {name: repair_backend_files(name, settings.project, backend) for name in ours}
-        listing = auto.LocalWorkspace(str(self.root), pulumi_command=cli).list_stacks()
-        listed = {summary.name: summary for summary in listing}
         for summary in listed.values():
             base, _, former = parse_shard_stack(summary.name)
             if base == settings.stack and former != count and (summary.resource_count or 0) > 0:

@@ -33,28 +33,30 @@ def post_note(body_file: Path, environ: Mapping[str, str] = os.environ, timeout_
     api = environ["CI_API_V4_URL"].rstrip("/")
     notes = f"{api}/projects/{environ['CI_PROJECT_ID']}/merge_requests/{environ['CI_MERGE_REQUEST_IID']}/notes"
     with httpx.Client(headers={"PRIVATE-TOKEN": environ["GITLAB_API_TOKEN"]}, timeout=timeout_s) as gitlab:
-        me = _call(gitlab, "GET", f"{api}/user").json()["id"]
+        me = api_call(gitlab, "GET", f"{api}/user").json()["id"]
         ours, page = None, 1
         while ours is None and page:
-            answer = _call(gitlab, "GET", notes, params={"per_page": 100, "page": page, "sort": "asc"})
+            answer = api_call(gitlab, "GET", notes, params={"per_page": 100, "page": page, "sort": "asc"})
             ours = next(
                 (n for n in answer.json() if (n.get("author") or {}).get("id") == me and n["body"].startswith(MARKER)),
                 None,
             )
             page = int(answer.headers.get("x-next-page") or 0)
         if ours is not None:
-            _call(gitlab, "PUT", f"{notes}/{ours['id']}", json={"body": body})
+            api_call(gitlab, "PUT", f"{notes}/{ours['id']}", json={"body": body})
             return "updated"
-        _call(gitlab, "POST", notes, json={"body": body})
+        api_call(gitlab, "POST", notes, json={"body": body})
         return "created"
 
 
-def _call(gitlab: httpx.Client, method: str, url: str, **kwargs) -> httpx.Response:
+def api_call(client: httpx.Client, method: str, url: str, service: str = "GitLab", **kwargs) -> httpx.Response:
+    """``client.request`` of ``service``'s API; raises NoteFailed naming the method, the path and
+    the HTTP status, or that no answer came (never a header: they carry the token)."""
     path = httpx.URL(url).path
     try:
-        answer = gitlab.request(method, url, **kwargs)
+        answer = client.request(method, url, **kwargs)
     except httpx.HTTPError as error:
-        raise NoteFailed(f"GitLab {method} {path}: no answer ({type(error).__name__})") from None
+        raise NoteFailed(f"{service} {method} {path}: no answer ({type(error).__name__})") from None
     if answer.status_code >= 400:
-        raise NoteFailed(f"GitLab {method} {path}: {answer.status_code}")
+        raise NoteFailed(f"{service} {method} {path}: {answer.status_code}")
     return answer

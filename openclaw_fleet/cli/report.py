@@ -13,6 +13,7 @@ from openclaw_fleet.cli.guard import few
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.review import Review, build_review
 from openclaw_fleet.cli.stacks import StackRun
+from openclaw_fleet.cli.trust import Trust
 from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.settings import StackSettings
 
@@ -68,7 +69,9 @@ def review_of(settings: StackSettings, runs: list[StackRun], plan: RunReport, ev
     users = [user for run in runs for user in run.users]
     prices = FlyPrices.load() if settings.target == "fly" else None
     target, volume_gb = settings.target, settings.volume_size_gb
-    review = build_review(settings.stack, len(runs), previous, users, target, volume_gb, plan, prices)
+    review = build_review(
+        settings.stack, len(runs), previous, users, target, volume_gb, plan, prices, settings.secret_sources
+    )
     review.unchanged += sum(len(run.users) for run in everyone if run.name not in ran)
     return review
 
@@ -98,18 +101,30 @@ def write_document(review: Review, options, commit: str | None = None, run_url: 
             Path(f"{options.output}.full.md").write_text(whole)
 
 
-def render_comment(options) -> None:
+def render_comment(options) -> Review:
     """``fleet render``: the plan comment from the document a plan job wrote (``--plan``), read
-    as untrusted data, with the commit and run the trusted caller names. A missing or unreadable
-    document, or a job that did not succeed, is a failed plan, said at the top of the comment."""
-    try:
-        review = review_from_json(Path(options.plan).read_text())
-    except (OSError, ValueError) as error:
-        review = Review.failed(options.stack, f"the plan job wrote no readable plan ({error}); see its run")
-    if options.conclusion != "success" and not (review.failure or review.refusal):
-        review.failure = f"the plan job ended with {options.conclusion}; see its run"
+    as untrusted data, with the commit and run the trusted caller names, and the Trust section
+    the trusted caller computed (``--trust``, from ``fleet intake``), never the document's own.
+    A missing or unreadable document, or a job that did not succeed, is a failed plan, said at
+    the top; ``--waiting REASON`` writes the comment of a plan that waits for approval. Returns
+    the review written."""
+    if options.waiting:
+        review = Review.pending(options.stack, options.waiting)
+    else:
+        try:
+            review = review_from_json(Path(options.plan).read_text(errors="replace"))
+        except (OSError, ValueError) as error:
+            review = Review.failed(options.stack, f"the plan job wrote no readable plan ({error}); see its run")
+        if options.conclusion != "success" and not (review.failure or review.refusal):
+            review.failure = f"the plan job ended with {options.conclusion}; see its run"
+    if options.trust:
+        try:
+            review.trust = Trust.from_document(json.loads(Path(options.trust).read_text()))
+        except (OSError, ValueError, RecursionError) as error:
+            review.failure = review.failure or f"the changes of trust could not be read ({type(error).__name__})"
     options.format = "markdown"
     write_document(review, options, commit=options.commit, run_url=options.run_url)
+    return review
 
 
 def exit_status(runs: list[StackRun], *reports: RunReport) -> int:

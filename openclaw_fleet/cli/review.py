@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from openclaw_fleet.cli.plan import RunReport
+from openclaw_fleet.cli.trust import Trust
 from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.roster import User
+from openclaw_fleet.secret_sources import SecretSource, describe_source
 
 GROUPS = ("added", "changed", "replaced", "started", "stopped", "removed")
 _REPLACING_OPS = ("replace", "create-replacement", "delete-replaced")
@@ -62,6 +64,8 @@ class Review:
     others: dict[str, list[str]] = field(default_factory=dict)  # changes outside users' gateways
     refusal: str | None = None  # the guard's refusal
     failure: str | None = None  # why the plan failed or is incomplete
+    waiting: str | None = None  # why the plan waits for a maintainer's approval before it runs
+    trust: Trust | None = None  # the changes of trust, when the base to compare with is known
     commit: str | None = None
     run_url: str | None = None
     time: str | None = None
@@ -70,6 +74,16 @@ class Review:
     def failed(cls, stack: str, failure: str) -> Review:
         """The review of a plan that failed before any stack was previewed: the failure alone."""
         return cls(stack, 0, [], 0, None, None, None, None, None, [], failure=failure)
+
+    @classmethod
+    def pending(cls, stack: str, waiting: str) -> Review:
+        """The review of a plan that has not run yet: why it waits for approval."""
+        return cls(stack, 0, [], 0, None, None, None, None, None, [], waiting=waiting)
+
+    @property
+    def status(self) -> str:
+        """``failed``, ``refused``, ``waiting`` or ``ready``."""
+        return "failed" if self.failure else "refused" if self.refusal else "waiting" if self.waiting else "ready"
 
     def counts(self) -> dict[str, int]:
         return {group: sum(change.group == group for change in self.changes) for group in GROUPS}
@@ -81,8 +95,8 @@ def _user_cost(prices: FlyPrices | None, row: dict | None) -> float | None:
     return prices.monthly(row["size"], int(row["memory_mb"]), row["state"] == "running", int(row["volume_gb"] or 0))
 
 
-def _fields(before: dict, after: dict) -> list[str]:
-    """What changes between two roster rows, in words; provider keys by name."""
+def _fields(before: dict, after: dict, sources: dict[str, SecretSource]) -> list[str]:
+    """What changes between two roster rows, in words; provider keys by name and source."""
     words = []
     for key in ("state", "model", "region"):
         if before.get(key) and before.get(key) != after.get(key):
@@ -91,9 +105,9 @@ def _fields(before: dict, after: dict) -> list[str]:
         words.append(f"size {before['size']} {before['memory_mb']} MB → {after['size']} {after['memory_mb']} MB")
     old_keys, new_keys = set(before.get("provider_keys") or []), set(after["provider_keys"])
     if before.get("provider_keys") is not None:
-        sources = _keys(after)
+        keys = _keys(after)
         words += [
-            f"provider key {name} added" + (f" (source {sources[name]})" if sources.get(name) else "")
+            f"provider key {name} added" + (f" from {describe_source(keys[name], sources)}" if keys.get(name) else "")
             for name in sorted(new_keys - old_keys)
         ]
         words += [f"provider key {name} removed" for name in sorted(old_keys - new_keys)]
@@ -106,10 +120,13 @@ def _keys(row: dict) -> dict[str, str | None]:
     return dict(keys) if isinstance(keys, dict) else dict.fromkeys(keys)
 
 
-def _security(row: dict) -> list[str]:
-    """What a reviewer must see of a new user: key sources, WhatsApp owner, plain env, pairings,
-    adopt, restore, deprovision."""
-    words = [f"provider key {name} from {source or '?'}" for name, source in sorted(_keys(row).items())]
+def _security(row: dict, sources: dict[str, SecretSource]) -> list[str]:
+    """What a reviewer must see of a new user: where each key comes from, WhatsApp owner, plain
+    env, pairings, adopt, restore, deprovision."""
+    words = [
+        f"provider key {name} from {describe_source(source, sources) if source else '?'}"
+        for name, source in sorted(_keys(row).items())
+    ]
     words += [f"whatsappOwner {row['whatsapp_owner']}"] if row.get("whatsapp_owner") else []
     words += [f"env {name}={value}" for name, value in sorted((row.get("env") or {}).items())]
     words += [f"telegramPairings {', '.join(row['telegram_pairings'])}"] if row.get("telegram_pairings") else []
@@ -119,7 +136,7 @@ def _security(row: dict) -> list[str]:
     return words
 
 
-def _security_changes(before: dict, after: dict) -> list[str]:
+def _security_changes(before: dict, after: dict, sources: dict[str, SecretSource]) -> list[str]:
     """What changes between two rows in the fields ``_security`` shows; nothing for a row recorded
     before those fields were (its ``provider_keys`` a list of names), which would show every user."""
     if not isinstance(before.get("provider_keys"), dict):
@@ -128,7 +145,7 @@ def _security_changes(before: dict, after: dict) -> list[str]:
     old_keys, new_keys = _keys(before), _keys(after)
     for name in sorted(set(old_keys) & set(new_keys)):
         if old_keys[name] is not None and old_keys[name] != new_keys[name]:
-            words.append(f"provider key {name} source {old_keys[name]} → {new_keys[name]}")
+            words.append(f"provider key {name} source {old_keys[name]} → {describe_source(new_keys[name], sources)}")
     for key, label in (("whatsapp_owner", "whatsappOwner"), ("restore", "restore"), ("deprovision", "deprovision")):
         if (before.get(key) or None) != (after.get(key) or None) and (key != "deprovision" or before.get(key)):
             words.append(f"{label} {before.get(key) or '–'} → {after.get(key) or '–'}")
@@ -151,9 +168,12 @@ def build_review(
     volume_gb: int,
     plan: RunReport,
     prices: FlyPrices | None,
+    sources: dict[str, SecretSource] | None = None,
 ) -> Review:
     """The review of a preview. ``previous``: user id → ``roster_state`` row of the last update
-    (all shards); ``users``: the roster now; ``plan``: the preview's events by user."""
+    (all shards); ``users``: the roster now; ``plan``: the preview's events by user; ``sources``:
+    the stack's secret sources, to say what each key reads."""
+    sources = sources or {}
     changes, unchanged = [], 0
     current = {user.id: user for user in users}
     total_before = total_after = 0.0
@@ -167,7 +187,7 @@ def build_review(
         report = plan.users.get(user_id)
         name = current[user_id].name if user_id in current else (before or {}).get("name") or user_id
         ops = set(report.changes) if report else set()
-        security = _security_changes(before, after) if before and after else []
+        security = _security_changes(before, after, sources) if before and after else []
         if after is None:
             group = "removed"
         elif before is None:
@@ -188,9 +208,9 @@ def build_review(
         )
         if group == "added":
             entry.fields = [f"{after['size']} {after['memory_mb']} MB, {after['region']}, {after['model']}"]
-            entry.security = _security(after)
+            entry.security = _security(after, sources)
         elif group != "removed":
-            entry.fields = _fields(before, after)
+            entry.fields = _fields(before, after, sources)
             entry.security = security
             described = {what for kinds in (report.changes if report else {}).values() for what in kinds}
             if not entry.fields and described:

@@ -1,22 +1,26 @@
 """The GitHub workflows run for real by ``act`` (host runner, offline) against the Fly emulator.
 
 Third-party actions are replaced by the local stand-ins in ``act_standins/`` (``--local-repository``
-maps each pinned action to one); every ``run:`` step runs as written. On the default branch
-``fleet-up.yml`` reads the shard list with ``fleet shards`` and updates all three shard stacks, one
-job each. A pull request's ``fleet-plan.yml`` plans with a read-only Fly token and uploads the plan
-document; ``fleet-plan-comment.yml`` (``workflow_run``) renders it and updates only the comment
-``github-actions[bot]`` wrote, leaving a forged one alone; a failed plan run is said at the top.
+maps each pinned action to one); every ``run:`` step runs as written, and the GitHub API is a
+stand-in server of this test's own. On the default branch ``fleet-up.yml`` reads the shard list
+with ``fleet shards`` and updates all three shard stacks, one job each. ``fleet-plan.yml``
+(``pull_request_target``) plans a pull request that changes only the roster with the default
+branch's code and publishes a check run and one comment; a pull request that changes code gets
+"waits for approval", and its own ``bin/fleet`` never runs.
 """
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import secrets
 import shutil
 import subprocess
+import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -36,7 +40,6 @@ STANDIN_OF = {
     "pulumi/actions": "pulumi",
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
-    "actions/github-script": "github-script",
 }
 
 
@@ -96,11 +99,13 @@ def run_act(fleet: Fleet, work: Path, event: str, workflow: str, payload: dict, 
         "PULUMI_CONFIG_PASSPHRASE": fleet.env["PULUMI_CONFIG_PASSPHRASE"],
         "FLY_API_TOKEN": fleet.tokens_["write"],
         "FLY_API_READONLY_TOKEN": fleet.tokens_["readonly"],
+        "GITHUB_TOKEN": "ghs-standin-" + "0" * 12,
     }
     env_file = work / "secrets.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in secret_values.items()))
     args += ["--secret-file", str(env_file)]
     args += ["--var", f"FLEET_STACK={fleet.stack}", "--var", "OPENCLAW_FLEET_ALLOWED_HOSTS=127.0.0.1"]
+    args += ["--var", "FLEET_CREATE_STACKS=true"]
     standin_env = {
         "STANDIN_PYTHON_BIN": str((ROOT / ".venv" / "bin").resolve()),
         "STANDIN_PULUMI_BIN": str(Path(shutil.which("pulumi", path=fleet.env["PATH"])).parent),
@@ -141,63 +146,135 @@ def test_a_dispatch_off_the_default_branch_deploys_nothing(project):
     assert [call for call in emulator.calls if call["method"] != "GET"] == writes
 
 
-def test_the_plan_and_its_comment_from_the_default_branchs_code(project):
+class GitHubApi(http.server.BaseHTTPRequestHandler):
+    """The GitHub REST API as ``fleet render --publish`` uses it: the pull request's head, check
+    runs, the pull request's comments. Records every call."""
+
+    head: ClassVar[str] = ""
+    comments: ClassVar[list] = []
+    calls: ClassVar[list] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _answer(self, body) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200 if self.command == "GET" else 201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.calls.append({"method": "GET", "path": self.path, "auth": self.headers.get("Authorization")})
+        self._answer({"head": {"sha": self.head}} if "/pulls/" in self.path else self.comments)
+
+    def _write(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.calls.append({"method": self.command, "path": self.path, "body": body})
+        self._answer({"id": 5, "html_url": "https://github.com/team/fleet/runs/5"})
+
+    def do_POST(self) -> None:
+        self._write()
+
+    def do_PATCH(self) -> None:
+        self._write()
+
+
+@pytest.fixture
+def github_api():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GitHubApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    GitHubApi.calls, GitHubApi.comments = [], []
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def pull_request(fleet: Fleet, number: int, change) -> tuple[str, dict]:
+    """Commit ``change(fleet)`` on a branch off main, make ``refs/pull/N/merge`` as GitHub does
+    (the merge into main, main its first parent), and return the head and the event payload."""
+    git(fleet.dir, "checkout", "-q", "-b", f"pr{number}", "main")
+    change(fleet)
+    git(fleet.dir, "add", "-A")
+    git(fleet.dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", f"pull request {number}")
+    head = git(fleet.dir, "rev-parse", "HEAD")
+    git(fleet.dir, "checkout", "-q", "main")
+    tree = git(fleet.dir, "rev-parse", f"{head}^{{tree}}")
+    merge = git(
+        fleet.dir,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit-tree",
+        tree,
+        "-p",
+        "main",
+        "-p",
+        head,
+        "-m",
+        "merge",
+    )
+    git(fleet.dir, "update-ref", f"refs/pull/{number}/merge", merge)
+    event = {
+        "number": number,
+        "pull_request": {"number": number, "head": {"repo": {"full_name": "team/fleet"}, "sha": head}},
+        "repository": {"full_name": "team/fleet", "default_branch": "main"},
+    }
+    return head, event
+
+
+def test_a_data_only_pull_request_is_planned_by_the_default_branchs_code(project, github_api):
     fleet, emulator, work = project
+    shutil.rmtree(work / "artifacts", ignore_errors=True)
     users = [{"id": uid, "name": f"User {uid[-2:]}"} for uid in USERS[1:]]
     users[0]["name"] = "Mallory\r<!-- @team [x](http://evil.example)"
     users[0]["region"] = "ams"
     users.append({"id": "user_2act0newcomer", "name": "Newcomer"})
-    fleet.write_roster({"users": users})
-    writes = [call for call in emulator.calls if call["method"] != "GET"]
-    pull_request = {
-        "number": 7,
-        "head": {"repo": {"full_name": "team/fleet"}, "sha": "1" * 40},
-        "base": {"repo": {"full_name": "team/fleet"}},
-    }
-    payload = {"pull_request": pull_request, "repository": {"full_name": "team/fleet", "default_branch": "main"}}
-    plan = run_act(fleet, work, "pull_request", "fleet-plan.yml", payload)
-    assert plan.returncode == 0, plan.stdout[-5000:] + plan.stderr[-2000:]
-    assert [call for call in emulator.calls if call["method"] != "GET"] == writes  # a read-only plan
-    assert (work / "artifacts" / "fleet-plan" / "fleet-plan.json").exists()
-
-    forged = {"id": 1, "user": {"login": "mallory"}, "body": MARKER + "\nforged: nothing changes"}
+    head, event = pull_request(fleet, 7, lambda fleet: fleet.write_roster({"users": users}))
+    GitHubApi.head = head
     ours = {"id": 2, "user": {"login": "github-actions[bot]"}, "body": MARKER + "\nthe last plan"}
-    (work / "comments.json").write_text(json.dumps([forged, ours]))
-    run = {
-        "id": 99,
-        "event": "pull_request",
-        "conclusion": "success",
-        "head_sha": "2" * 40,
-        "html_url": "https://github.com/team/fleet/actions/runs/99",
-        "pull_requests": [{"number": 7}],
-    }
-    calls = work / "calls.jsonl"
-    comment = run_act(
-        fleet,
-        work,
-        "workflow_run",
-        "fleet-plan-comment.yml",
-        {"workflow_run": run, "repository": {"full_name": "team/fleet", "default_branch": "main"}},
-        STANDIN_COMMENTS=str(work / "comments.json"),
-        STANDIN_CALLS=str(calls),
-    )
-    assert comment.returncode == 0, comment.stdout[-5000:] + comment.stderr[-2000:]
-    (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
-    assert (call["call"], call["comment_id"]) == ("updateComment", 2)  # ours, never the forged one
-    body = call["body"]
-    assert "✅ ready" in body.splitlines()[1] and f"commit `{'2' * 12}`" in body
-    assert "**1** added" in body and "**1** removed" in body and "Mallory &lt;!--" in body
+    GitHubApi.comments = [{"id": 1, "user": {"login": "mallory"}, "body": MARKER + "\nforged"}, ours]
+    writes = [call for call in emulator.calls if call["method"] != "GET"]
+    run = run_act(fleet, work, "pull_request_target", "fleet-plan.yml", event, GITHUB_API_URL=github_api)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert [call for call in emulator.calls if call["method"] != "GET"] == writes  # a read-only plan
+    assert "plan-after-approval" not in re.findall(r"\[fleet plan/([\w-]+)\]", run.stdout)
+    check = next(call for call in GitHubApi.calls if call["path"].endswith("/check-runs"))
+    assert (check["body"]["head_sha"], check["body"]["conclusion"]) == (head, "success")
+    plan = check["body"]["output"]["summary"]
+    assert "**1** added" in plan and "**1** removed" in plan and "Mallory &lt;!--" in plan
+    assert "#### Trust" in plan and "user user\\_2act0newcomer" not in plan  # the newcomer has no key
+    (comment,) = [call for call in GitHubApi.calls if call["method"] == "PATCH"]
+    assert comment["path"].endswith("/issues/comments/2")  # ours, never the forged one
+    assert "https://github.com/team/fleet/runs/5" in comment["body"]["body"]
 
-    calls.unlink()
-    failed = run_act(
-        fleet,
-        work,
-        "workflow_run",
-        "fleet-plan-comment.yml",
-        {"workflow_run": {**run, "conclusion": "failure"}, "repository": {"full_name": "team/fleet"}},
-        STANDIN_COMMENTS=str(work / "comments.json"),
-        STANDIN_CALLS=str(calls),
+    GitHubApi.calls, GitHubApi.head = [], "9" * 40  # the pull request moved on: nothing is written
+    again = run_act(
+        fleet, work, "pull_request_target", "fleet-plan.yml", event, job="publish", GITHUB_API_URL=github_api
     )
-    assert failed.returncode == 0, failed.stdout[-3000:]
-    (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
-    assert "❌ failed" in call["body"].splitlines()[1]
+    assert again.returncode == 0, again.stdout[-4000:]
+    assert [call["method"] for call in GitHubApi.calls] == ["GET"]
+
+
+def test_a_pull_request_that_changes_code_waits_and_its_code_never_runs(project, github_api):
+    fleet, _, work = project
+    shutil.rmtree(work / "artifacts", ignore_errors=True)
+    marker = work / "marker"
+
+    def change(fleet):
+        (fleet.dir / "bin" / "fleet").write_text(f"#!/bin/sh\nenv > {marker}\n")
+        fleet.write_roster({"users": [{"id": uid, "name": "Changed"} for uid in USERS]})
+
+    head, event = pull_request(fleet, 8, change)
+    GitHubApi.head = head
+    run = run_act(fleet, work, "pull_request_target", "fleet-plan.yml", event, job="waiting", GITHUB_API_URL=github_api)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert not marker.exists()
+    ran = set(re.findall(r"\[fleet plan/([\w-]+)\]", run.stdout))
+    assert ran == {"intake", "waiting"}, ran  # no job that holds a secret
+    check = next(call for call in GitHubApi.calls if call["path"].endswith("/check-runs"))
+    assert check["body"]["status"] == "in_progress" and "conclusion" not in check["body"]
+    summary = check["body"]["output"]["summary"]
+    assert "waits for approval" in summary.splitlines()[1]
+    assert "bin/fleet" in summary.split("#### Trust", 1)[1]  # named under code and CI files

@@ -47,12 +47,12 @@ def roster(**changes) -> dict:
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory, monkeypatch_module):
     secret_values = [f"ant-{secrets.token_hex(20)}", f"oai-{secrets.token_hex(20)}"]
-    monkeypatch_module.setenv("IT_GRACE_OPENAI", secret_values[1])
+    monkeypatch_module.setenv("OPENCLAW_KEY_IT_GRACE", secret_values[1])
     fleet = Fleet.for_docker(tmp_path_factory.mktemp("fleet"), publishHost="127.0.0.1", healthTimeoutSeconds="240")
-    fleet.env["IT_GRACE_OPENAI"] = secret_values[1]
+    fleet.env["OPENCLAW_KEY_IT_GRACE"] = secret_values[1]
     fleet.set_secret("adaAnthropic", secret_values[0])
     fleet.declare_source("ada-anthropic", "config", "adaAnthropic", [ADA])
-    fleet.declare_source("grace-openai", "env", "IT_GRACE_OPENAI", [GRACE])
+    fleet.declare_source("grace-openai", "env", "OPENCLAW_KEY_IT_GRACE", [GRACE])
     fleet.secrets = list(secret_values)
     yield fleet
     fleet.remove_stack()

@@ -95,7 +95,7 @@ def run_job(fleet: Fleet, job: str, *variables: str) -> subprocess.CompletedProc
 def test_fleet_up_runs_one_job_per_shard_and_updates_every_shard(project):
     fleet, _, _ = project
     commit_roster(fleet, [{"id": uid, "name": f"User {uid[-2:]}"} for uid in USERS], "nine users")
-    result = run_job(fleet, "fleet-up")
+    result = run_job(fleet, "fleet-up", "FLEET_CREATE_STACKS=true")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     for index in range(1, SHARDS + 1):
         assert f"PASS  fleet-up: [{index}/{SHARDS}]" in result.stdout

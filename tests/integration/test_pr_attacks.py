@@ -77,7 +77,9 @@ def test_the_stack_file_cannot_declare_a_credential_as_a_source_either(fleet, va
         fleet.write_roster(roster_with({"OPENAI_API_KEY": "stolen"}))
         result = fleet.fleet("preview")
         assert result.returncode == 2
-        assert "openclaw-fleet:secretSources.stolen.env: names a credential of the fleet or its CI" in result.stderr
+        assert (
+            "openclaw-fleet:secretSources.stolen.env: must name a variable starting with OPENCLAW_KEY_" in result.stderr
+        )
         assert resources(fleet) == []
     finally:
         fleet.run("config", "rm", "--path", 'openclaw-fleet:secretSources["stolen"]')

@@ -3,10 +3,10 @@
 The example roster is brought up on the Fly target (the emulator); a change to it — a user added,
 one removed, one stopped, one with a new model and a new provider key — is then planned by running
 the ``Plan`` step of ``.github/workflows/fleet-plan.yml`` as written (it writes the plan as JSON),
-and rendered by the ``Render`` step of ``fleet-plan-comment.yml`` as written, and the comment body
-it would post is checked: grouped counts, the fields that change, provider keys by name and never by
-value, costs from the price file, and the same in ``--format json``. The GitLab template must run
-the same command.
+and rendered by ``fleet render`` as the ``publish`` job runs it (the publishing itself runs under
+act in ``test_act.py``), and the comment body it would post is checked: grouped counts, the fields
+that change, provider keys by name and source and never by value, costs from the price file, and
+the same in ``--format json``. The GitLab template must run the same command.
 """
 
 import json
@@ -60,15 +60,17 @@ def test_the_plan_step_writes_the_comment_a_reviewer_reads(fleet, tmp_path):
     changed["users"].append({"id": NEW, "name": "Linus", "size": "performance-1x", "region": "ams"})
     fleet.write_roster(changed)
     (fleet.dir / "plan").mkdir(exist_ok=True)
-    fleet.env["REVIEW_TEST_KEY"] = key_value
-    fleet.declare_source("review-openai", "env", "REVIEW_TEST_KEY", [GRACE])
-    env = {**fleet.env, "OPENCLAW_FLEET_STACK": fleet.stack, "PLAN_FILE": "plan/fleet-plan.json"}
+    fleet.env["OPENCLAW_KEY_REVIEW_TEST"] = key_value
+    fleet.declare_source("review-openai", "env", "OPENCLAW_KEY_REVIEW_TEST", [GRACE])
+    env = {**fleet.env, "OPENCLAW_FLEET_STACK": fleet.stack}
     result = run_step(fleet, env, "fleet-plan.yml", "plan", "Plan")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     sha, run_url = "0123456789abcdef0123456789abcdef01234567", "https://github.com/o/r/actions/runs/42"
     venv_first = f"{(ROOT / '.venv' / 'bin').resolve()}:{env['PATH']}"
     render = {**env, "PATH": venv_first, "CONCLUSION": "success", "HEAD_SHA": sha, "RUN_URL": run_url}
-    rendered = run_step(fleet, render, "fleet-plan-comment.yml", "comment", "Render")
+    command = ["python", "-m", "openclaw_fleet.cli", "render", "--stack", fleet.stack, "--plan", "fleet-plan.json"]
+    command += ["--conclusion", "success", "--output", "comment.md", "--commit", sha, "--run-url", run_url]
+    rendered = subprocess.run(command, cwd=fleet.dir, env=render, capture_output=True, text=True, timeout=300)
     assert rendered.returncode == 0, rendered.stdout[-3000:] + rendered.stderr[-3000:]
     body = (fleet.dir / "comment.md").read_text()
     fleet.transcript.append(body)
@@ -77,7 +79,7 @@ def test_the_plan_step_writes_the_comment_a_reviewer_reads(fleet, tmp_path):
     assert "**1** added · **1** changed · **0** replaced · **0** started · **1** stopped · **1** removed" in body
     grace = next(line for line in body.splitlines() if GRACE in line)
     assert "model openai/gpt-5.1 → anthropic/claude-opus-4-1" in grace
-    assert "provider key OPENAI_API_KEY added (source review-openai)" in grace
+    assert "provider key OPENAI_API_KEY added from review-openai (env OPENCLAW_KEY_REVIEW_TEST)" in grace
     assert key_value not in body and key_value not in result.stdout + result.stderr
 
     prices = FlyPrices.load()

@@ -30,27 +30,57 @@ def test_every_action_is_pinned_by_commit():
                 assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (path.name, step["uses"])
 
 
-def test_the_plan_job_holds_no_write_credential_and_no_secret_outside_its_step():
+def secrets_in(node) -> list[str]:
+    return re.findall(r"secrets\.\w+|toJSON\(secrets\)", yaml.safe_dump(node))
+
+
+def test_the_plan_runs_as_the_default_branch_has_it_and_secrets_sit_behind_environments():
     plan = workflow("fleet-plan.yml")
-    assert plan["permissions"] == {"contents": "read"}
-    job = plan["jobs"]["plan"]
-    assert "secrets." not in yaml.safe_dump(job.get("env", {}))
-    for step in job["steps"]:
-        secrets = re.findall(r"secrets\.(\w+)", yaml.safe_dump(step))
-        assert not secrets or step.get("name") == "Plan", step
-        assert "FLY_API_TOKEN" not in secrets  # the plan step gets the read-only token
-    plan_step = next(step for step in job["steps"] if step.get("name") == "Plan")
-    assert plan_step["env"]["FLY_API_TOKEN"] == "${{ secrets.FLY_API_READONLY_TOKEN }}"
-    assert set(PROGRAM_PATHS) <= set(plan["on"]["pull_request"]["paths"])
+    assert list(plan["on"]) == ["pull_request_target"]  # this file as the default branch has it
+    assert plan["permissions"] == {}
+    assert plan["concurrency"]["group"] == "fleet-plan-${{ github.event.pull_request.number }}"
+    assert not secrets_in(plan.get("env", {}))
+    holding = {name for name, job in plan["jobs"].items() if secrets_in(job)}
+    assert holding == {"plan", "plan-after-approval"}
+    assert plan["jobs"]["plan"]["environment"] == "fleet-plan"
+    assert plan["jobs"]["plan-after-approval"]["environment"] == "fleet-plan-approval"
+    for name, job in plan["jobs"].items():
+        assert set(job["permissions"]) <= {"contents", "checks", "pull-requests"}, name
+        assert job["permissions"]["contents"] == "read", name
+        for step in job["steps"]:
+            if secrets_in(step):  # the plan steps get the read-only Fly token, never the deploy one
+                assert "secrets.FLY_API_TOKEN" not in secrets_in(step)
+                assert step["env"]["FLY_API_TOKEN"] == "${{ secrets.FLY_API_READONLY_TOKEN }}"
 
 
-def test_the_comment_is_posted_by_the_default_branchs_code_only_over_its_own_comment():
-    comment = workflow("fleet-plan-comment.yml")
-    assert list(comment["on"]) == ["workflow_run"]
-    script = next(step["with"]["script"] for step in steps(comment) if "github-script" in step.get("uses", ""))
-    assert "c.user.login === 'github-actions[bot]'" in script
-    render = next(step["run"] for step in steps(comment) if step.get("name") == "Render")
-    assert "openclaw_fleet.cli render" in render and "--conclusion" in render
+def test_only_the_approved_job_runs_the_pull_requests_code():
+    """Every other job's workspace is the default branch's code: the merge commit is checked out
+    beside it (``path: pull-request``), read by ``intake`` as data, and removed before secrets."""
+    plan = workflow("fleet-plan.yml")
+    for name, job in plan["jobs"].items():
+        merge = [step for step in job["steps"] if (step.get("with") or {}).get("ref")]
+        if name == "plan-after-approval":
+            assert merge and "path" not in merge[0]["with"]
+            continue
+        assert all(step["with"]["path"] == "pull-request" for step in merge), name
+        for step in job["steps"]:
+            run = step.get("run", "")
+            assert "pull-request" not in run or "openclaw_fleet.cli intake --pull-request pull-request" in run, run
+    data = plan["jobs"]["plan"]["steps"]
+    take = next(index for index, step in enumerate(data) if "--take" in step.get("run", ""))
+    assert "rm -rf pull-request" in data[take]["run"]
+    assert all(not secrets_in(step) for step in data[: take + 1])
+    assert plan["jobs"]["intake"]["if"].endswith("|| vars.FLEET_PLAN_FORKS == 'true'")  # forks: off by default
+
+
+def test_the_plan_is_published_by_the_default_branchs_code_with_trust_from_intake():
+    plan = workflow("fleet-plan.yml")
+    for name in ("waiting", "publish"):
+        job = plan["jobs"][name]
+        assert job["permissions"] == {"contents": "read", "checks": "write", "pull-requests": "write"}
+        render = next(step["run"] for step in job["steps"] if "openclaw_fleet.cli render" in step.get("run", ""))
+        assert "--trust trust/trust.json" in render and '--publish "$PR_NUMBER"' in render
+        assert '--commit "$HEAD_SHA"' in render
 
 
 def test_deploys_wait_for_a_protected_environment_on_the_default_branch():

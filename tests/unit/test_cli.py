@@ -2,6 +2,7 @@
 (a URL's password masked), not a traceback; each subcommand takes only its own flags; `--stack`
 and OPENCLAW_FLEET_STACK choose the same stack and passphrase."""
 
+import json
 import os
 import subprocess
 import sys
@@ -101,3 +102,27 @@ def test_no_pulumi_cli_is_exit_2_saying_so():
     result = fleet("preview", "--stack", "dev", env={"PATH": path, "PULUMI_BACKEND_URL": "file:///nonexistent"})
     assert result.returncode == 2, result.stderr[-2000:]
     assert "the Pulumi CLI cannot be run" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stack_other_than_dev_with_no_backend_is_refused_by_bin_fleet_and_the_code_alike():
+    """Outside CI too: production state on one laptop is lost with it. Both entry points refuse
+    before any set-up or stack, and both read CI as GitHub and GitLab set it (true, 1, yes)."""
+    from openclaw_fleet.environment import state_refusal
+
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("PULUMI_", "CI"))}
+    for extra, words in [({}, "stack fly has no backend"), ({"CI": "1"}, "CI=1 and PULUMI_BACKEND_URL is not set")]:
+        env = {**clean, **extra}
+        for command in (["bin/fleet", "preview"], [sys.executable, "-m", "openclaw_fleet.cli", "preview"]):
+            result = subprocess.run([*command, "--stack", "fly"], cwd=ROOT, env=env, capture_output=True, text=True)
+            assert result.returncode == 2 and words in result.stderr, (command, result.stderr[-500:])
+        assert words in state_refusal("fly", env)
+    assert state_refusal("fly", {**clean, "OPENCLAW_FLEET_LOCAL_STATE": "1"}) is None
+    assert state_refusal("dev", clean) is None and state_refusal("dev", {**clean, "CI": "yes"}) is not None
+
+
+def test_only_key_sources_are_taken_from_the_cis_secrets():
+    from openclaw_fleet.environment import KEY_SECRETS, take_key_sources
+
+    environ = {KEY_SECRETS: json.dumps({"OPENCLAW_KEY_ADA": "sk-1", "FLY_API_TOKEN": "fo1", "NPM_TOKEN": "n"})}
+    assert take_key_sources(environ) == ["OPENCLAW_KEY_ADA"]
+    assert environ == {"OPENCLAW_KEY_ADA": "sk-1"}

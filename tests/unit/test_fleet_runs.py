@@ -33,11 +33,11 @@ def test_only_a_stack_known_to_hold_nothing_skips_its_preview():
 def test_the_digest_follows_the_environment_provider_keys_its_users_name(monkeypatch, tmp_path):
     """``--changed`` skips a shard whose digest is unchanged, so a rotated key of an ``env`` source must change it."""
     users = [user(provider_keys={"OPENAI_API_KEY": "team-openai"})]
-    sources = {"team-openai": SecretSource("env", "OPENAI_KEY_FOR_TEST")}
-    monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-first-0123456789")
+    sources = {"team-openai": SecretSource("env", "OPENCLAW_KEY_OPENAI_TEST")}
+    monkeypatch.setenv("OPENCLAW_KEY_OPENAI_TEST", "sk-first-0123456789")
     first = program_digest(tmp_path, "config: {}", users, sources)
     assert program_digest(tmp_path, "config: {}", users, sources) == first
-    monkeypatch.setenv("OPENAI_KEY_FOR_TEST", "sk-second-0123456789")
+    monkeypatch.setenv("OPENCLAW_KEY_OPENAI_TEST", "sk-second-0123456789")
     second = program_digest(tmp_path, "config: {}", users, sources)
     assert second != first
     monkeypatch.setenv("SOME_OTHER_VARIABLE_FOR_TEST", "anything")  # not named by any source: no change

@@ -6,6 +6,7 @@ from openclaw_fleet.cli.comment import MARKER, as_json, markdown
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.review import build_review
 from openclaw_fleet.cost import FlyPrices
+from openclaw_fleet.secret_sources import SecretSource
 from tests.unit.users import user
 
 PRICES = FlyPrices.load()
@@ -30,7 +31,8 @@ def test_groups_words_and_costs():
     plan.users["user_2"].data_loss.append("Fly volume replaced (region)")
     plan.users["user_3"].changes["update"].append("Machine (state)")
     plan.users["user_9"].changes["create"].append("App")
-    review = build_review("prod", 2, previous_of(before), now, "fly", 1, plan, PRICES)
+    sources = {"team-openai": SecretSource("config", "teamOpenai")}
+    review = build_review("prod", 2, previous_of(before), now, "fly", 1, plan, PRICES, sources)
 
     assert review.counts() == {"added": 1, "changed": 1, "replaced": 1, "started": 0, "stopped": 1, "removed": 1}
     assert review.unchanged == 1
@@ -39,7 +41,7 @@ def test_groups_words_and_costs():
     line = {change.user_id: change for change in review.changes}
     assert line["user_1"].fields == [
         "model openai/gpt-5.1 → anthropic/claude-opus-4-1",
-        "provider key OPENAI_API_KEY added (source team-openai)",
+        "provider key OPENAI_API_KEY added from team-openai (config teamOpenai)",
     ]
     assert "**Volume (region) replaced**" in text and "**loses data: Fly volume replaced (region)**" in text
     running = PRICES.monthly("shared-cpu-1x", 2048, True, 1)

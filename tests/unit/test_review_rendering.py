@@ -2,7 +2,10 @@
 tables (markdown-it-py), hostile names keep every user's row and every data-loss line, and make
 no HTML, comment, link, image or mention."""
 
+import json
 import re
+import subprocess
+import sys
 
 from markdown_it import MarkdownIt
 
@@ -84,3 +87,41 @@ def test_a_refused_or_failed_plan_says_so_first():
     html = RENDER.render(markdown(review))
     assert "❌ failed" in html.split("</h3>")[0]
     assert "&lt;b&gt;boom&lt;/b&gt;" in html
+
+
+def render_document(tmp_path, text: str, **extra: str) -> str:
+    """``fleet render`` of a plan document, as the publishing job runs it; the comment written."""
+    plan, out = tmp_path / "plan.json", tmp_path / "comment.md"
+    plan.write_text(text)
+    args = [sys.executable, "-m", "openclaw_fleet.cli", "render", "--plan", str(plan), "--output", str(out)]
+    for key, value in extra.items():
+        args += [f"--{key.replace('_', '-')}", value]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return out.read_text()
+
+
+def plan_document(**fields) -> str:
+    return json.dumps({"stack": "prod", "stacks": 1, "users": [], **fields})
+
+
+def test_hostile_plan_documents_make_a_failed_or_cut_comment_never_a_traceback(tmp_path):
+    huge = render_document(tmp_path, plan_document(stacks=1e999, unchanged=10**400, cost={"before": 1e999}))
+    assert "✅ ready" in huge.splitlines()[1] or "❌ failed" in huge.splitlines()[1]
+    deep = render_document(tmp_path, '{"stack": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert "❌ failed" in deep.splitlines()[1] and "not a plan document" in deep
+    errors = [f"fleet-{index}: error: " + "x" * 10_000 for index in range(1_000)]  # 10 MB
+    cut = render_document(
+        tmp_path, plan_document(stack_errors=errors, others={f"r{i}" * 400: ["update"] for i in range(500)})
+    )
+    assert len(cut) <= COMMENT_LIMIT and "more stack errors" in cut
+    users = [{"user_id": f"u{i}", "name": "n", "group": "changed", "fields": ["f" * 400] * 200} for i in range(3_000)]
+    many = render_document(tmp_path, plan_document(users=users))
+    assert len(many) <= COMMENT_LIMIT and "whole plan is in the job's artifact" in many
+
+
+def test_a_hostile_date_hides_no_row(tmp_path):
+    cost = {"before": 1.0, "after": 2.0, "prices_date": "2026-01-01\n\n<!--", "prices_source": "https://fly.io/x"}
+    users = [{"user_id": "user_1", "name": "Ada", "group": "changed", "fields": ["model a → b"]}]
+    html = RENDER.render(render_document(tmp_path, plan_document(cost=cost, users=users)))
+    assert "<!--" not in html.split("\n", 1)[1] and "<code>user_1</code>" in html

@@ -7,7 +7,7 @@ import pytest
 
 from openclaw_fleet.errors import RosterError
 from openclaw_fleet.roster import load_roster
-from openclaw_fleet.secret_sources import check_references, is_credential_env, parse_sources, sources_of
+from openclaw_fleet.secret_sources import check_references, parse_sources, sources_of
 
 ADA, GRACE = "user_2abc123def456", "user_2grace0hopper1"
 
@@ -26,15 +26,30 @@ ADA, GRACE = "user_2abc123def456", "user_2grace0hopper1"
         "GITLAB_API_TOKEN",
         "AWS_SECRET_ACCESS_KEY",
         "MY_STATE_PASSPHRASE",
+        "NPM_TOKEN",
+        "NODE_AUTH_TOKEN",
+        "KUBECONFIG",
+        "DIGITALOCEAN_TOKEN",
+        "CLOUDFLARE_API_TOKEN",
+        "DATABASE_URL",
+        "ESC_ACCESS_TOKEN",
+        "TF_VAR_db_password",
         "DEPLOY_PRIVATE_KEY",
         "OPENCLAW_FLEET_ALLOWED_HOSTS",
     ],
 )
 def test_a_credential_of_the_fleet_or_its_ci_cannot_be_declared(variable):
-    assert is_credential_env(variable)
     with pytest.raises(ValueError) as caught:
         parse_sources({"stolen": {"env": variable}}, "Pulumi.fly.yaml")
-    assert str(caught.value).startswith("Pulumi.fly.yaml: openclaw-fleet:secretSources.stolen.env: names a credential")
+    assert str(caught.value).startswith(
+        "Pulumi.fly.yaml: openclaw-fleet:secretSources.stolen.env: must name a variable starting with OPENCLAW_KEY_"
+    )
+
+
+def test_only_the_reserved_prefix_is_read_from_the_environment():
+    assert parse_sources({"ada": {"env": "OPENCLAW_KEY_ADA"}}, "x")["ada"].key == "OPENCLAW_KEY_ADA"
+    with pytest.raises(ValueError, match="must name a variable starting with OPENCLAW_KEY_"):
+        parse_sources({"ada": {"env": "openclaw_key_ada"}}, "x")
 
 
 @pytest.mark.parametrize("key", ["flyApiToken", "registryPassword", "secretSources"])
@@ -47,11 +62,11 @@ def test_a_setting_of_the_fleet_cannot_be_declared(key):
     "raw, words",
     [
         ("env:ANTHROPIC", "must be a mapping"),
-        ({"Team": {"env": "A"}}, "a source name must be"),
-        ({"team": {"env": "A", "config": "b"}}, "exactly one of"),
+        ({"Team": {"env": "OPENCLAW_KEY_A"}}, "a source name must be"),
+        ({"team": {"env": "OPENCLAW_KEY_A", "config": "b"}}, "exactly one of"),
         ({"team": {"value": "sk-live-123"}}, "exactly one of"),
-        ({"team": {"env": "A B"}}, "team.env: must be a variable name"),
-        ({"team": {"env": "A", "users": "user_1"}}, "team.users: must be a list"),
+        ({"team": {"env": "OPENCLAW_KEY_A B"}}, "team.env: must be a variable name"),
+        ({"team": {"env": "OPENCLAW_KEY_A", "users": "user_1"}}, "team.users: must be a list"),
     ],
 )
 def test_a_malformed_declaration_names_the_setting_not_the_value(raw, words):
@@ -63,7 +78,11 @@ def test_a_malformed_declaration_names_the_setting_not_the_value(raw, words):
 
 def test_plain_sources_parse_and_are_described_by_name():
     sources = parse_sources(
-        {"team-anthropic": {"config": "teamAnthropic"}, "ada-openai": {"env": "ADA_OPENAI", "users": [ADA]}}, "x"
+        {
+            "team-anthropic": {"config": "teamAnthropic"},
+            "ada-openai": {"env": "OPENCLAW_KEY_ADA_OPENAI", "users": [ADA]},
+        },
+        "x",
     )
     assert sources["team-anthropic"].allows(GRACE)
     assert sources["ada-openai"].allows(ADA) and not sources["ada-openai"].allows(GRACE)
@@ -85,8 +104,8 @@ users:
 """
 SOURCES = {
     "team-anthropic": {"config": "teamAnthropic"},
-    "ada-openai": {"env": "ADA_OPENAI", "users": [ADA]},
-    "grace-openai": {"env": "GRACE_OPENAI", "users": [GRACE]},
+    "ada-openai": {"env": "OPENCLAW_KEY_ADA_OPENAI", "users": [ADA]},
+    "grace-openai": {"env": "OPENCLAW_KEY_GRACE_OPENAI", "users": [GRACE]},
 }
 
 
@@ -102,7 +121,7 @@ def test_declared_sources_for_the_right_users_pass_and_read_as_names(tmp_path):
     check_references(users, sources, path, "Pulumi.fly.yaml")
     assert sources_of(users[1], sources) == {
         "ANTHROPIC_API_KEY": "team-anthropic (config teamAnthropic)",
-        "OPENAI_API_KEY": "grace-openai (env GRACE_OPENAI)",
+        "OPENAI_API_KEY": "grace-openai (env OPENCLAW_KEY_GRACE_OPENAI)",
     }
 
 
