@@ -129,7 +129,7 @@ def _markdown(review: Review, limit: int, most: int, details: bool, cut: bool = 
         lines += [" · ".join(where), ""]
     lines += _trust(review, most)
     if not review.stacks:  # failed or waiting before any stack was previewed: nothing to count
-        return "\n".join(lines).rstrip("\n") + "\n"
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines).rstrip("\n") + "\n")
     counted = [f"**{count}** {group}" for group, count in counts.items()] + [f"{review.unchanged} unchanged"]
     lines += ([""] if lines[-1] else []) + [" · ".join(counted)]
     if review.cost_before is not None and review.cost_after is not None:
@@ -174,7 +174,7 @@ def _markdown(review: Review, limit: int, most: int, details: bool, cut: bool = 
         lines += ["", "<details><summary>Every resource change, by user</summary>", ""]
         lines += [f"- {code(change.user_id)}: {escape(step)}" for change, step in steps]
         lines += ["", "</details>"]
-    return "\n".join(lines) + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines) + "\n")  # parts that each open with a blank line
 
 
 def review_from_json(text: str) -> Review:
