@@ -5,6 +5,7 @@ adoptable --stack NAME                            what ``adopt: true`` would tak
 shards --stack BASE                               the shard numbers as a JSON list, for a CI job matrix
 render --plan JSON --output MD [--publish PR]     the plan comment from a plan document; published on GitHub
 intake --pull-request DIR                         take a pull request's roster and stack file as data
+check-github [--repo OWNER/NAME]                  the repository settings the trust model relies on
 gitlab-note FILE                                  post FILE as the merge request's plan note (cli/notes.py)
 """
 
@@ -14,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from openclaw_fleet.cli import adoptable, intake
+from openclaw_fleet.cli import adoptable, intake, repo_settings
 from openclaw_fleet.cli.commands import run_command
 from openclaw_fleet.cli.fleet import default_stacks_at_once
 from openclaw_fleet.cli.github import publish
@@ -103,6 +104,9 @@ intake_parser.add_argument("--trust", help="write the changes of trust (JSON) to
 intake_parser.add_argument("--github-output", help="append kind=data|code to this file ($GITHUB_OUTPUT)")
 note_parser = commands.add_parser("gitlab-note", help="post the plan as the merge request's one plan note")
 note_parser.add_argument("file", help="the plan comment (preview --format markdown)")
+check_parser = commands.add_parser("check-github", help="the GitHub repository settings the trust model relies on")
+check_parser.add_argument("--repo", help="OWNER/NAME (default: GITHUB_REPOSITORY)")
+check_parser.add_argument("--environment", default="production", help="the deploy environment (default production)")
 adoptable_parser = commands.add_parser("adoptable", help="list what adopt: true would take over, per roster user")
 adoptable_parser.add_argument("--stack", required=True, help="the stack whose config comes on stdin")
 args = parser.parse_args()
@@ -123,6 +127,8 @@ elif args.command == "render":
         except NoteFailed as error:
             sys.exit(f"fleet: {error}")
         print(f"fleet: plan {done}", file=sys.stderr)
+elif args.command == "check-github":
+    sys.exit(repo_settings.main(args.repo, args.environment))
 elif args.command == "intake":
     sys.exit(intake.main(args))
 elif args.command == "gitlab-note":
