@@ -111,6 +111,11 @@ class GatewayCommandFailed(FleetError):
     the message has its exit code and the end of its output."""
 
 
+class BaseImageRefused(FleetError):
+    """A production stack's ``baseImage`` is not pinned by digest, or comes from a registry host
+    that is not allowed (``base_image.py``); nothing was built or changed."""
+
+
 class CredentialHostRefused(FleetError):
     """In CI, a stack setting would send a credential (the Fly token, a registry password) to a
     host that is neither Fly's nor allowed outside the repository (``credential_hosts.py``)."""

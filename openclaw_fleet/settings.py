@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from openclaw_fleet.base_image import base_image_refusal
 from openclaw_fleet.errors import SettingsError
 from openclaw_fleet.providers.docker.client import DEFAULT_HOST as DEFAULT_DOCKER_HOST
 from openclaw_fleet.providers.fly.client import DEFAULT_API_URL as DEFAULT_FLY_API_URL
@@ -190,6 +191,9 @@ class StackSettings:
             raise pulumi.RunError(str(error)) from None
         if not settings.registry:
             raise pulumi.RunError(f"{where}: {NAMESPACE}:registry is required: the registry the image is pushed to")
+        refusal = base_image_refusal(settings.target, settings.fly_api_url, settings.base_image)
+        if refusal:
+            raise pulumi.RunError(f"{where}: {refusal}")
         return settings
 
     @classmethod

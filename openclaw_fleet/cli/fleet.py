@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
+from openclaw_fleet.base_image import check_base_image
 from openclaw_fleet.cli.guard import few, refusal
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.progress import Progress
@@ -133,8 +134,9 @@ class Fleet:
         """Create or select every shard's stack, copy the base stack's settings to each, clear
         what killed runs left, read each stack's previous outputs (secrets in plain text only if
         ``show_secrets``). Raises CannotRun when a former shard count still holds users, and
-        CredentialHostRefused or CannotRun before any stack when a credential may not go where
-        the settings say, or the Fly API does not take the token.
+        CredentialHostRefused, BaseImageRefused or CannotRun before any stack when a credential
+        may not go where the settings say, a Fly stack's base image is not pinned by digest from
+        an allowed host (``base_image.py``), or the Fly API does not take the token.
 
         With ``only`` (a shard number: ``--shard``, one CI job per shard), the other shards are
         only read: another job may be updating one of them right now, so none is created (a
@@ -143,6 +145,7 @@ class Fleet:
         settings = self.settings
         check_credential_host("dockerHost", settings.docker_host)
         check_credential_host("registry", settings.registry)
+        check_base_image(settings.target, settings.fly_api_url, settings.base_image)
         if settings.target == "fly":
             check_credential_host("flyApiUrl", settings.fly_api_url)
             check_fly_api(settings.fly_api_url, settings.fly_org, os.environ.get(FLY_API_TOKEN))
