@@ -66,7 +66,8 @@ def project(tmp_path_factory):
     # The checkout stand-in copies the project into each job's workspace: files, not links.
     for name in ("bin", "tools", ".github"):
         shutil.copytree(ROOT / name, fleet.dir / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "requirements.txt", fleet.dir)
+    for name in ("requirements.txt", "requirements.lock"):
+        shutil.copy(ROOT / name, fleet.dir)
     git(fleet.dir, "init", "-q", "-b", "main")
     git(fleet.dir, "remote", "add", "origin", "https://github.com/team/fleet.git")
     fleet.write_roster({"users": [{"id": uid, "name": f"User {uid[-2:]}"} for uid in USERS]})

@@ -54,7 +54,7 @@ def project(tmp_path_factory):
     fleet.roster = fleet.dir / "users" / "roster.yaml"
     fleet.roster.parent.mkdir()
     fleet.run("config", "set", "openclaw-fleet:roster", "users/roster.yaml")
-    for name in ("bin", "tools", "requirements.txt"):
+    for name in ("bin", "tools", "requirements.txt", "requirements.lock"):
         (fleet.dir / name).symlink_to(ROOT / name)
     template = (ROOT / ".gitlab-ci.yml").read_text()
     # What a team with three shards writes, as the template's comment says.

@@ -23,7 +23,7 @@ def _checkout(tmp_path: Path, stack_file: str) -> tuple[Path, dict[str, str], Pa
     root = tmp_path / "checkout"
     (root / "bin").mkdir(parents=True)
     shutil.copy(ROOT / "bin" / "setup", root / "bin" / "setup")
-    shutil.copy(ROOT / "requirements.txt", root / "requirements.txt")
+    shutil.copy(ROOT / "requirements.lock", root / "requirements.lock")
     shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
     shutil.copytree(ROOT / "openclaw_fleet", root / "openclaw_fleet", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "tools" / "pulumi", root / "tools" / "pulumi")
@@ -44,9 +44,9 @@ def _checkout(tmp_path: Path, stack_file: str) -> tuple[Path, dict[str, str], Pa
         "OPENCLAW_FLEET_STACK": "remote",
     }
     env.pop("OPENCLAW_FLEET_SETUP_STACK", None)
-    # bin/setup keys the virtualenv by requirements.txt and the python3 on its PATH.
+    # bin/setup keys the virtualenv by requirements.lock and the python3 on its PATH.
     python3 = subprocess.run(["python3", "--version"], env=env, capture_output=True).stdout
-    keyed = (ROOT / "requirements.txt").read_bytes() + python3
+    keyed = (ROOT / "requirements.lock").read_bytes() + python3
     digest = subprocess.run(["sh", "-c", "sha256sum | cut -c1-12"], input=keyed, capture_output=True).stdout
     digest = digest.decode().strip()
     (cache / f"venv-{digest}").symlink_to((ROOT / ".venv").resolve())
