@@ -39,7 +39,8 @@ def run_step(fleet: Fleet, env: dict, workflow: str, job: str, name: str) -> sub
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory, emulator):
     fleet = Fleet.for_fly(tmp_path_factory.mktemp("review"), emulator)
-    for name in ("bin", "tools", "requirements.txt", "requirements.lock"):  # the workflow step calls bin/fleet of the checkout
+    # The workflow step calls bin/fleet of the checkout.
+    for name in ("bin", "tools", "requirements.txt", "requirements.lock"):
         (fleet.dir / name).symlink_to(ROOT / name)
     fleet.write_roster(EXAMPLE)
     result = fleet.fleet("up")
