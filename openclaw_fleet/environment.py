@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 # Set by operators or CI.
 FLY_API_TOKEN = "FLY_API_TOKEN"
@@ -75,15 +75,17 @@ def state_refusal(stack: str, environ: Mapping[str, str] = os.environ) -> str | 
     return None
 
 
-def take_key_sources(environ: dict[str, str] = os.environ) -> list[str]:
+def take_key_sources(environ: MutableMapping[str, str] = os.environ) -> list[str]:
     """Move the ``ENV_SOURCE_PREFIX`` entries of ``KEY_SECRETS`` (a JSON object) into ``environ``
     and remove ``KEY_SECRETS`` from it, so that the Pulumi processes get those and no other
     secret of the CI; return the names taken. A GitHub workflow cannot list secrets by prefix, so
-    it hands this over whole, to this code of the default branch. Not JSON: nothing is taken."""
+    it hands this over whole, to this code of the default branch. Not a JSON object: nothing is taken."""
     raw = environ.pop(KEY_SECRETS, None)
     try:
         secrets = json.loads(raw) if raw else {}
     except ValueError:
+        return []
+    if not isinstance(secrets, dict):
         return []
     taken = [name for name, value in secrets.items() if name.startswith(ENV_SOURCE_PREFIX) and isinstance(value, str)]
     environ.update({name: secrets[name] for name in taken})
