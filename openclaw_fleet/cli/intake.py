@@ -20,6 +20,7 @@ rendered into the plan whichever code computed the rest.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -101,7 +102,7 @@ def main(options) -> int:
     try:
         intake = take(Path(options.pull_request), options.stack, project, into)
     except FleetError as error:
-        print(f"fleet: intake: {error}")
+        print(f"fleet: intake: {error}", file=sys.stderr)
         return 2
     if options.trust:
         Path(options.trust).write_text(json.dumps(intake.trust.as_document(), indent=2) + "\n")
