@@ -72,6 +72,11 @@ for name, text in [
             help="markdown or json: the plan for a reviewer (grouped, with costs) on stdout; progress on stderr",
         )
         sub.add_argument("--output", help="write the markdown or json plan to this file instead of stdout")
+        sub.add_argument(
+            "--trust-base",
+            metavar="REV",
+            help="open the plan with the changes of trust since this git revision (stack file, roster, image, code)",
+        )
     if name == "rollout":
         sub.add_argument("--waves", default="1,5,25", help="wave sizes: a canary, then growing waves (default 1,5,25)")
         sub.add_argument("--back", metavar="USER", help="put this user back on the image they ran before")

@@ -23,6 +23,7 @@ from openclaw_fleet.cli.review import Review
 from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cli.schedule import preview_then_up
 from openclaw_fleet.cli.stacks import StackRun, last_error_line, without_passwords
+from openclaw_fleet.cli.trust import against_revision
 from openclaw_fleet.departures import inherited
 from openclaw_fleet.environment import FLY_API_TOKEN, in_ci, state_refusal
 from openclaw_fleet.errors import CannotRun, FleetError
@@ -102,14 +103,22 @@ def run_command(command: str, root: Path, base: str, options) -> int:
 
 
 def preview(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], options, out) -> int:
-    """``fleet preview``: the plan by user, the reviewer's document with ``--format``; 3 when refused."""
+    """``fleet preview``: the plan by user, the reviewer's document with ``--format`` (opening with
+    the changes of trust since ``--trust-base``, when given); 3 when refused."""
+    settings, trust = fleet.settings, None
+    if options.trust_base:
+        try:  # before any stack runs: a revision git cannot read is bad input
+            trust = against_revision(fleet.root, options.trust_base, settings.stack, settings.project)
+        except FleetError as error:
+            print(f"fleet: --trust-base: {error}", file=sys.stderr)
+            return 2
     with fleet.showing_progress("preview", len(runs), options.quiet):
         plan = fleet.preview(runs)
     refusal = fleet.refusal(everyone, plan)
     print_report(out, "preview", runs, plan)
     if options.format != "text":
         review = review_of(fleet.settings, runs, plan, everyone)
-        review.refusal = refusal
+        review.refusal, review.trust = refusal, trust
         failed = [f"{run.name}: {run.error}" for run in runs if run.error] + plan.failed_users
         review.failure = f"{len(failed)} stack(s) or user(s) failed: {few(failed, 5)}" if failed else None
         write_document(review, options)

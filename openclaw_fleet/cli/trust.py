@@ -100,6 +100,14 @@ def _git(repo: Path, *args: str) -> str:
     return result.stdout
 
 
+def against_revision(root: Path, rev: str, stack: str, project: str) -> Trust:
+    """The changes of trust from git revision ``rev`` to the working tree at ``root`` (a local
+    preview, or a GitLab merge request against ``CI_MERGE_REQUEST_DIFF_BASE_SHA``). Raises
+    TreeRefused when git cannot read ``rev``."""
+    changed = sorted(filter(None, _git(root, "diff", "--no-renames", "--name-only", "-z", rev, "--").split("\0")))
+    return compare(GitTree(root, rev), FolderTree(root), stack, project, changed)
+
+
 def kind_of_path(path: str) -> str:
     """``data`` (a roster or stack file: read, never run), ``docs`` or ``code`` (anything else,
     which runs: the program, ``bin/``, CI files, requirements, ``image/``)."""

@@ -125,6 +125,7 @@ def test_fleet_plan_plans_with_a_read_only_token_and_posts_the_note(project):
             "fleet-plan",
             "CI_PIPELINE_SOURCE=merge_request_event",
             "CI_MERGE_REQUEST_IID=3",
+            f"CI_MERGE_REQUEST_DIFF_BASE_SHA={git(fleet.dir, 'rev-parse', 'HEAD~1')}",
             f"CI_API_V4_URL=http://127.0.0.1:{server.server_address[1]}/api/v4",
             "GITLAB_API_TOKEN=glpat-test",
             f"FLY_API_READONLY_TOKEN={readonly}",
@@ -135,6 +136,7 @@ def test_fleet_plan_plans_with_a_read_only_token_and_posts_the_note(project):
     body = (fleet.dir / "fleet-plan.md").read_text()
     assert body.startswith(MARKER) and "✅ ready" in body.splitlines()[1]
     assert "**1** added · **1** changed · **0** replaced · **0** started · **0** stopped · **1** removed" in body
+    assert "#### Trust" in body and "No change of trust" in body  # a roster change that names no key
     ((method, path, posted),) = FakeGitLab.writes
     assert (method, posted["body"]) == ("POST", body) and path.endswith("/merge_requests/3/notes")
     assert [call for call in emulator.calls if call["method"] != "GET"] == writes_before  # read-only: no write

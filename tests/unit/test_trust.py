@@ -178,3 +178,15 @@ def test_a_roster_outside_users_is_not_taken(repo, tmp_path):
 )
 def test_paths_are_data_docs_or_code(path, kind):
     assert kind_of_path(path) == kind
+
+
+def test_a_local_preview_compares_the_working_tree_with_a_revision(repo):
+    from openclaw_fleet.cli.trust import against_revision
+
+    sources = {**BASE_SOURCES, "grace-extra": {"env": "OPENCLAW_KEY_GRACE"}}
+    (repo / "Pulumi.fly.yaml").write_text(stack_file(sources, baseImage="node:24-bookworm-slim"))
+    trust = against_revision(repo, "HEAD", "fly", "openclaw-fleet")
+    assert trust.sources == ["secret source grace-extra added: reads env OPENCLAW_KEY_GRACE, for every user"]
+    assert trust.code == [] and trust.keys == []
+    with pytest.raises(TreeRefused, match="git diff"):
+        against_revision(repo, "no-such-revision", "fly", "openclaw-fleet")
