@@ -37,8 +37,6 @@ import yaml
 
 from openclaw_fleet.base_image import base_image_refusal
 from openclaw_fleet.errors import SettingsError
-from openclaw_fleet.providers.docker.client import DEFAULT_HOST as DEFAULT_DOCKER_HOST
-from openclaw_fleet.providers.fly.client import DEFAULT_API_URL as DEFAULT_FLY_API_URL
 from openclaw_fleet.secret_sources import SETTING as SOURCES_SETTING
 from openclaw_fleet.secret_sources import SecretSource, parse_sources
 
@@ -53,6 +51,8 @@ DEFAULT_TARGET = "docker"
 DEFAULT_ROSTER = "users/roster.yaml"
 DEFAULT_NAME_PREFIX = "openclaw"
 DEFAULT_FLY_ORG = "personal"
+DEFAULT_FLY_API_URL = "https://api.machines.dev"  # Fly Machines API, https://fly.io/docs/machines/api/
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"  # the local Docker engine's socket
 AUTOSTOP = ("off", "stop", "suspend")  # fly.MachineService.autostop
 # Instance names are <prefix>-u-<short id, up to 12>; Fly app names stop at 63 characters.
 NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,45}[a-z0-9]$|^[a-z]$")

@@ -18,7 +18,8 @@ import posixpath
 
 import httpx
 
-from openclaw_fleet.providers.docker.client import DEFAULT_HOST, docker_client
+from openclaw_fleet.providers.docker.client import docker_client
+from openclaw_fleet.settings import DEFAULT_DOCKER_HOST
 
 LABEL = "openclaw-fleet.fly-emulator"
 
@@ -26,7 +27,7 @@ LABEL = "openclaw-fleet.fly-emulator"
 class DockerRuntime:
     """Containers for emulated machines, on the Docker engine at ``host``."""
 
-    def __init__(self, host: str = DEFAULT_HOST):
+    def __init__(self, host: str = DEFAULT_DOCKER_HOST):
         self.host = host
         self.ports: dict[str, dict[int, int]] = {}  # machine id → internal port → host port
 

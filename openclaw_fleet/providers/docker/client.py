@@ -32,16 +32,16 @@ import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from openclaw_fleet.errors import DockerApiError, DockerUnreachable
+from openclaw_fleet.settings import DEFAULT_DOCKER_HOST
 
 API_VERSION = "v1.41"
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 ATTEMPTS = 3
 # What httpx raises when a connection broke after the call went out and before an answer came.
 BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
-def docker_client(host: str = DEFAULT_HOST, timeout: float = 60.0) -> DockerClient:
+def docker_client(host: str = DEFAULT_DOCKER_HOST, timeout: float = 60.0) -> DockerClient:
     """Return a client for ``host`` (``unix://<socket path>`` or ``tcp://<host>:<port>``)."""
     if host.startswith("unix://"):
         transport = httpx.HTTPTransport(uds=host.removeprefix("unix://"))

@@ -30,7 +30,6 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_afte
 from openclaw_fleet.errors import FlyAnswerLost, FlyApiError, FlyUnreachable
 from openclaw_fleet.providers.fly.pacing import Pacer
 
-DEFAULT_API_URL = "https://api.machines.dev"
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 # Time bounds the retries, not a count: at a 40 % error rate (429s and 5xx together) eight tries
 # still fail one call in 1,500, so a 1,000-user run would rarely finish.
