@@ -9,7 +9,6 @@ may still be going; 3 refused by the mass-deletion guard (nothing was changed).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,32 +17,32 @@ from pulumi import automation as auto
 from openclaw_fleet.cli import status as live_status
 from openclaw_fleet.cli.fleet import Fleet
 from openclaw_fleet.cli.guard import few
+from openclaw_fleet.cli.options import DestroyOptions, PlanOptions, PreviewOptions, StackOptions, UpOptions
 from openclaw_fleet.cli.report import exit_status, print_report, print_run_document, review_of, write_document
 from openclaw_fleet.cli.review import Review
 from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cli.schedule import preview_then_up
 from openclaw_fleet.cli.stacks import StackRun, last_error_line, without_passwords
+from openclaw_fleet.cli.targets import target_client
 from openclaw_fleet.cli.trust import against_revision
 from openclaw_fleet.departures import inherited
-from openclaw_fleet.environment import FLY_API_TOKEN, in_ci, state_refusal
+from openclaw_fleet.environment import in_ci, state_refusal
 from openclaw_fleet.errors import CannotRun, FleetError
-from openclaw_fleet.providers.docker.client import docker_client
-from openclaw_fleet.providers.fly.client import FlyClient
 from openclaw_fleet.roster import instance_name
 from openclaw_fleet.settings import StackSettings
 from openclaw_fleet.shards import parse_shard_stack
 
 
-def run_command(command: str, root: Path, base: str, options) -> int:
-    """Run ``command`` on the fleet of base stack ``base`` in ``root`` with the parsed ``options``;
-    return the exit status."""
-    document = getattr(options, "format", "text") != "text" or getattr(options, "json", False)
-    out = _to_stderr if document else print  # stdout carries the document alone
+def run_command(command: str, root: Path, options: StackOptions) -> int:
+    """Run ``command`` on the fleet of base stack ``options.stack`` in ``root``; return the exit
+    status."""
+    base = options.stack
+    out = _to_stderr if options.document else print  # stdout carries the document alone
 
     def cannot_run(error: str) -> int:
         print(f"fleet: {error}", file=sys.stderr)
-        if document and command == "preview":
-            write_document(Review.failed(base, error), options)
+        if isinstance(options, PreviewOptions) and options.document:
+            write_document(Review.failed(base, error), options.format, options.output)
         return 2
 
     try:
@@ -59,7 +58,7 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         fleet = Fleet(root, settings, config_text, options.stacks_at_once, options.parallel, out)
         # In CI a stack that is not there is a mistake (a renamed project, another backend), not a new
         # fleet: every user would plan as added. Only --create-stacks creates one there.
-        create = not in_ci() or getattr(options, "create_stacks", False)
+        create = not in_ci() or (isinstance(options, PlanOptions) and options.create_stacks)
         everyone = fleet.open(show_secrets=command == "machines", only=options.shard, create=create)
     except FileNotFoundError as error:  # auto.PulumiCommand() runs `pulumi version`
         return cannot_run(f"the Pulumi CLI cannot be run ({error.strerror}: {error.filename}); bin/fleet sets it up")
@@ -71,9 +70,9 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         problems = inheritances(fleet, everyone)
         if problems:
             print("fleet: refused, nothing was run:\n  " + "\n  ".join(problems), file=sys.stderr)
-            if document and command == "preview":
+            if isinstance(options, PreviewOptions) and options.document:
                 failure = "a user would inherit another's gateway: " + " ".join(problems)
-                write_document(Review.failed(base, failure), options)
+                write_document(Review.failed(base, failure), options.format, options.output)
             return 2
     runs = everyone  # the guard counts over every shard, whichever run now
     if options.shard is not None:
@@ -87,7 +86,7 @@ def run_command(command: str, root: Path, base: str, options) -> int:
         return show_machines(runs, options.show_secrets, out)
     if command == "destroy":
         return destroy(fleet, runs, options, out)
-    if getattr(options, "changed", False):
+    if isinstance(options, PlanOptions) and options.changed:
         skipped = [run for run in runs if run.unchanged_since_last_update()]
         for run in skipped:
             out(f"{run.name}: unchanged since its last update (program, settings and its users); skipped")
@@ -102,7 +101,7 @@ def run_command(command: str, root: Path, base: str, options) -> int:
     return status
 
 
-def preview(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], options, out) -> int:
+def preview(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], options: PreviewOptions, out) -> int:
     """``fleet preview``: the plan by user, the reviewer's document with ``--format`` (opening with
     the changes of trust since ``--trust-base``, when given); 3 when refused."""
     settings, trust = fleet.settings, None
@@ -121,14 +120,14 @@ def preview(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], option
         review.refusal, review.trust = refusal, trust
         failed = [f"{run.name}: {run.error}" for run in runs if run.error] + plan.failed_users
         review.failure = f"{len(failed)} stack(s) or user(s) failed: {few(failed, 5)}" if failed else None
-        write_document(review, options)
+        write_document(review, options.format, options.output)
     if refusal:
         print(f"fleet: {refusal}", file=sys.stderr)
         return 3
     return exit_status(runs, plan)
 
 
-def up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], command: str, options, out) -> int:
+def up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], command: str, options: UpOptions, out) -> int:
     """``fleet up`` (and the first part of ``rollout``): previews, the guard, then the ups."""
     for run in runs:
         if run.only_creates:
@@ -150,7 +149,7 @@ def up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], command: st
     return status
 
 
-def destroy(fleet: Fleet, runs: list[StackRun], options, out) -> int:
+def destroy(fleet: Fleet, runs: list[StackRun], options: DestroyOptions, out) -> int:
     """``fleet destroy --yes``: every shard's resources."""
     with fleet.showing_progress("destroy", len(runs), options.quiet):
         report = fleet.destroy(runs)
@@ -175,14 +174,11 @@ def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> i
     (``status.py``); exit 1 when any differs, 2 when the target cannot be asked."""
     users = live_status.planned([run.outputs for run in runs])
     settings = fleet.settings
-    if settings.target == "fly":
-        token = os.environ.get(FLY_API_TOKEN)
-        if not token:
-            print("fleet: status on Fly reads the Fly Machines API: set FLY_API_TOKEN", file=sys.stderr)
-            return 2
-        client = FlyClient(settings.fly_api_url, token)
-    else:
-        client = docker_client(settings.docker_host)
+    try:
+        client = target_client(settings, "status")
+    except CannotRun as error:
+        print(f"fleet: {error}", file=sys.stderr)
+        return 2
     with client:
         live_status.observe(users, settings.target, client)
     if as_document:

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from openclaw_fleet.cli.options import IntakeOptions
 from openclaw_fleet.cli.trust import GitTree, Trust, compare, kind_of_path
 from openclaw_fleet.errors import FleetError
 from openclaw_fleet.settings import StackSettings
@@ -94,7 +95,7 @@ def _write_data(head: GitTree, settings: StackSettings, into: Path) -> None:
     (into / roster).write_text(roster_text)
 
 
-def main(options) -> int:
+def main(options: IntakeOptions) -> int:
     """``fleet intake``: print the kind and the code paths; write ``--trust`` (JSON) and, with
     ``--github-output``, ``kind=…`` for the workflow. Exit 2 naming what cannot be taken."""
     project = yaml.safe_load((Path.cwd() / "Pulumi.yaml").read_text())["name"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from openclaw_fleet.cli.comment import as_json, markdown, review_from_json
 from openclaw_fleet.cli.guard import few
+from openclaw_fleet.cli.options import RenderOptions
 from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.review import Review, build_review
 from openclaw_fleet.cli.stacks import StackRun
@@ -76,8 +77,10 @@ def review_of(settings: StackSettings, runs: list[StackRun], plan: RunReport, ev
     return review
 
 
-def write_document(review: Review, options, commit: str | None = None, run_url: str | None = None) -> None:
-    """Write the plan for a reviewer (``--format markdown|json``) to ``--output`` or stdout, with
+def write_document(
+    review: Review, form: str, output: str | None, commit: str | None = None, run_url: str | None = None
+) -> None:
+    """Write the plan for a reviewer (``form``: ``markdown`` or ``json``) to ``output`` or stdout, with
     the commit, CI run and time (given, else the CI's: GitHub Actions' or GitLab CI's variables).
     A markdown comment cut to fit GitHub's limit is written whole beside it as ``<output>.full.md``."""
     environ = os.environ
@@ -90,18 +93,18 @@ def write_document(review: Review, options, commit: str | None = None, run_url: 
     else:
         review.run_url = environ.get("CI_JOB_URL")
     review.time = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    text = markdown(review) if options.format == "markdown" else as_json(review) + "\n"
-    if not options.output:
+    text = markdown(review) if form == "markdown" else as_json(review) + "\n"
+    if not output:
         sys.stdout.write(text)
         return
-    Path(options.output).write_text(text)
-    if options.format == "markdown":
+    Path(output).write_text(text)
+    if form == "markdown":
         whole = markdown(review, max_chars=None, limit=len(review.changes))
         if whole != text:
-            Path(f"{options.output}.full.md").write_text(whole)
+            Path(f"{output}.full.md").write_text(whole)
 
 
-def render_comment(options) -> Review:
+def render_comment(options: RenderOptions) -> Review:
     """``fleet render``: the plan comment from the document a plan job wrote (``--plan``), read
     as untrusted data, with the commit and run the trusted caller names, and the Trust section
     the trusted caller computed (``--trust``, from ``fleet intake``), never the document's own.
@@ -122,8 +125,7 @@ def render_comment(options) -> Review:
             review.trust = Trust.from_document(json.loads(Path(options.trust).read_text()))
         except (OSError, ValueError, RecursionError) as error:
             review.failure = review.failure or f"the changes of trust could not be read ({type(error).__name__})"
-    options.format = "markdown"
-    write_document(review, options, commit=options.commit, run_url=options.run_url)
+    write_document(review, "markdown", options.output, commit=options.commit, run_url=options.run_url)
     return review
 
 

@@ -20,32 +20,26 @@ back on the image they ran before.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from openclaw_fleet.cli.fleet import Fleet
+from openclaw_fleet.cli.options import RolloutOptions
 from openclaw_fleet.cli.stacks import StackRun
-from openclaw_fleet.environment import FLY_API_TOKEN
+from openclaw_fleet.cli.targets import target_client
 from openclaw_fleet.environment import RELEASE as RELEASE_ENV
-from openclaw_fleet.errors import DockerApiError, DockerUnreachable, FlyApiError, FlyUnreachable, SnapshotError
-from openclaw_fleet.providers.docker.client import docker_client
+from openclaw_fleet.errors import (
+    CannotRun,
+    DockerApiError,
+    DockerUnreachable,
+    FlyApiError,
+    FlyUnreachable,
+    SnapshotError,
+)
 from openclaw_fleet.providers.docker.volume import VolumeArgs, snapshot_volume
 from openclaw_fleet.providers.fly.client import FlyClient
 
 SNAPSHOT_FAILURES = (SnapshotError, FlyApiError, FlyUnreachable, DockerApiError, DockerUnreachable)
-
-
-def wave_sizes(text: str) -> list[int]:
-    """``"1,5,25"`` → [1, 5, 25]. Raises ValueError unless every size is a whole number ≥ 1."""
-    words = "--waves takes sizes ≥ 1 separated by commas, such as 1,5,25"
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(words) from None
-    if not sizes or min(sizes) < 1:
-        raise ValueError(words)
-    return sizes
 
 
 def waves_of(users: list[str], sizes: list[int]) -> list[list[str]]:
@@ -70,14 +64,12 @@ class Snapshots:
         """Snapshot the user's volume before their gateway first runs the new image; raises one of
         SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
         row = run.outputs.roster_state[user_id]
-        if self.settings.target == "fly":
-            token = os.environ.get(FLY_API_TOKEN)
-            if not token:
-                raise SnapshotError(
-                    "taking volume snapshots needs FLY_API_TOKEN in the environment (a token in the stack's "
-                    "config is read by the providers only)"
-                )
-            with FlyClient(self.settings.fly_api_url, token) as fly:
+        try:
+            client = target_client(self.settings, "taking volume snapshots")
+        except CannotRun as error:
+            raise SnapshotError(str(error)) from None
+        if isinstance(client, FlyClient):
+            with client as fly:
                 fly.create_volume_snapshot(row.name, row.volume_id)
                 snapshots = fly.list_volume_snapshots(row.name, row.volume_id)
             where = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
@@ -85,7 +77,7 @@ class Snapshots:
             image = run.outputs.image_of(user_id) or run.outputs.image
             directory = self.settings.snapshots_of(run.stack.name)
             args = VolumeArgs(name=row.volume_id, labels={}, snapshot_dir=directory, helper_image=image)
-            with docker_client(self.settings.docker_host) as docker:
+            with client as docker:
                 where = str(snapshot_volume(docker, args))
         self.taken[user_id] = where
         return where
@@ -113,9 +105,10 @@ class Snapshots:
         return f"{back}; {restore}"
 
 
-def run_rollout(fleet: Fleet, runs: list[StackRun], options, out) -> int:
+def run_rollout(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, out) -> int:
     """Waves after the ``up`` that built the image; returns the exit status (0 all moved or
-    nothing to move, 1 a wave failed or a snapshot could not be taken, 2 bad options)."""
+    nothing to move, 1 a wave failed or a snapshot could not be taken, 2 a user of ``--back``
+    not in the roster). The wave sizes were checked when the options were parsed."""
     user_run = {user.id: run for run in runs for user in run.users}
     if options.back:
         run = user_run.get(options.back)
@@ -123,11 +116,7 @@ def run_rollout(fleet: Fleet, runs: list[StackRun], options, out) -> int:
             out(f"rollout: {options.back} is not a user of this fleet's roster")
             return 2
         return _release(fleet, [run], {options.back: "previous"}, out)[0]
-    try:
-        sizes = wave_sizes(options.waves)
-    except ValueError as error:
-        out(f"rollout: {error}")
-        return 2
+    sizes = list(options.waves)
     built = {run.name: run.outputs.image for run in runs}
     pending = [
         user.id

@@ -1,9 +1,12 @@
 """Which image a user runs between rollouts, and how users are cut into waves."""
 
+import argparse
+
 import pulumi
 import pytest
 
-from openclaw_fleet.cli.rollout import wave_sizes, waves_of
+from openclaw_fleet.cli.options import wave_sizes
+from openclaw_fleet.cli.rollout import waves_of
 from openclaw_fleet.outputs import ImageRecord
 from openclaw_fleet.user_images import image_for, record
 
@@ -34,7 +37,7 @@ def test_the_record_remembers_the_image_before_a_move():
 def test_waves_start_with_the_canary_and_repeat_the_last_size():
     users = [f"u{index}" for index in range(13)]
     assert [len(wave) for wave in waves_of(users, [1, 5])] == [1, 5, 5, 2]
-    assert [user for wave in waves_of(users, wave_sizes("1,2,4")) for user in wave] == users
+    assert [user for wave in waves_of(users, list(wave_sizes("1,2,4"))) for user in wave] == users
     for bad in ("1,0", "one", ""):
-        with pytest.raises(ValueError, match="sizes ≥ 1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="sizes ≥ 1"):
             wave_sizes(bad)
