@@ -81,6 +81,26 @@ def test_help_answers_without_any_set_up(tmp_path):
     assert unknown.returncode == 2 and "unknown command 'bogus'" in unknown.stderr
 
 
+def test_every_commands_help_answers_at_once_without_set_up_and_writes_nothing(tmp_path):
+    """A command's --help is its parser on the system's python3: no set-up, no cache, no state,
+    no passphrase file, even with another flag before it."""
+    from openclaw_fleet.cli.options import OPTIONS
+
+    env = {"PATH": "/usr/bin:/bin", "OPENCLAW_FLEET_CACHE": str(tmp_path / "empty-cache"), "HOME": str(tmp_path)}
+    before = sorted((ROOT / ".state").glob("*")) if (ROOT / ".state").exists() else []
+    for command in OPTIONS:
+        result = subprocess.run(
+            [str(ROOT / "bin" / "fleet"), command, "--stack", "help-test", "--help"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0 and f"usage: fleet {command}" in result.stdout, (command, result.stderr)
+    assert not (tmp_path / "empty-cache").exists()
+    assert (sorted((ROOT / ".state").glob("*")) if (ROOT / ".state").exists() else []) == before
+
+
 def test_a_bad_stack_setting_is_exit_2_naming_the_file_and_key_never_the_value(tmp_path):
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  openclaw-fleet:shards: sk-live-0123456789\n")
