@@ -2,7 +2,9 @@
 
 Each workaround is listed in ``WORKAROUNDS`` with why it exists, the upstream code or issue it
 works around, the SDK code it relies on, and when it can go. ``for_program()`` (from
-``__main__.py``) and ``for_provider_server()`` (from ``providers/server.py``) apply them, after
+``__main__.py``) and ``for_provider_server()`` (from ``providers/server.py``) apply the patches
+(the provider server's servicer and ``base.FleetResource``'s registration are written in those
+modules; the Automation API paths the command takes around are in ``cli/stacks.py``), after
 ``check_sdk()`` refuses an SDK version they were not verified on: a patch of a private function
 that changed upstream would otherwise break quietly. ``tests/unit/test_sdk_workarounds.py`` fails,
 naming the workaround, when the SDK code one relies on is not the code it was verified against;
@@ -99,6 +101,35 @@ WORKAROUNDS = (
         "pulumi/dynamic/dynamic.py: Resource.__init__, serialize_provider",
         "pulumi/pulumi#17803 is fixed and dynamic resources can name their provider by reference",
         {"pulumi.dynamic.dynamic:Resource.__init__": "3a72ee36"},
+    ),
+    # The Automation API paths the command takes around (openclaw_fleet/cli/stacks.py), so that a
+    # release that changes what they stand in for is looked at again.
+    Workaround(
+        "apply_without_stack_up",
+        "Stack.up and Stack.destroy run three more CLI commands after the update (outputs twice, history) "
+        "for a result the fleet does not use; stacks.apply runs the one command with --event-log",
+        "pulumi/automation/_stack.py: Stack.up, Stack.destroy",
+        "Stack.up can skip reading outputs and history",
+        {"pulumi.automation._stack:Stack.up": "bcefbedf", "pulumi.automation._stack:Stack.destroy": "c3ffd385"},
+    ),
+    Workaround(
+        "outputs_in_one_call",
+        "Stack.outputs runs `pulumi stack output` twice (plain and with secrets); stacks.output_values runs it once",
+        "pulumi/automation/_stack.py: Stack.outputs",
+        "Stack.outputs reads the outputs once",
+        {"pulumi.automation._stack:Stack.outputs": "4a3e66e5"},
+    ),
+    Workaround(
+        "listed_stack_not_selected",
+        "selecting a stack is one `pulumi stack select` per shard, and creating one through create_or_select "
+        "first fails a select; ListedStackWorkspace selects nothing, open_stack creates or selects from the listing",
+        "pulumi/automation/_stack.py: Stack.__init__, Stack.create_or_select; _local_workspace.py: select_stack",
+        "the Automation API opens a listed stack without `pulumi stack select`",
+        {
+            "pulumi.automation._stack:Stack.__init__": "9d317416",
+            "pulumi.automation._stack:Stack.create_or_select": "e4b2b9cc",
+            "pulumi.automation._local_workspace:LocalWorkspace.select_stack": "5a89f18a",
+        },
     ),
 )
 

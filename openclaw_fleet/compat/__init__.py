@@ -13,6 +13,9 @@ Nothing here is used by a stack this version made. Each piece, and when it can g
   those entries, changing nothing on Fly. Remove after every Fly stack made before 2026-10 has had one ``up``.
 - ``machine_state.py``: ``fly:Machine`` outputs of stacks before 2026-10 (the whole ``config``, a
   digest of the engine's floats). Remove after every Fly stack made before then has had one ``up``.
+- ``former_types.py``: the gateway components' former type ``openclaw:fleet:UserInstance``, as an
+  alias. Remove when no supported stack was made before 2026-09 (after one ``up``, each
+  component is stored under its own type).
 - ``whole_outputs()``: ``OPENCLAW_FLEET_WHOLE_OUTPUTS=1`` stores outputs whole, for going back to a
   version from before outputs left out the inputs (docs/upgrading.md, "Going back"). Remove when
   no version before 2026-10 is supported.

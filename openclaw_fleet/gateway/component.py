@@ -7,9 +7,8 @@ ask which target they are on. They are Python attributes only: a component regis
 since each value is already in the checkpoint as its child's (about 140 bytes a user otherwise).
 Their children are named after the user's instance name (``<namePrefix>-u-<shortId>``).
 
-Existing stacks: both were one component type, ``openclaw:fleet:UserInstance``, before; each
-carries that type as an alias, so a stack made then sees no replacement
-(https://www.pulumi.com/docs/iac/concepts/options/aliases/).
+Existing stacks: both were one component type before; each carries it as an alias
+(``compat/former_types.py``), so a stack made then sees no replacement.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from openclaw_fleet.compat.former_types import former_gateway_aliases
 from openclaw_fleet.providers.gateway_command import GatewayCommand, GatewayCommandArgs
 from openclaw_fleet.providers.token import AdoptFrom, GatewayToken, GatewayTokenArgs
 from openclaw_fleet.roster import User
@@ -25,7 +25,6 @@ from openclaw_fleet.settings import StackSettings
 
 STATE_DIR = "/home/node/.openclaw"  # the image runs as `node`; OpenClaw keeps its state under $HOME
 GATEWAY_COMMAND = ["gateway", "--allow-unconfigured", "--bind", "lan", "--auth", "token"]
-FORMER_TYPE = "openclaw:fleet:UserInstance"
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Gateway(pulumi.ComponentResource):
     state: pulumi.Output[str]
 
     def __init__(self, type_: str, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None):
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE)]))
+        opts = pulumi.ResourceOptions.merge(opts, former_gateway_aliases())
         super().__init__(type_, name, None, opts)
         self.name = name
         self.child = pulumi.ResourceOptions(parent=self)
