@@ -16,7 +16,7 @@ from openclaw_fleet.departures import Departures, stale_restores
 from openclaw_fleet.environment import DIGEST
 from openclaw_fleet.gateway import GatewayArgs, create_gateway
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
-from openclaw_fleet.outputs import MachineRow, RosterRow, UserOutputs, row
+from openclaw_fleet.outputs import MachineRow, RosterRow, UserOutputs, export, row
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
 from openclaw_fleet.secret_sources import check_references
 from openclaw_fleet.settings import StackSettings, provider_key_values
@@ -85,13 +85,12 @@ gateways = {
     for user in users
 }
 
-pulumi.export("image", image.ref)
-pulumi.export("user_images", {user.id: record(user.id, images[user.id], recorded_images) for user in users})
-if os.environ.get(DIGEST):  # what `fleet up --changed` compares with to skip a shard nothing touched
-    pulumi.export("fleet_digest", os.environ[DIGEST])
-pulumi.export(
-    "users",
-    {
+export(
+    image=image.ref,
+    user_images={user.id: record(user.id, images[user.id], recorded_images) for user in users},
+    # what `fleet up --changed` compares with to skip a shard nothing touched
+    fleet_digest=os.environ.get(DIGEST) or None,
+    users={
         user_id: row(
             UserOutputs,
             gateway_url=gateway.gateway_url,
@@ -102,11 +101,8 @@ pulumi.export(
         )
         for user_id, gateway in gateways.items()
     },
-)
-# What the next run compares the roster with: no secret in it, provider keys by source name.
-pulumi.export(
-    "roster_state",
-    {
+    # What the next run compares the roster with: no secret in it, provider keys by source name.
+    roster_state={
         user.id: row(
             RosterRow,
             name=gateways[user.id].name,
@@ -115,11 +111,8 @@ pulumi.export(
         )
         for user in users
     },
-)
-pulumi.export("departed", departures.departed)  # who left with a volume kept, until they return
-pulumi.export(
-    "machines",  # one row per user for the service's own database (`bin/fleet machines`)
-    [
+    departed=departures.departed,  # who left with a volume kept, until they return
+    machines=[  # one row per user for the service's own database (`bin/fleet machines`)
         row(
             MachineRow,
             id=gateways[user.id].instance_id,

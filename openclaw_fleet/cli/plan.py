@@ -24,7 +24,7 @@ _DATA_KINDS = {
     "pulumi-python:dynamic/fly:App": "Fly app",
 }
 _LOSING_OPS = {"delete", "replace", "create-replacement", "delete-replaced"}
-_QUIET_OPS = {"same", "read", "refresh"}
+QUIET_OPS = {"same", "read", "refresh"}  # steps that change nothing
 # The engine's own resources, in no user's gateway and not counted in its summary.
 ENGINE_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:")
 
@@ -116,7 +116,7 @@ class RunReport:
         parent = state.parent if state else None
         if parent:
             self._parents[meta.urn] = parent
-        if op in _QUIET_OPS:
+        if op in QUIET_OPS:
             return
         user = self._user_of(meta.urn, parent)
         what = meta.type.rsplit(":", 1)[-1]

@@ -17,9 +17,7 @@ from typing import TextIO
 
 from pulumi.automation import events
 
-from openclaw_fleet.cli.plan import ENGINE_TYPES
-
-_QUIET_OPS = {"same", "read", "refresh"}
+from openclaw_fleet.cli.plan import ENGINE_TYPES, QUIET_OPS
 
 
 class Progress:
@@ -66,7 +64,7 @@ class Progress:
             done = self._done.setdefault(stack, Counter())
             if event.resource_pre_event:
                 meta = event.resource_pre_event.metadata
-                if getattr(meta.op, "value", meta.op) not in _QUIET_OPS:
+                if getattr(meta.op, "value", meta.op) not in QUIET_OPS:
                     self._running[stack] = self._running.get(stack, 0) + 1
                     state = meta.new or meta.old
                     owner = meta.urn if "Gateway::" in meta.urn else (state.parent if state else "") or ""
@@ -75,7 +73,7 @@ class Progress:
             elif event.res_outputs_event:
                 meta = event.res_outputs_event.metadata
                 op = getattr(meta.op, "value", meta.op)
-                if op not in _QUIET_OPS:
+                if op not in QUIET_OPS:
                     done[op] += 1
                     self._running[stack] = max(0, self._running.get(stack, 0) - 1)
                     self._steps_of_users.pop(meta.urn, None)

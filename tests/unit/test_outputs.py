@@ -29,3 +29,17 @@ def test_a_stack_of_an_older_version_reads_and_unknown_outputs_are_ignored():
     older = {"roster_state": {"u": {"name": "p-u", "provider_keys": ["ANTHROPIC_API_KEY"]}}, "later_output": 1}
     parsed = StackOutputs.parse(older, "dev")
     assert parsed.roster_state["u"].provider_keys == ["ANTHROPIC_API_KEY"] and parsed.image_of("u") is None
+
+
+def test_the_program_exports_only_outputs_the_command_reads(monkeypatch):
+    import pulumi
+    import pytest
+
+    from openclaw_fleet.outputs import export
+
+    exported = {}
+    monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
+    export(image="reg/gw@sha256:a", fleet_digest=None, departed={})
+    assert exported == {"image": "reg/gw@sha256:a", "departed": {}}  # None is not exported
+    with pytest.raises(TypeError, match="StackOutputs has no output imgae"):
+        export(imgae="reg/gw@sha256:a")
