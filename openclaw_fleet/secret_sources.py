@@ -54,7 +54,7 @@ class SecretSource:
 
     kind: str
     key: str
-    users: frozenset[str] | None = None
+    users: tuple[str, ...] | None = None  # sorted: the same text in every process (the plan's digest)
 
     def allows(self, user_id: str) -> bool:
         return self.users is None or user_id in self.users
@@ -93,7 +93,7 @@ def parse_sources(raw: object, where: str) -> dict[str, SecretSource]:
         users = body.get("users")
         if users is not None and (not isinstance(users, list) or not all(isinstance(u, str) for u in users)):
             raise ValueError(f"{at}.users: must be a list of user ids")
-        sources[name] = SecretSource(kind, key, None if users is None else frozenset(users))
+        sources[name] = SecretSource(kind, key, None if users is None else tuple(sorted(set(users))))
     return sources
 
 

@@ -1,25 +1,11 @@
-"""The stack's settings (``Pulumi.<stack>.yaml``, namespace ``openclaw-fleet``): one model that
-the program (``StackSettings.load``, through ``pulumi.Config``) and the ``fleet`` command
-(``StackSettings.read``, from the stack file) both build with ``StackSettings.parse``.
-
-Keys: ``target`` (``docker`` or ``fly``), ``roster`` (path, default ``users/roster.yaml``),
-``namePrefix`` (default ``openclaw``), ``registry`` (``host:port`` the image is pushed to),
-``baseImage`` (build arg, default ``node:24-bookworm-slim``), ``publishHost`` (publish each gateway
-port on this host address; unset: not published), ``healthTimeoutSeconds`` (default 240, as long
-as a cold gateway start may take), ``pidsLimit`` (default 512), ``restartPolicy`` (default
-``unless-stopped``), ``flyOrg`` (default ``personal``), ``flyApiUrl`` (default Fly's),
-``dockerHost`` (default the local socket), ``volumeSizeGb`` (Fly volume size, default 1),
-``massDeletionShare`` / ``massDeletionMinimum`` (the mass-deletion guard, default 0.2 and 3),
-``snapshotDir`` (Docker target: where volume snapshots are written, on the Docker host; default
-``~/.local/share/openclaw-fleet/snapshots/<stack>``), ``shards`` (how many stacks the roster is
-split over, default 1; ``shards.py``), ``commandTimeoutSeconds`` (how long a command inside a
-gateway may take, default 300, read by the providers), ``snapshotRetentionDays`` (how long Fly
-keeps a volume's daily snapshots, 1–60, default 5 as Fly's own), ``autostop`` (Fly proxy autostop
-of an idle gateway: ``off`` (default: a gateway keeps channel connections open), ``stop`` or
-``suspend``), ``secretSources`` (what rosters may name as provider keys, ``secret_sources.py``).
+"""The stack's settings (``Pulumi.<stack>.yaml``, namespace ``openclaw-fleet``): one pydantic
+model, ``StackSettings``, that declares every key once (its type, default, range and meaning).
+The program (``StackSettings.load``, through ``pulumi.Config``), the ``fleet`` command
+(``StackSettings.read``, from the stack file), set-up and the providers (``number``) all read
+it; docs/operating.md's table of keys is generated from it (``python -m openclaw_fleet.settings``).
 A number set explicitly is kept as set, 0 included, and checked against its range before
-anything is created. ``flyApiToken`` (secret; or ``FLY_API_TOKEN``) and the registry credentials
-are read by the providers only (``providers/base.py``).
+anything is created; an error names the file and the key, never the value. ``flyApiToken`` (a
+secret; or ``FLY_API_TOKEN``) and the registry credentials are read by the providers only.
 """
 
 from __future__ import annotations
@@ -29,11 +15,14 @@ import os
 import re
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import annotated_types
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from openclaw_fleet.base_image import base_image_refusal
 from openclaw_fleet.errors import SettingsError
@@ -46,31 +35,10 @@ if TYPE_CHECKING:  # set-up and the providers read settings: no roster model, no
     from openclaw_fleet.roster import User
 
 NAMESPACE = "openclaw-fleet"
-TARGETS = ("docker", "fly")
-DEFAULT_TARGET = "docker"
-DEFAULT_ROSTER = "users/roster.yaml"
-DEFAULT_NAME_PREFIX = "openclaw"
-DEFAULT_FLY_ORG = "personal"
 DEFAULT_FLY_API_URL = "https://api.machines.dev"  # Fly Machines API, https://fly.io/docs/machines/api/
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"  # the local Docker engine's socket
-AUTOSTOP = ("off", "stop", "suspend")  # fly.MachineService.autostop
 # Instance names are <prefix>-u-<short id, up to 12>; Fly app names stop at 63 characters.
 NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,45}[a-z0-9]$|^[a-z]$")
-# Numeric settings: key → (default, lowest, highest, type).
-NUMBERS = {
-    "healthTimeoutSeconds": (240, 1, 3600, int),
-    "pidsLimit": (512, 16, 1_000_000, int),
-    "volumeSizeGb": (1, 1, 500, int),
-    "massDeletionShare": (0.2, 0.0, 1.0, float),
-    "massDeletionMinimum": (3, 0, 1_000_000, int),
-    "shards": (1, 1, 256, int),
-    "commandTimeoutSeconds": (300, 10, 3600, int),
-    "snapshotRetentionDays": (5, 1, 60, int),
-}
-TEXTS = (
-    "target", "roster", "namePrefix", "registry", "baseImage", "publishHost", "restartPolicy", "flyOrg",
-    "flyApiUrl", "dockerHost", "snapshotDir", "autostop",
-)  # fmt: skip
 
 
 def default_snapshot_dir(stack: str) -> str:
@@ -78,32 +46,122 @@ def default_snapshot_dir(stack: str) -> str:
     return str(Path.home() / ".local/share/openclaw-fleet/snapshots" / stack)
 
 
-@dataclass(frozen=True)
-class StackSettings:
+def _key(alias: str, description: str, shown: str | None = None, **constraints: Any) -> Any:
+    """A stack-file key: its name under ``openclaw-fleet:``, what it means (docs/operating.md) and,
+    where the default is not a plain value, how the docs show it."""
+    return Field(
+        alias=alias, description=description, json_schema_extra={"shown": shown} if shown else None, **constraints
+    )
+
+
+class StackSettings(BaseModel):
     """Settings of one stack (``stack`` of ``project``), defaults filled in."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, arbitrary_types_allowed=True)
 
     stack: str
     project: str
-    target: str
-    roster: str
-    name_prefix: str
-    registry: str | None
-    base_image: str
-    publish_host: str | None
-    health_timeout_s: int
-    pids_limit: int
-    restart_policy: str
-    fly_org: str
-    fly_api_url: str
-    docker_host: str
-    volume_size_gb: int
-    mass_deletion_share: float
-    mass_deletion_minimum: int
-    snapshot_dir: str | None  # None: default_snapshot_dir of each stack
-    shards: int
-    snapshot_retention_days: int = 5
-    autostop: str = "off"
-    secret_sources: dict[str, SecretSource] = field(default_factory=dict)
+    target: Literal["docker", "fly"] = _key("target", "where gateways run: `docker` or `fly`", default="docker")
+    roster: str = _key("roster", "the roster file", default="users/roster.yaml")
+    name_prefix: str = _key(
+        "namePrefix",
+        "`<prefix>-u-<shortId>`: lowercase letters, digits and dashes, starting with a letter",
+        default="openclaw",
+    )
+    registry: str | None = _key(
+        "registry", "`host:port` the gateway image is pushed to", shown="— (required)", default=None
+    )
+    base_image: str = _key(
+        "baseImage",
+        "base of the gateway image (Node ≥ 24.16, npm, user `node`); on a stack whose gateways run on Fly.io, pinned "
+        "by digest (`name@sha256:…`) from a host in `OPENCLAW_FLEET_BASE_IMAGE_HOSTS` (default `docker.io`)",
+        default="node:24-bookworm-slim",
+    )
+    publish_host: str | None = _key(
+        "publishHost",
+        "publish each gateway's port 18789 on this host address (dev: `127.0.0.1`); unset: not published",
+        shown="unset",
+        default=None,
+    )
+    health_timeout_s: int = _key(
+        "healthTimeoutSeconds",
+        "how long a gateway may take to answer `/health` (a cold start on a small machine takes minutes)",
+        default=240,
+        ge=1,
+        le=3600,
+    )
+    pids_limit: int = _key("pidsLimit", "per-container process limit", default=512, ge=16, le=1_000_000)
+    restart_policy: str = _key("restartPolicy", "Docker restart policy", default="unless-stopped")
+    docker_host: str = _key("dockerHost", "Docker engine (`unix://` or `tcp://`)", default=DEFAULT_DOCKER_HOST)
+    fly_api_url: str = _key(
+        "flyApiUrl", "Fly Machines API base URL (the emulator: `http://127.0.0.1:4280`)", default=DEFAULT_FLY_API_URL
+    )
+    fly_org: str = _key("flyOrg", "org the apps are created in", default="personal")
+    volume_size_gb: int = _key(
+        "volumeSizeGb", "Fly volume size; growing it extends volumes in place", default=1, ge=1, le=500
+    )
+    snapshot_dir: str | None = _key(
+        "snapshotDir",
+        "Docker target: where `snapshot` writes volume tarballs (a path on the Docker host)",
+        shown="`~/.local/share/openclaw-fleet/snapshots/<stack>`",
+        default=None,
+    )
+    mass_deletion_share: float = _key(
+        "massDeletionShare",
+        "the mass-deletion guard: the share of users a run may delete or lose",
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+    )
+    mass_deletion_minimum: int = _key(
+        "massDeletionMinimum",
+        "the mass-deletion guard: fewer users than this are never refused",
+        default=3,
+        ge=0,
+        le=1_000_000,
+    )
+    command_timeout_s: int = _key(
+        "commandTimeoutSeconds",
+        "deadline of a command inside a gateway (read by the providers)",
+        default=300,
+        ge=10,
+        le=3600,
+    )
+    shards: int = _key(
+        "shards", "how many stacks the roster is split over ([scale.md](scale.md))", default=1, ge=1, le=256
+    )
+    snapshot_retention_days: int = _key(
+        "snapshotRetentionDays",
+        "Fly: days a volume's snapshots are kept (Fly's own default), set on each volume in place; a user returning "
+        "with `restore: latest` after longer gets a warning that the snapshot may be gone",
+        default=5,
+        ge=1,
+        le=60,
+    )
+    autostop: Literal["off", "stop", "suspend"] = _key(
+        "autostop",
+        "Fly: what the proxy does with an idle gateway: `off` (a gateway holds channel connections open), `stop` or "
+        "`suspend`",
+        default="off",
+    )
+    secret_sources: dict[str, SecretSource] = _key(
+        SOURCES_SETTING,
+        "the secret sources rosters may name as provider keys: name → `{config: KEY}` or `{env: OPENCLAW_KEY_…}`, "
+        "with `users: [ids]` to limit who may name it "
+        "([users/ROSTER.md](../users/ROSTER.md#provider-keys-come-from-secret-sources-the-stack-declares))",
+        shown="none",
+        default_factory=dict,
+    )
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _name_prefix(cls, value: str) -> str:
+        if not NAME_PREFIX.match(value):
+            raise ValueError(
+                "must be 1 to 47 lowercase letters, digits and dashes, starting with a letter and not ending with a "
+                "dash (it starts every app, container and volume name)"
+            )
+        return value
 
     @property
     def stack_label(self) -> str:
@@ -117,63 +175,30 @@ class StackSettings:
     @classmethod
     def parse(cls, config: Mapping[str, object], stack: str, project: str, where: str) -> StackSettings:
         """The settings from ``config`` (key without namespace → value as YAML or ``pulumi.Config``
-        give it: numbers as numbers or text). Raises SettingsError naming ``where`` and the key
-        (never the value: a mistyped secret must not reach a log)."""
-
-        def text(key: str, default: str | None = None) -> str | None:
-            value = config.get(key)
-            if value is None or value == "":
-                return default
-            if not isinstance(value, str):
-                raise SettingsError(f"{where}: {NAMESPACE}:{key} must be text")
-            return value
-
-        def number_of(key: str):
-            try:
-                return number(key, config.get(key))
-            except ValueError as error:
-                raise SettingsError(f"{where}: {error}") from None
-
-        target = text("target", DEFAULT_TARGET)
-        if target not in TARGETS:
-            raise SettingsError(f"{where}: {NAMESPACE}:target must be one of {', '.join(TARGETS)}")
-        name_prefix = text("namePrefix", DEFAULT_NAME_PREFIX)
-        if not NAME_PREFIX.match(name_prefix):
-            raise SettingsError(
-                f"{where}: {NAMESPACE}:namePrefix must be 1 to 47 lowercase letters, digits and dashes, starting "
-                "with a letter and not ending with a dash (it starts every app, container and volume name)"
-            )
-        autostop = text("autostop", "off")
-        if autostop not in AUTOSTOP:
-            raise SettingsError(f"{where}: {NAMESPACE}:autostop must be one of {', '.join(AUTOSTOP)}")
+        give it: numbers as numbers or text; unset or empty: the default). Raises SettingsError
+        naming ``where`` and the key (never the value: a mistyped secret must not reach a log)."""
+        given = {key: value for key, value in config.items() if key in KEYS and value is not None and value != ""}
         try:
-            sources = parse_sources(config.get(SOURCES_SETTING), where)
+            for key, value in given.items():
+                if key in NUMBERS:
+                    given[key] = number(key, value)
+                elif key != SOURCES_SETTING and not isinstance(value, str):
+                    raise ValueError(f"{NAMESPACE}:{key} must be text")
+            given[SOURCES_SETTING] = parse_sources(given.get(SOURCES_SETTING), where)
         except ValueError as error:
-            raise SettingsError(str(error)) from None
-        return cls(
-            stack=stack,
-            project=project,
-            target=target,
-            roster=text("roster", DEFAULT_ROSTER),
-            name_prefix=name_prefix,
-            registry=text("registry"),
-            base_image=text("baseImage", "node:24-bookworm-slim"),
-            publish_host=text("publishHost"),
-            health_timeout_s=number_of("healthTimeoutSeconds"),
-            pids_limit=number_of("pidsLimit"),
-            restart_policy=text("restartPolicy", "unless-stopped"),
-            fly_org=text("flyOrg", DEFAULT_FLY_ORG),
-            fly_api_url=text("flyApiUrl", DEFAULT_FLY_API_URL),
-            docker_host=text("dockerHost", DEFAULT_DOCKER_HOST),
-            volume_size_gb=number_of("volumeSizeGb"),
-            mass_deletion_share=number_of("massDeletionShare"),
-            mass_deletion_minimum=number_of("massDeletionMinimum"),
-            snapshot_dir=text("snapshotDir"),
-            shards=number_of("shards"),
-            snapshot_retention_days=number_of("snapshotRetentionDays"),
-            autostop=autostop,
-            secret_sources=sources,
-        )
+            text = str(error)
+            raise SettingsError(text if text.startswith(where) else f"{where}: {text}") from None
+        try:
+            return cls.model_validate({**given, "stack": stack, "project": project})
+        except ValidationError as error:
+            problem = error.errors()[0]
+            key = cls.model_fields[str(problem["loc"][0])].alias or problem["loc"][0]
+            if problem["type"] == "literal_error":
+                choices = get_args(cls.model_fields[str(problem["loc"][0])].annotation)
+                words = f"must be one of {', '.join(choices)}"
+            else:
+                words = str(problem.get("ctx", {}).get("error", problem["msg"]))
+            raise SettingsError(f"{where}: {NAMESPACE}:{key} {words}") from None
 
     @classmethod
     def load(cls) -> StackSettings:
@@ -182,7 +207,7 @@ class StackSettings:
         import pulumi
 
         config = pulumi.Config(NAMESPACE)
-        raw: dict[str, object] = {key: config.get(key) for key in (*TEXTS, *NUMBERS)}
+        raw: dict[str, object] = {key: config.get(key) for key in KEYS if key != SOURCES_SETTING}
         where = f"Pulumi.{pulumi.get_stack()}.yaml"
         try:
             raw[SOURCES_SETTING] = config.get_object(SOURCES_SETTING)
@@ -282,6 +307,38 @@ def number(key: str, raw: object):
     return value
 
 
+def _bounds(field: FieldInfo) -> tuple[Any, Any]:
+    low = next(item.ge for item in field.metadata if isinstance(item, annotated_types.Ge))
+    high = next(item.le for item in field.metadata if isinstance(item, annotated_types.Le))
+    return low, high
+
+
+KEYS = {field.alias: name for name, field in StackSettings.model_fields.items() if field.alias}
+"""Every key of the stack file under ``openclaw-fleet:`` → its field."""
+NUMBERS = {
+    field.alias: (field.default, *_bounds(field), field.annotation)
+    for field in StackSettings.model_fields.values()
+    if field.annotation in (int, float)
+}
+"""Numeric keys → (default, lowest, highest, type), as the model declares them."""
+
+
+def docs_table() -> str:
+    """The Markdown table of every key, its default and meaning, as docs/operating.md has it."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for field in StackSettings.model_fields.values():
+        if not field.alias:
+            continue
+        shown = (field.json_schema_extra or {}).get("shown") or (
+            "—" if field.default is PydanticUndefined else f"`{field.default}`"
+        )
+        if field.annotation in (int, float):
+            low, high = _bounds(field)
+            shown += f" ({low}–{high})"
+        rows.append(f"| `{field.alias}` | {shown} | {field.description} |")
+    return "\n".join(rows) + "\n"
+
+
 def provider_key_values(user: User, sources: dict[str, SecretSource]) -> dict[str, pulumi.Output[str]]:
     """Resolve a user's provider keys through the stack's declared secret sources to secret Outputs.
 
@@ -307,3 +364,7 @@ def provider_key_values(user: User, sources: dict[str, SecretSource]) -> dict[st
             )
         values[name] = pulumi.Output.secret(value)
     return values
+
+
+if __name__ == "__main__":  # python -m openclaw_fleet.settings: the table docs/operating.md holds
+    print(docs_table(), end="")

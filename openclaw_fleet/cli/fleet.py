@@ -190,7 +190,7 @@ class Fleet:
             _, index, _ = parse_shard_stack(name)
             users = [user for user in self.users if shard_of(user.id, count) == index]
             # The settings as read too: values from ESC environments are not in the file's text.
-            config = self.config_text + repr(self.settings)
+            config = self.config_text + self.settings.model_dump_json()
             digest = program_digest(self.root, config, users, self.settings.secret_sources)
             if name not in ours and name not in listed:
                 return StackRun(name, None, users, digest, {})

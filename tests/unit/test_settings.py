@@ -75,3 +75,34 @@ def test_when_pulumi_cannot_resolve_the_environment_the_error_says_so_naming_the
         f"{tmp_path / 'Pulumi.prod.yaml'}: its environment is resolved by `pulumi config`, which failed: "
         "error: environment team/fleet-prod not found"
     )
+
+
+def test_the_settings_reference_in_the_docs_is_generated_from_the_model():
+    from openclaw_fleet.settings import docs_table
+
+    operating = (Path(__file__).resolve().parents[2] / "docs" / "operating.md").read_text()
+    assert docs_table() in operating, "regenerate the table: python -m openclaw_fleet.settings"
+    assert "| `commandTimeoutSeconds` | `300` (10–3600) |" in docs_table()  # the range, from the model
+
+
+def test_the_plans_digest_of_the_settings_is_the_same_in_every_process():
+    """A source limited to users once entered the digest as a set, in each process's own order:
+    `fleet up --changed` never skipped such a shard."""
+    import subprocess
+    import sys
+
+    script = (
+        "from openclaw_fleet.settings import StackSettings\n"
+        "raw = {'secretSources': {'a': {'env': 'OPENCLAW_KEY_A', 'users': ['u_d', 'u_a', 'u_c', 'u_b']}}}\n"
+        "print(StackSettings.parse(raw, 'prod', 'p', 'x').model_dump_json())"
+    )
+    dumps = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+        ).stdout
+        for seed in range(4)
+    }
+    assert len(dumps) == 1 and '"users":["u_a","u_b","u_c","u_d"]' in dumps.pop()
