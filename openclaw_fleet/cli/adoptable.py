@@ -110,7 +110,7 @@ def main(stack: str) -> None:
     except FleetError as error:
         sys.exit(f"adoptable: {error}")
     try:
-        client = target_client(settings, "adoptable")
+        client = target_client(settings, "adoptable", Path.cwd())
     except FleetError as error:
         sys.exit(f"adoptable: {error}")
     with client:

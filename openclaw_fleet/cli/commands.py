@@ -175,7 +175,7 @@ def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> i
     users = live_status.planned([run.outputs for run in runs])
     settings = fleet.settings
     try:
-        client = target_client(settings, "status")
+        client = target_client(settings, "status", fleet.root)
     except CannotRun as error:
         print(f"fleet: {error}", file=sys.stderr)
         return 2

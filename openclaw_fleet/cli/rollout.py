@@ -57,7 +57,7 @@ class Snapshots:
     → where it is (a Fly snapshot id or a tarball path)."""
 
     def __init__(self, fleet: Fleet):
-        self.settings = fleet.settings
+        self.settings, self.root = fleet.settings, fleet.root
         self.taken: dict[str, str] = {}
 
     def take(self, run: StackRun, user_id: str) -> str:
@@ -65,7 +65,7 @@ class Snapshots:
         SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
         row = run.outputs.roster_state[user_id]
         try:
-            client = target_client(self.settings, "taking volume snapshots")
+            client = target_client(self.settings, "taking volume snapshots", self.root)
         except CannotRun as error:
             raise SnapshotError(str(error)) from None
         if isinstance(client, FlyClient):

@@ -44,6 +44,14 @@ def program_of(commit: str, where: Path, *paths: str) -> Path:
     return where
 
 
+def fleet_command(stack: str, *args: str) -> list[str]:
+    """``python -m openclaw_fleet.cli ARGS --stack STACK``. A test makes fresh stacks, which in CI
+    (``CI=true``) the fleet creates only when told: preview, up and rollout say ``--create-stacks``,
+    as a first deploy does (``test_pr_attacks.py`` shows the refusal without it)."""
+    creates = ["--create-stacks"] if args and args[0] in ("preview", "up", "rollout") else []
+    return [sys.executable, "-m", "openclaw_fleet.cli", *args, *creates, "--stack", stack]
+
+
 class PulumiFailed(AssertionError):
     """A pulumi command exited non-zero; the message has its output."""
 
@@ -160,7 +168,7 @@ class Fleet:
     def fleet(self, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
         """The ``fleet`` command (``python -m openclaw_fleet.cli``) on this stack as base; recorded."""
         result = subprocess.run(
-            [sys.executable, "-m", "openclaw_fleet.cli", *args, "--stack", self.stack],
+            fleet_command(self.stack, *args),
             cwd=self.dir,
             env=self.env,
             capture_output=True,

@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 
 from openclaw_fleet.cli.recovery import process_runs
 from openclaw_fleet.roster import instance_name
-from tests.integration.fleet import Fleet
+from tests.integration.fleet import Fleet, fleet_command
 from tools.fly_emulator import Emulator
 
 pytestmark = pytest.mark.integration
@@ -52,7 +51,7 @@ def up_killed_when(fleet: Fleet, emulator: Emulator, method: str, path: str, cou
         return sum(1 for c in emulator.calls[mark:] if c["method"] == method and pattern.fullmatch(c["path"]))
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "openclaw_fleet.cli", "up", "--stack", fleet.stack],
+        fleet_command(fleet.stack, "up"),
         cwd=fleet.dir,
         env=fleet.env,
         stdout=subprocess.DEVNULL,

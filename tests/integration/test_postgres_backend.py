@@ -9,12 +9,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.integration.fleet import Fleet
+from tests.integration.fleet import Fleet, fleet_command
 from tests.integration.postgres import Postgres
 from tools.fly_emulator import Emulator, Timing
 
@@ -39,7 +38,7 @@ def fleet(tmp_path_factory):
 
 def start(fleet: Fleet, *args: str, new_session: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "openclaw_fleet.cli", *args, "--stack", fleet.stack, "--quiet"],
+        [*fleet_command(fleet.stack, *args), "--quiet"],
         cwd=fleet.dir,
         env=fleet.env,
         stdout=subprocess.PIPE,

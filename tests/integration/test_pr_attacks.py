@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import threading
 from typing import ClassVar
 
@@ -158,3 +159,21 @@ def test_in_ci_no_backend_is_an_error_not_a_fresh_local_state(tmp_path):
         text=True,
     )
     assert result.returncode == 2  # an empty secret is no backend either
+
+
+def test_in_ci_a_stack_that_is_not_there_is_refused_not_created(tmp_path, emulator):
+    """A pull request that renames the project in Pulumi.yaml, or a CI pointed at another backend,
+    would plan every user as new: in CI the fleet creates no stack unless told."""
+    fleet = Fleet.for_fly(tmp_path, emulator, shards="2")
+    fleet.write_roster(roster_with())
+    ci = {**fleet.env, "CI": "true"}
+    command = [sys.executable, "-m", "openclaw_fleet.cli", "preview", "--stack", fleet.stack]
+    refused = subprocess.run(command, cwd=fleet.dir, env=ci, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert f"stack {fleet.stack}-shard-1-of-2" in refused.stderr and "--create-stacks" in refused.stderr
+    listed = [row["name"] for row in json.loads(fleet.run("stack", "ls", "--json", record=False))]
+    assert listed == [fleet.stack]  # nothing was created
+    told = subprocess.run(
+        [*command, "--create-stacks"], cwd=fleet.dir, env=ci, capture_output=True, text=True, timeout=600
+    )
+    assert told.returncode == 0, told.stderr[-2000:]

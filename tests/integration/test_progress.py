@@ -8,12 +8,11 @@ import itertools
 import re
 import secrets
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.integration.fleet import Fleet
+from tests.integration.fleet import Fleet, fleet_command
 from tools.fly_emulator import Emulator, Timing
 
 pytestmark = pytest.mark.integration
@@ -34,7 +33,7 @@ def timed_lines(fleet: Fleet, *args: str) -> tuple[int, list[tuple[float, str]]]
     """Run `fleet` and return its exit status and every stderr line with the second it came."""
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "openclaw_fleet.cli", *args, "--stack", fleet.stack],
+        fleet_command(fleet.stack, *args),
         cwd=fleet.dir,
         env=fleet.env,
         stdout=subprocess.DEVNULL,
