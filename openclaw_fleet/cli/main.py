@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     (docs/operating.md): 2 for bad options before anything runs, 0 for ``--help``."""
     try:
         command, options = parse(sys.argv[1:] if argv is None else argv)
-    except SystemExit as exit:  # argparse has said why on stderr
-        return int(exit.code or 0)
+    except SystemExit as stop:  # argparse has said why on stderr
+        return int(stop.code or 0)
     take_key_sources()  # before any Pulumi process starts: the CI's key sources, and none of its other secrets
     if isinstance(options, StackOptions):
         return run_command(command, Path.cwd(), options)
