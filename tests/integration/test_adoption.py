@@ -12,6 +12,7 @@ import pytest
 
 from openclaw_fleet.cli.adoptable import docker_findings, fly_findings
 from openclaw_fleet.providers.docker.client import docker_client
+from openclaw_fleet.providers.fly.client import FlyClient
 from openclaw_fleet.roster import load_roster
 from tests.integration.fleet import Fleet
 from tools.fly_emulator import Emulator, Timing
@@ -54,7 +55,8 @@ def test_fly_adopts_an_imperative_app_ips_volume_machine_and_keeps_the_token(tmp
         ).json()["id"]
 
         fleet.write_roster({"users": [{"id": USER, "name": "Adopted", "region": "sjc", "adopt": True}]})
-        (row,) = fly_findings(load_roster(fleet.roster), fleet.prefix, emulator.url, fly_token, fleet.label)
+        with FlyClient(emulator.url, fly_token) as fly:
+            (row,) = fly_findings(load_roster(fleet.roster), fleet.prefix, fly, fleet.label)
         assert row["adopt"] is True and row["managed"] is False
         assert [m["id"] for m in row["found"]["machines"]] == [machine] and row["found"]["ips"] == ips
 
@@ -107,7 +109,8 @@ def test_docker_adopts_a_docker_run_gateway_keeping_token_volume_and_network(tmp
         assert docker.exec_run(old, ["sh", "-c", "echo kept > /home/node/.openclaw/marker"])[0] == 0
     try:
         fleet.write_roster({"users": [{"id": USER, "name": "Adopted", "adopt": True}]})
-        (row,) = docker_findings(load_roster(fleet.roster), fleet.prefix, "unix:///var/run/docker.sock", fleet.label)
+        with docker_client() as docker:
+            (row,) = docker_findings(load_roster(fleet.roster), fleet.prefix, docker, fleet.label)
         assert row["managed"] is False and row["found"]["container"]["id"] == old
         fleet.up()
         out = fleet.users()[USER]
