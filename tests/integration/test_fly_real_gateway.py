@@ -65,8 +65,12 @@ def test_real_gateways_answer_behind_the_emulator_with_their_own_tokens(setup):
 
 
 def test_destroy_removes_the_containers(setup):
-    fleet, _emulator, _runtime = setup
+    """Of this emulator's own machines and volumes: another run on the machine may have its own."""
+    fleet, emulator, runtime = setup
+    machines = set(runtime.ports)
+    volumes = {f"flyemu-{volume}" for app in emulator.state.apps.values() for volume in app["volumes"]}
+    assert machines and volumes
     fleet.run("destroy", "--yes")
     with docker_client() as docker:
-        assert docker.list_labelled("containers", LABEL) == []
-        assert docker.list_labelled("volumes", LABEL) == []
+        assert [c for c in docker.list_labelled("containers", LABEL) if c["Labels"][LABEL] in machines] == []
+        assert [v for v in docker.list_labelled("volumes", LABEL) if v["Name"] in volumes] == []
