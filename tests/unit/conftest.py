@@ -4,6 +4,7 @@ import asyncio
 
 import pulumi
 import pytest
+from pulumi.runtime.settings import set_root_resource
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -28,13 +29,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
 @pytest.fixture(autouse=True)
 def an_event_loop() -> None:
     """An open current event loop for every test: the SDK registers resources (and mocks) on it,
-    and a test before may have ended with none set (``asyncio.run`` leaves none)."""
+    and a test before may have ended with none set (``asyncio.run`` leaves none). With a new loop
+    the SDK's root stack resource goes too: ``set_mocks`` makes one only when there is none, and
+    one made on the former loop holds futures no later test can await ("await wasn't used with
+    future" in whichever Pulumi-mocks test ran next)."""
     try:
         if not asyncio.get_event_loop_policy().get_event_loop().is_closed():
             return
     except RuntimeError:
         pass
     asyncio.set_event_loop(asyncio.new_event_loop())
+    set_root_resource(None)
 
 
 @pytest.fixture
