@@ -1,4 +1,4 @@
-"""``fleet publish``: the plan as a GitHub check run nobody can edit, and one comment that links to it.
+"""``fleet render --publish``: the plan as a GitHub check run nobody can edit, and one comment that links to it.
 
 GitHub's REST API (https://docs.github.com/en/rest): a check run (``POST /repos/{repo}/check-runs``)
 is written only by a GitHub App holding ``checks: write`` (the workflow's ``GITHUB_TOKEN`` is one),

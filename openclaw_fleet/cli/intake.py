@@ -58,13 +58,14 @@ def take(pull_request: Path, stack: str, project: str, into: Path | None = None)
     changed = head.changed_since(BASE)
     code = [path for path in changed if kind_of_path(path) == "code"]
     stack_file = f"Pulumi.{stack}.yaml"
-    if stack_file in changed and _outside_config(base.read(stack_file)) != _outside_config(head.read(stack_file)):
+    head_text = head.read(stack_file)
+    if stack_file in changed and _outside_config(base.read(stack_file)) != _outside_config(head_text):
         code.append(f"{stack_file} (outside `config:`: an ESC environment or the secrets provider)")
     trust = compare(base, head, stack, project, changed)
     trust.code = list(code)
     intake = Intake("code" if code else "data", changed, code, trust)
     if into is not None and intake.kind == "data":
-        _write_data(head, StackSettings.from_text(head.read(stack_file) or "", stack, project, stack_file), into)
+        _write_data(head, head_text or "", StackSettings.from_text(head_text or "", stack, project, stack_file), into)
     return intake
 
 
@@ -78,8 +79,8 @@ def _outside_config(text: str | None) -> object:
     return {key: value for key, value in document.items() if key != "config"} if isinstance(document, dict) else text
 
 
-def _write_data(head: GitTree, settings: StackSettings, into: Path) -> None:
-    """Write the head's stack file and the roster its ``settings`` name into ``into``: nothing else."""
+def _write_data(head: GitTree, text: str, settings: StackSettings, into: Path) -> None:
+    """Write the head's stack file (``text``) and the roster its ``settings`` name into ``into``: nothing else."""
     stack_file, roster = f"Pulumi.{settings.stack}.yaml", settings.roster
     parts = PurePosixPath(roster).parts
     if parts[:1] != (ROSTER_FOLDER,) or ".." in parts or len(parts) < 2:
@@ -90,7 +91,7 @@ def _write_data(head: GitTree, settings: StackSettings, into: Path) -> None:
     roster_text = head.read(roster)
     if roster_text is None:
         raise IntakeRefused(f"the pull request has no roster at {roster}")
-    (into / stack_file).write_text(head.read(stack_file) or "")
+    (into / stack_file).write_text(text)
     (into / roster).parent.mkdir(parents=True, exist_ok=True)
     (into / roster).write_text(roster_text)
 
