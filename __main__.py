@@ -12,15 +12,16 @@ from pathlib import Path
 import pulumi
 
 from openclaw_fleet import sdk_workarounds
-from openclaw_fleet.departures import Departures, stale_restores
+from openclaw_fleet.departures import stale_restores
 from openclaw_fleet.environment import DIGEST
 from openclaw_fleet.gateway import GatewayArgs, create_gateway
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
-from openclaw_fleet.outputs import MachineRow, RosterRow, UserOutputs, export, row
+from openclaw_fleet.outputs import MachineRow, RosterRow, UserOutputs, row
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
 from openclaw_fleet.secret_sources import check_references
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
+from openclaw_fleet.stack_outputs import Departures, export
 from openclaw_fleet.user_images import image_for, record, release_choices
 
 sdk_workarounds.for_program()

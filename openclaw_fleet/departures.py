@@ -1,4 +1,5 @@
-"""Users leaving the roster: the mass-deletion guard and the record of what they left behind.
+"""Users leaving the roster: the rules of the mass-deletion guard and of the record of what they
+left behind, as pure functions (the reads from the stack are ``stack_outputs.py``'s).
 
 Both compare the roster with the stack's own outputs from its last update (``roster_state`` and
 ``departed``, read when the program starts), in ``preview`` as in ``up``; ``pulumi destroy`` does
@@ -12,19 +13,10 @@ not run the program.
   back, when ``restore: latest`` uses it to recreate their volume from its snapshot.
 """
 
-import json
-import os
-import subprocess
 from datetime import date
-from pathlib import Path
-
-import pulumi
 
 from openclaw_fleet.environment import ALLOW_MASS_DELETION as OVERRIDE_ENV
-from openclaw_fleet.environment import PREVIOUS_OUTPUTS as PREVIOUS_OUTPUTS_ENV
-from openclaw_fleet.environment import flag
-from openclaw_fleet.errors import FleetError
-from openclaw_fleet.outputs import DepartedRow, RosterRow, StackOutputs, row
+from openclaw_fleet.outputs import DepartedRow, RosterRow, row
 
 
 def is_mass_loss(affected: int, total: int, share: float, minimum: int) -> bool:
@@ -33,12 +25,12 @@ def is_mass_loss(affected: int, total: int, share: float, minimum: int) -> bool:
     return affected >= minimum and affected > share * total
 
 
-def check_deletions(previous: list[str], current: list[str], share: float, minimum: int, override: bool) -> None:
-    """Raise pulumi.RunError when removing ``previous`` − ``current`` is a mass deletion not overridden."""
+def mass_deletion(previous: list[str], current: list[str], share: float, minimum: int, override: bool) -> str | None:
+    """Why removing ``previous`` − ``current`` is refused as a mass deletion not overridden, or None."""
     removed = sorted(set(previous) - set(current))
     if override or not is_mass_loss(len(removed), len(previous), share, minimum):
-        return
-    raise pulumi.RunError(
+        return None
+    return (
         f"this run would delete {len(removed)} of {len(previous)} users ({', '.join(removed)}), more than "
         f"{share:.0%} of the stack; if that is intended, run again with {OVERRIDE_ENV}=1"
     )
@@ -105,61 +97,3 @@ def inherited(
                 f"{owner}'s gateway and data on purpose"
             )
     return problems
-
-
-def previous_outputs() -> StackOutputs:
-    """The stack's outputs from its last update, without secrets (``pulumi stack output --json``).
-
-    Read once, when the program starts and before any resource is registered (a StackReference to
-    the stack itself races the engine's own checkpoint writes on the file backend). Raises
-    pulumi.RunError when they cannot be read or have another shape.
-
-    In a preview that ``fleet`` runs, the outputs ``fleet`` has just read the same way come from
-    the JSON file ``OPENCLAW_FLEET_PREVIOUS_OUTPUTS`` names (stack name → outputs): one Pulumi
-    CLI run less per shard. A preview holds no lock either way. An update always reads them
-    itself, under its lock.
-    """
-    handed = os.environ.get(PREVIOUS_OUTPUTS_ENV)
-    outputs = None
-    if handed and pulumi.runtime.is_dry_run():
-        outputs = json.loads(Path(handed).read_text()).get(pulumi.get_stack())
-    if outputs is None:
-        outputs = _read_outputs()
-    try:
-        return StackOutputs.parse(outputs, pulumi.get_stack())
-    except FleetError as error:
-        raise pulumi.RunError(str(error)) from None
-
-
-def _read_outputs() -> dict:
-    result = subprocess.run(
-        ["pulumi", "stack", "output", "--json", "--stack", pulumi.get_stack()],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        raise pulumi.RunError(f"could not read the stack's previous outputs: {result.stderr.strip()[-500:]}")
-    return json.loads(result.stdout or "{}")
-
-
-class Departures:
-    """Who left since the last update. ``users``: this run's users, id → (instance name, roster
-    line, adopt), as ``inherited`` takes them; ``roster``: the roster file's path. Construction
-    raises pulumi.RunError for a refused mass deletion, and for a user who would inherit another's
-    gateway (``inherited``); ``departed`` is the record to export; ``left_before`` the previous
-    record, where a returning user's old volume is found; ``previous`` all the last update's outputs."""
-
-    departed: dict[str, dict]
-    left_before: dict[str, DepartedRow]
-    previous: StackOutputs
-
-    def __init__(self, users: dict[str, tuple[str, int, bool]], share: float, minimum: int, roster: str):
-        self.previous = previous = previous_outputs()
-        previous_users = previous.roster_state
-        check_deletions(list(previous_users), list(users), share, minimum, flag(OVERRIDE_ENV))
-        self.left_before = previous.departed
-        problems = inherited(roster, users, previous_users, self.left_before)
-        if problems:
-            raise pulumi.RunError("\n".join(problems))
-        self.departed = departed_record(previous_users, self.left_before, list(users), date.today().isoformat())

@@ -115,20 +115,6 @@ class StackOutputs(_Output):
         return record.image if record else None
 
 
-def export(**outputs: Any) -> None:
-    """``pulumi.export`` each of ``outputs`` under its ``StackOutputs`` field's name (a value of
-    None is not exported); raises TypeError naming an output ``StackOutputs`` does not have, so
-    the program and the command cannot drift apart."""
-    import pulumi  # the command reads outputs without the SDK's program side
-
-    unknown = set(outputs) - set(StackOutputs.model_fields)
-    if unknown:
-        raise TypeError(f"StackOutputs has no output {', '.join(sorted(unknown))}")
-    for name, value in outputs.items():
-        if value is not None:
-            pulumi.export(name, value)
-
-
 def row(kind: type[_Output], /, **fields: Any) -> dict[str, Any]:
     """``fields`` as one row of ``kind`` for ``pulumi.export``; values may be Pulumi Outputs.
     Raises TypeError naming a field ``kind`` does not have."""

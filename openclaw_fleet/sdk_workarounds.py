@@ -105,12 +105,19 @@ WORKAROUNDS = (
     # The Automation API paths the command takes around (openclaw_fleet/cli/stacks.py), so that a
     # release that changes what they stand in for is looked at again.
     Workaround(
-        "apply_without_stack_up",
+        "operations_without_stack_methods",
         "Stack.up and Stack.destroy run three more CLI commands after the update (outputs twice, history) "
-        "for a result the fleet does not use; stacks.apply runs the one command with --event-log",
-        "pulumi/automation/_stack.py: Stack.up, Stack.destroy",
-        "Stack.up can skip reading outputs and history",
-        {"pulumi.automation._stack:Stack.up": "bcefbedf", "pulumi.automation._stack:Stack.destroy": "c3ffd385"},
+        "for a result the fleet does not use, and none of Stack.preview/up/refresh/destroy takes an environment "
+        "of its own (only the workspace's, shared by every run of the stack); stacks.run_operation runs the one "
+        "command with --event-log and the run's environment",
+        "pulumi/automation/_stack.py: Stack.preview, Stack.up, Stack.refresh, Stack.destroy",
+        "Stack operations take an environment per call and Stack.up can skip reading outputs and history",
+        {
+            "pulumi.automation._stack:Stack.preview": "f2ed4934",
+            "pulumi.automation._stack:Stack.up": "bcefbedf",
+            "pulumi.automation._stack:Stack.refresh": "74bc1143",
+            "pulumi.automation._stack:Stack.destroy": "c3ffd385",
+        },
     ),
     Workaround(
         "outputs_in_one_call",

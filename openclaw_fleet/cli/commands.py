@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from pulumi import automation as auto
 
 from openclaw_fleet.cli import status as live_status
+from openclaw_fleet.cli.comment import write_document
 from openclaw_fleet.cli.fleet import Fleet
 from openclaw_fleet.cli.guard import few
 from openclaw_fleet.cli.options import DestroyOptions, PlanOptions, PreviewOptions, StackOptions, UpOptions
-from openclaw_fleet.cli.report import exit_status, print_report, print_run_document, review_of, write_document
-from openclaw_fleet.cli.review import Review
+from openclaw_fleet.cli.printing import exit_status, print_report, print_run_document
+from openclaw_fleet.cli.progress import Progress
+from openclaw_fleet.cli.review import Review, review_of
 from openclaw_fleet.cli.rollout import run_rollout
 from openclaw_fleet.cli.schedule import preview_then_up
 from openclaw_fleet.cli.stacks import StackRun, last_error_line, without_passwords
@@ -95,9 +98,8 @@ def run_command(command: str, root: Path, options: StackOptions) -> int:
         return preview(fleet, runs, everyone, options, out)
     status = up(fleet, runs, everyone, command, options, out)
     if command == "rollout" and status == 0:
-        fleet.read_outputs(runs)
-        with fleet.showing_progress("rollout", len(runs), options.quiet):
-            return run_rollout(fleet, runs, options, out)
+        with Progress("rollout", len(runs), quiet=options.quiet) as progress:
+            return run_rollout(fleet, fleet.reopened(runs), options, out, progress)
     return status
 
 
@@ -111,52 +113,51 @@ def preview(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], option
         except FleetError as error:
             print(f"fleet: --trust-base: {error}", file=sys.stderr)
             return 2
-    with fleet.showing_progress("preview", len(runs), options.quiet):
-        plan = fleet.preview(runs)
-    refusal = fleet.refusal(everyone, plan)
-    print_report(out, "preview", runs, plan)
+    with Progress("preview", len(runs), quiet=options.quiet) as progress:
+        plan = fleet.preview(runs, progress)
+    refusal = fleet.refusal(everyone, plan.by_user)
+    print_report(out, "preview", plan.stacks, plan.by_user)
     if options.format != "text":
-        review = review_of(fleet.settings, runs, plan, everyone)
-        review.refusal, review.trust = refusal, trust
-        failed = [f"{run.name}: {run.error}" for run in runs if run.error] + plan.failed_users
-        review.failure = f"{len(failed)} stack(s) or user(s) failed: {few(failed, 5)}" if failed else None
+        failed = plan.failed
+        failure = f"{len(failed)} stack(s) or user(s) failed: {few(failed, 5)}" if failed else None
+        review = replace(
+            review_of(settings, runs, plan.by_user, everyone), refusal=refusal, trust=trust, failure=failure
+        )
         write_document(review, options.format, options.output)
     if refusal:
         print(f"fleet: {refusal}", file=sys.stderr)
         return 3
-    return exit_status(runs, plan)
+    return exit_status(plan)
 
 
 def up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], command: str, options: UpOptions, out) -> int:
     """``fleet up`` (and the first part of ``rollout``): previews, the guard, then the ups."""
-    for run in runs:
-        if run.only_creates:
-            run.changes = {"create": len(run.users)}
-    with fleet.showing_progress(command, len(runs), options.quiet):
-        result = preview_then_up(fleet, runs, everyone)
+    with Progress(command, len(runs), quiet=options.quiet) as progress:
+        result = preview_then_up(fleet, runs, everyone, progress)
+    plan = result.plan
     if result.refusal or result.failed_previews:
-        print_report(out, "preview", runs, result.plan)
+        print_report(out, "preview", plan.stacks, plan.by_user)
     if result.refusal:
         print(f"fleet: {result.refusal}", file=sys.stderr)
         if options.json:
-            print_run_document(command, runs, 3, plan=result.plan, refusal=result.refusal)
+            print_run_document(command, plan.stacks, 3, plan=plan.by_user, refusal=result.refusal)
         return 3
     if result.updated or not result.failed_previews:
-        print_report(out, "up", runs, result.report)
-    status = exit_status(runs, result.plan, result.report)
+        print_report(out, "up", result.final(), result.applied.by_user)
+    status = exit_status(plan, result.applied)
     if options.json and (command == "up" or status != 0):
-        print_run_document(command, runs, status, plan=result.plan, applied=result.report)
+        print_run_document(command, result.final(), status, plan=plan.by_user, applied=result.applied.by_user)
     return status
 
 
 def destroy(fleet: Fleet, runs: list[StackRun], options: DestroyOptions, out) -> int:
     """``fleet destroy --yes``: every shard's resources."""
-    with fleet.showing_progress("destroy", len(runs), options.quiet):
-        report = fleet.destroy(runs)
-    print_report(out, "destroy", runs, report)
-    status = exit_status(runs, report)
+    with Progress("destroy", len(runs), quiet=options.quiet) as progress:
+        applied = fleet.destroy(runs, progress)
+    print_report(out, "destroy", applied.stacks, applied.by_user)
+    status = exit_status(applied)
     if options.json:
-        print_run_document("destroy", runs, status, applied=report)
+        print_run_document("destroy", applied.stacks, status, applied=applied.by_user)
     return status
 
 
@@ -180,7 +181,7 @@ def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> i
         print(f"fleet: {error}", file=sys.stderr)
         return 2
     with client:
-        live_status.observe(users, settings.target, client)
+        users = live_status.observe(users, settings.target, client)
     if as_document:
         sys.stdout.write(live_status.as_json(settings.stack, settings.target, users) + "\n")
     else:

@@ -6,17 +6,24 @@ a link or an image, or mention a person or team. The comment opens with the plan
 refused by the guard, failed, waiting for approval), the commit, the CI run and the time, so an
 old comment never looks current, then the Trust section (``trust.py``); it fits GitHub's 65,536
 characters (``COMMENT_LIMIT``) whatever part is long: past that, rows and messages are cut and the
-whole plan is in the job's artifact. ``review_from_json`` reads a JSON plan back as untrusted data.
+whole plan is in the job's artifact. ``review_from_json`` reads a JSON plan back as untrusted data;
+``write_document`` writes either form, ``render_comment`` is ``fleet render``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
-from dataclasses import asdict
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
 
-from openclaw_fleet.cli.review import GROUPS, Review, UserChange
+from openclaw_fleet.cli.options import RenderOptions
+from openclaw_fleet.cli.review import GROUPS, Review, ReviewEntry
+from openclaw_fleet.cli.trust import Trust
 
 MARKER = "<!-- openclaw-fleet plan -->"  # finds the one pull-request comment to update
 
@@ -186,7 +193,7 @@ def review_from_json(text: str) -> Review:
     try:
         document = json.loads(text)
         users = [
-            UserChange(
+            ReviewEntry(
                 user_id=str(row["user_id"]),
                 name=str(row.get("name", "")),
                 group=row["group"] if row.get("group") in GROUPS else "changed",
@@ -265,3 +272,56 @@ def as_json(review: Review) -> str:
         "users": [asdict(change) for change in review.changes],
     }
     return json.dumps(document, indent=2)
+
+
+def write_document(
+    review: Review, form: str, output: str | None, commit: str | None = None, run_url: str | None = None
+) -> None:
+    """Write the plan for a reviewer (``form``: ``markdown`` or ``json``) to ``output`` or stdout, with
+    the commit, CI run and time (given, else the CI's: GitHub Actions' or GitLab CI's variables).
+    A markdown comment cut to fit GitHub's limit is written whole beside it as ``<output>.full.md``."""
+    environ = os.environ
+    if not run_url and environ.get("GITHUB_RUN_ID"):
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        run_url = f"{server}/{environ.get('GITHUB_REPOSITORY')}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    review = replace(
+        review,
+        commit=commit or environ.get("GITHUB_SHA") or environ.get("CI_COMMIT_SHA"),
+        run_url=run_url or environ.get("CI_JOB_URL"),
+        time=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    )
+    text = markdown(review) if form == "markdown" else as_json(review) + "\n"
+    if not output:
+        sys.stdout.write(text)
+        return
+    Path(output).write_text(text)
+    if form == "markdown":
+        whole = markdown(review, max_chars=None, limit=len(review.changes))
+        if whole != text:
+            Path(f"{output}.full.md").write_text(whole)
+
+
+def render_comment(options: RenderOptions) -> Review:
+    """``fleet render``: the plan comment from the document a plan job wrote (``--plan``), read
+    as untrusted data, with the commit and run the trusted caller names, and the Trust section
+    the trusted caller computed (``--trust``, from ``fleet intake``), never the document's own.
+    A missing or unreadable document, or a job that did not succeed, is a failed plan, said at
+    the top; ``--waiting REASON`` writes the comment of a plan that waits for approval. Returns
+    the review written."""
+    if options.waiting:
+        review = Review.pending(options.stack, options.waiting)
+    else:
+        try:
+            review = review_from_json(Path(options.plan).read_text(errors="replace"))
+        except (OSError, ValueError) as error:
+            review = Review.failed(options.stack, f"the plan job wrote no readable plan ({error}); see its run")
+        if options.conclusion != "success" and not (review.failure or review.refusal):
+            review = replace(review, failure=f"the plan job ended with {options.conclusion}; see its run")
+    if options.trust:
+        try:
+            review = replace(review, trust=Trust.from_document(json.loads(Path(options.trust).read_text())))
+        except (OSError, ValueError, RecursionError) as error:
+            failure = review.failure or f"the changes of trust could not be read ({type(error).__name__})"
+            review = replace(review, failure=failure)
+    write_document(review, "markdown", options.output, commit=options.commit, run_url=options.run_url)
+    return review

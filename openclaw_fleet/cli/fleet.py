@@ -4,36 +4,38 @@ Built on Pulumi's Automation API (``stacks.py``): every shard is a stack of this
 (``shards.py``), run by the Pulumi CLI in the project directory. Opening clears what killed runs
 left (``recovery.py``); runs are previewed, judged as one plan (``guard.py``), then applied
 (``schedule.py``), each with ``--continue-on-error`` so one failing gateway does not stop the rest.
+Every operation returns immutable results (``results.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 
 from pulumi import automation as auto
 
 from openclaw_fleet.base_image import check_base_image
+from openclaw_fleet.cli.changes import ChangesByUser
 from openclaw_fleet.cli.guard import few, refusal
-from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.recovery import clear_killed_run, clear_stale_lock, repair_backend_files
+from openclaw_fleet.cli.results import Applied, Plan, StackResult
 from openclaw_fleet.cli.stacks import (
     ListedStackWorkspace,
     StackRun,
-    apply,
     engine_env,
     last_error_line,
     open_stack,
     output_values,
+    run_operation,
 )
 from openclaw_fleet.credential_hosts import check_credential_host
 from openclaw_fleet.environment import ALLOW_MASS_DELETION, DIGEST, FLY_API_TOKEN, PREVIOUS_OUTPUTS, flag
@@ -78,7 +80,7 @@ def program_digest(root: Path, config_text: str, users: list[User], sources: dic
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     for user in sorted(users, key=lambda user: user.id):
-        fields = {key: value for key, value in asdict(user).items() if key not in ("line", "key_lines")}
+        fields = {key: value for key, value in dataclasses.asdict(user).items() if key not in ("line", "key_lines")}
         digest.update(json.dumps(fields, sort_keys=True).encode())
         for source_name in sorted(user.provider_keys.values()):
             source = sources.get(source_name)
@@ -96,7 +98,11 @@ def default_stacks_at_once() -> int:
 class Fleet:
     """The shards of the base stack ``settings.stack`` (its file's text: ``config_text``), run
     ``stacks_at_once`` at a time, each with ``parallel`` resource operations at once. Raises
-    RosterError for a bad roster or a provider key naming an undeclared source."""
+    RosterError for a bad roster or a provider key naming an undeclared source.
+
+    Its operations (``preview``, ``up``, ``destroy``) take the runs ``open`` returned and what
+    else they need (the run's environment, a ``Progress``) and return immutable results
+    (``results.py``)."""
 
     def __init__(
         self,
@@ -109,21 +115,10 @@ class Fleet:
     ):
         self.root, self.settings, self.config_text, self.out = root, settings, config_text, out
         self.stacks_at_once, self.parallel = stacks_at_once or default_stacks_at_once(), parallel
-        self.progress: Progress | None = None  # set while a run prints its progress
         self.roster = root / settings.roster
         self.users = load_roster(self.roster)
         check_references(self.users, settings.secret_sources, self.roster, f"Pulumi.{settings.stack}.yaml")
         self.names = {instance_name(settings.name_prefix, user.id): user.id for user in self.users}
-
-    @contextmanager
-    def showing_progress(self, verb: str, stacks: int, quiet: bool = False):
-        """Print the run's progress (``progress.Progress``, on stderr) while the ``with`` lasts."""
-        with Progress(verb, stacks, quiet=quiet) as progress:
-            self.progress = progress
-            try:
-                yield progress
-            finally:
-                self.progress = None
 
     def each(self, function, items):
         """``function`` of every item, ``stacks_at_once`` at a time; the results in order."""
@@ -142,6 +137,37 @@ class Fleet:
         only read: another job may be updating one of them right now, so none is created (a
         shard with no stack yet has no outputs: ``stack`` None), repaired or cleared here. With
         ``create`` False a stack that does not exist is CannotRun, naming it, before any is made."""
+        self.check_before_any_stack()
+        names = shard_stacks(self.settings.stack, self.settings.shards)
+        ours = [name for name in names if only is None or parse_shard_stack(name)[1] == only]
+        cli = auto.PulumiCommand()  # one for every workspace: each new one runs `pulumi version`
+        backend = os.environ.get("PULUMI_BACKEND_URL")
+        repaired = {name: repair_backend_files(name, self.settings.project, backend) for name in ours}
+        listed = {
+            summary.name: summary for summary in auto.LocalWorkspace(str(self.root), pulumi_command=cli).list_stacks()
+        }
+        self.refuse_missing_stacks(ours, listed, create)
+        secrets = (
+            "passphrase" if {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & set(os.environ) else None
+        )
+        if self.settings.shards > 1:
+            self.write_shard_files(names, secrets)
+        self.refuse_former_split(listed)
+
+        def open_one(name: str) -> StackRun:
+            if name not in ours and name not in listed:
+                return StackRun(name, None, self.users_of(name), self.digest_of(name), {})
+            run = self.open_stack(name, listed.get(name), cli, secrets, show_secrets)
+            if name in ours:  # another job may be running the others: read, never cleared
+                for sentence in repaired[name] + clear_killed_run(run.stack, self.settings.project, backend):
+                    self.out(f"{name}: {sentence}")
+            return run
+
+        return self.each(open_one, names)
+
+    def check_before_any_stack(self) -> None:
+        """Where the settings send credentials, the base image's pin, the Fly API and its token
+        (``open``'s first step; its errors)."""
         settings = self.settings
         check_credential_host("dockerHost", settings.docker_host)
         check_credential_host("registry", settings.registry)
@@ -149,102 +175,96 @@ class Fleet:
         if settings.target == "fly":
             check_credential_host("flyApiUrl", settings.fly_api_url)
             check_fly_api(settings.fly_api_url, settings.fly_org, os.environ.get(FLY_API_TOKEN))
-        count = settings.shards
-        names = shard_stacks(settings.stack, count)
-        secrets = (
-            "passphrase" if {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} & set(os.environ) else None
-        )
-        cli = auto.PulumiCommand()  # one for every workspace: each new one runs `pulumi version`
-        backend = os.environ.get("PULUMI_BACKEND_URL")
-        ours = [name for name in names if only is None or parse_shard_stack(name)[1] == only]
-        repaired = {name: repair_backend_files(name, settings.project, backend) for name in ours}
-        listing = auto.LocalWorkspace(str(self.root), pulumi_command=cli).list_stacks()
-        listed = {summary.name: summary for summary in listing}
-        missing = [name for name in ours + ([settings.stack] if count > 1 else []) if name not in listed]
+
+    def refuse_missing_stacks(self, ours: list[str], listed: dict, create: bool) -> None:
+        """Unless ``create``, CannotRun naming the stacks of ``ours`` (and the base stack of a
+        sharded fleet) that the backend's listing lacks."""
+        settings = self.settings
+        wanted = ours + ([settings.stack] if settings.shards > 1 else [])
+        missing = [name for name in wanted if name not in listed]
         if missing and not create:
             raise CannotRun(
                 f"stack {few(missing, 3)} of project {settings.project} does not exist in this backend, and in CI the "
                 "fleet creates no stack unless told (--create-stacks): a renamed project or another backend would "
                 "plan every user as new"
             )
-        if count > 1:
-            # The base stack's secrets settings (a passphrase salt, a KMS key) go into its file
-            # when it is created; every shard's copy must carry them to read the same secrets.
-            base_options = auto.LocalWorkspaceOptions(secrets_provider=secrets)
-            auto.create_or_select_stack(settings.stack, work_dir=str(self.root), opts=base_options)
-            # Only the text changes (the salt); the settings stand, so an ESC stack is not resolved twice.
-            self.config_text = (self.root / f"Pulumi.{settings.stack}.yaml").read_text()
-            header = f"# Written by `fleet` from Pulumi.{settings.stack}.yaml at every run; edit that file.\n"
-            for name in names:
-                (self.root / f"Pulumi.{name}.yaml").write_text(header + self.config_text)
+
+    def write_shard_files(self, names: list[str], secrets: str | None) -> None:
+        """Create or select the base stack, then write its file's text as every shard's
+        ``Pulumi.<shard>.yaml``. The base stack's secrets settings (a passphrase salt, a KMS key)
+        go into its file when it is created; every shard's copy must carry them to read the same
+        secrets. Only ``config_text`` changes (the salt): the settings stand, so an ESC stack is
+        not resolved twice."""
+        options = auto.LocalWorkspaceOptions(secrets_provider=secrets)
+        auto.create_or_select_stack(self.settings.stack, work_dir=str(self.root), opts=options)
+        self.config_text = (self.root / f"Pulumi.{self.settings.stack}.yaml").read_text()
+        header = f"# Written by `fleet` from Pulumi.{self.settings.stack}.yaml at every run; edit that file.\n"
+        for name in names:
+            (self.root / f"Pulumi.{name}.yaml").write_text(header + self.config_text)
+
+    def refuse_former_split(self, listed: dict) -> None:
+        """CannotRun when a shard stack of another shard count still holds resources: changing
+        the count would move users between stacks (delete and re-create them)."""
+        settings = self.settings
         for summary in listed.values():
             base, _, former = parse_shard_stack(summary.name)
-            if base == settings.stack and former != count and (summary.resource_count or 0) > 0:
+            if base == settings.stack and former != settings.shards and (summary.resource_count or 0) > 0:
                 raise CannotRun(
                     f"stack {summary.name} still holds {summary.resource_count} resources of a split in {former} "
-                    f"shards, and openclaw-fleet:shards is now {count}: changing the count would move users "
-                    "between stacks (delete and re-create them); set it back, or destroy the former shards first"
+                    f"shards, and openclaw-fleet:shards is now {settings.shards}: changing the count would move "
+                    "users between stacks (delete and re-create them); set it back, or destroy the former shards first"
                 )
 
-        def open_one(name: str) -> StackRun:
-            _, index, _ = parse_shard_stack(name)
-            users = [user for user in self.users if shard_of(user.id, count) == index]
-            # The settings as read too: values from ESC environments are not in the file's text.
-            config = self.config_text + self.settings.model_dump_json()
-            digest = program_digest(self.root, config, users, self.settings.secret_sources)
-            if name not in ours and name not in listed:
-                return StackRun(name, None, users, digest, {})
-            workspace_type = ListedStackWorkspace if count > 1 and name in listed else auto.LocalWorkspace
-            # The fleet judges mass deletion over all shards itself (guard.py), so the program's
-            # own one-stack guard is told it has been done.
-            env = {ALLOW_MASS_DELETION: "1", DIGEST: digest, **engine_env(self.parallel)}
-            workspace = workspace_type(str(self.root), env_vars=env, secrets_provider=secrets, pulumi_command=cli)
-            stack = open_stack(name, workspace, listed=name in listed)
-            if name in ours:  # another job may be running the others: read, never cleared
-                for sentence in repaired[name] + clear_killed_run(stack, settings.project, backend):
-                    self.out(f"{name}: {sentence}")
-            return StackRun(name, stack, users, digest, output_values(stack, show_secrets), secrets_shown=show_secrets)
+    def users_of(self, name: str) -> list[User]:
+        """The roster's users whose id hashes to shard stack ``name``."""
+        _, index, _ = parse_shard_stack(name)
+        return [user for user in self.users if shard_of(user.id, self.settings.shards) == index]
 
-        runs = self.each(open_one, names)
-        created = [run for run in runs if run.name not in listed and run.stack is not None]
-        if created:  # just now
-            listed.update((summary.name, summary) for summary in created[0].stack.workspace.list_stacks())
-        for run in runs:
-            run.resource_count = listed[run.name].resource_count if run.name in listed else None
-        return runs
+    def digest_of(self, name: str) -> str:
+        """``program_digest`` of shard stack ``name``: the settings as read count too (values
+        from ESC environments are not in the file's text)."""
+        config = self.config_text + self.settings.model_dump_json()
+        return program_digest(self.root, config, self.users_of(name), self.settings.secret_sources)
+
+    def open_stack(
+        self, name: str, summary: auto.StackSummary | None, cli, secrets: str | None, show_secrets: bool
+    ) -> StackRun:
+        """Select (the listing's ``summary`` of it given) or create stack ``name`` in a workspace
+        of its own and read its outputs. The fleet judges mass deletion over all shards itself
+        (guard.py), so the program's own one-stack guard is told it has been done."""
+        digest = self.digest_of(name)
+        env = {ALLOW_MASS_DELETION: "1", DIGEST: digest, **engine_env(self.parallel)}
+        listed = summary is not None
+        workspace_type = ListedStackWorkspace if self.settings.shards > 1 and listed else auto.LocalWorkspace
+        workspace = workspace_type(str(self.root), env_vars=env, secrets_provider=secrets, pulumi_command=cli)
+        stack, created = open_stack(name, workspace, listed=listed)
+        # The resources in its checkpoint: none when just created; not known when another run
+        # created it since the listing.
+        count = summary.resource_count if listed else (0 if created else None)
+        previous = output_values(stack, show_secrets)
+        return StackRun(name, stack, self.users_of(name), digest, previous, show_secrets, count)
+
+    def reopened(self, runs: list[StackRun]) -> list[StackRun]:
+        """``runs`` with the outputs their stacks hold now (after an ``up``)."""
+        return self.each(lambda run: dataclasses.replace(run, previous=output_values(run.stack)), runs)
 
     @contextmanager
-    def previewing(self, runs: list[StackRun]):
-        """The preview operation for ``run_one`` while the ``with`` lasts.
-
-        Each program is handed the outputs ``open`` read (``departures.previous_outputs``) in a
-        file in a folder of this run's own (mode 0700), named in its workspace's environment for
-        the preview only; outputs read with secrets shown never go there."""
+    def handed_outputs(self, runs: list[StackRun]):
+        """The environment that hands each preview the outputs ``open`` read
+        (``stack_outputs.previous_outputs``), while the ``with`` lasts: a file in a folder of
+        this run's own (mode 0700); outputs read with secrets shown never go there."""
         with tempfile.TemporaryDirectory(prefix="fleet-") as folder:
             handed = Path(folder) / "previous-outputs.json"
             handed.write_text(json.dumps({run.name: run.previous for run in runs if not run.secrets_shown}))
+            yield {PREVIOUS_OUTPUTS: str(handed)}
 
-            def preview(stack: auto.Stack, on_event) -> dict[str, int]:
-                stack.workspace.env_vars[PREVIOUS_OUTPUTS] = str(handed)
-                try:
-                    return dict(stack.preview(parallel=self.parallel, on_event=on_event).change_summary)
-                finally:
-                    del stack.workspace.env_vars[PREVIOUS_OUTPUTS]
-
-            yield preview
-
-    def preview(self, runs: list[StackRun]) -> RunReport:
-        """Preview every run's stack; fill in ``changes``; return the fleet's plan by user."""
-        with self.previewing(runs) as preview:
-            return self.run_all(runs, preview, planning=True)
-
-    def report_for(self, runs: list[StackRun]) -> RunReport:
-        """An empty report for ``runs``, naming users by their instance names now and at each
-        stack's last update."""
+    def changes_by_user(self, runs: list[StackRun]) -> ChangesByUser:
+        """An empty collector of engine events for ``runs``, naming users by their instance names
+        now and at each stack's last update."""
         previous_names = {row.name: uid for run in runs for uid, row in run.outputs.roster_state.items() if row.name}
-        return RunReport(self.names | previous_names)
+        return ChangesByUser(self.names | previous_names)
 
-    def refusal(self, runs: list[StackRun], plan: RunReport, not_previewed: Sequence[StackRun] = ()) -> str | None:
+    def refusal(self, runs: list[StackRun], plan: ChangesByUser, not_previewed: Sequence[StackRun] = ()) -> str | None:
         """``guard.refusal`` of ``plan`` over the users of the last update of ``runs`` (every
         shard), counting every user of a run in ``not_previewed`` as losing data; None with
         ``OPENCLAW_FLEET_ALLOW_MASS_DELETION=1`` in the command's environment."""
@@ -259,50 +279,64 @@ class Fleet:
             minimum=self.settings.mass_deletion_minimum,
         )
 
-    def up_one(self, stack: auto.Stack, on_event) -> dict[str, int]:
-        """``pulumi up`` of one stack (``stacks.apply``); once more after clearing the lock of a
-        killed run that refused it (``recovery.clear_stale_lock``: backends other than files)."""
+    def operate(self, stack: auto.Stack, operation: str, env: Mapping[str, str], on_event) -> dict[str, int]:
+        """``stacks.run_operation`` of one stack; an ``up`` or ``destroy`` once more after clearing
+        the lock of a killed run that refused it (``recovery.clear_stale_lock``: backends other
+        than files)."""
         try:
-            return apply(stack, "up", self.parallel, on_event)
+            return run_operation(stack, operation, self.parallel, env, on_event)
         except auto.CommandError as error:
-            cleared = clear_stale_lock(stack, str(error))
+            cleared = clear_stale_lock(stack, str(error)) if operation != "preview" else []
             if not cleared:
                 raise
         for sentence in cleared:
             self.out(f"{stack.name}: {sentence}")
-        return apply(stack, "up", self.parallel, on_event)
+        return run_operation(stack, operation, self.parallel, env, on_event)
 
-    def up(self, runs: list[StackRun], only_changed: bool = True) -> RunReport:
-        """``pulumi up`` (continue on error) of every run (with ``only_changed``, of those whose
-        preview has changes); return what happened."""
-        return self.run_all([run for run in runs if run.has_changes or not only_changed], self.up_one)
-
-    def read_outputs(self, runs: list[StackRun]) -> None:
-        """Make each run's outputs its stack's outputs now (after an ``up``)."""
-        self.each(lambda run: run.replace_outputs(output_values(run.stack)), runs)
-
-    def destroy(self, runs: list[StackRun]) -> RunReport:
-        """``pulumi destroy`` (continue on error) of every run's stack."""
-        return self.run_all(runs, lambda stack, on_event: apply(stack, "destroy", self.parallel, on_event))
-
-    def run_one(self, run: StackRun, operation, report: RunReport, planning: bool = False) -> None:
-        """``operation(stack, on_event)`` → changes (op → count) on ``run``'s stack; records the run's
-        changes, seconds and error (a failed CLI run's last line) and the events in ``report``."""
+    def run_one(
+        self,
+        run: StackRun,
+        operation: str,
+        by_user: ChangesByUser,
+        env: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> StackResult:
+        """``operation`` (``stacks.OPERATIONS``) of ``run``'s stack with ``env`` added; its engine
+        events go to ``by_user`` and ``progress``. Returns its result; a failed CLI run is its
+        ``error`` (the last line), not raised."""
         started = time.monotonic()
 
         def on_event(event: auto.events.EngineEvent) -> None:
-            report.on_event(event)
-            if self.progress is not None:
-                self.progress.on_event(run.name, event, planning)
+            by_user.on_event(event)
+            if progress is not None:
+                progress.on_event(run.name, event, operation == "preview")
 
         try:
-            run.changes, run.error = operation(run.stack, on_event), None
-        except auto.CommandError as error:
-            run.error = last_error_line(error)
-        run.seconds = time.monotonic() - started
+            changes, error = self.operate(run.stack, operation, env or {}, on_event), None
+        except auto.CommandError as failure:
+            changes, error = None, last_error_line(failure)
+        return StackResult(run.name, run.user_ids, changes, time.monotonic() - started, error)
 
-    def run_all(self, runs: list[StackRun], operation, planning: bool = False) -> RunReport:
-        """``run_one`` of each run, a bounded number at once; returns the events by user."""
-        report = self.report_for(runs)
-        self.each(lambda run: self.run_one(run, operation, report, planning), runs)
-        return report
+    def run_all(
+        self, runs: list[StackRun], operation: str, env_of=None, progress: Progress | None = None
+    ) -> tuple[tuple[StackResult, ...], ChangesByUser]:
+        """``run_one`` of each run (with ``env_of(run)``, a mapping, when given), a bounded number
+        at once; the results in order and the events by user."""
+        by_user = self.changes_by_user(runs)
+        results = self.each(
+            lambda run: self.run_one(run, operation, by_user, env_of(run) if env_of else None, progress), runs
+        )
+        return tuple(results), by_user
+
+    def preview(self, runs: list[StackRun], progress: Progress | None = None) -> Plan:
+        """Preview every run's stack: the fleet's plan."""
+        with self.handed_outputs(runs) as handed:
+            return Plan(*self.run_all(runs, "preview", lambda run: handed, progress))
+
+    def up(self, runs: list[StackRun], progress: Progress | None = None, env_of=None) -> Applied:
+        """``pulumi up`` (continue on error) of every run's stack, with ``env_of(run)`` added."""
+        return Applied(*self.run_all(runs, "up", env_of, progress))
+
+    def destroy(self, runs: list[StackRun], progress: Progress | None = None) -> Applied:
+        """``pulumi destroy`` (continue on error) of every run's stack."""
+        return Applied(*self.run_all(runs, "destroy", None, progress))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -61,8 +61,7 @@ def take(pull_request: Path, stack: str, project: str, into: Path | None = None)
     head_text = head.read(stack_file)
     if stack_file in changed and _outside_config(base.read(stack_file)) != _outside_config(head_text):
         code.append(f"{stack_file} (outside `config:`: an ESC environment or the secrets provider)")
-    trust = compare(base, head, stack, project, changed)
-    trust.code = list(code)
+    trust = replace(compare(base, head, stack, project, changed), code=list(code))
     intake = Intake("code" if code else "data", changed, code, trust)
     if into is not None and intake.kind == "data":
         _write_data(head, head_text or "", StackSettings.from_text(head_text or "", stack, project, stack_file), into)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from openclaw_fleet.cli import adoptable, intake, repo_settings
 from openclaw_fleet.cli.commands import run_command
+from openclaw_fleet.cli.comment import render_comment
 from openclaw_fleet.cli.github import publish
 from openclaw_fleet.cli.notes import post_note
 from openclaw_fleet.cli.options import (
@@ -31,7 +32,6 @@ from openclaw_fleet.cli.options import (
     StackOptions,
     parse,
 )
-from openclaw_fleet.cli.report import render_comment
 from openclaw_fleet.environment import take_key_sources
 from openclaw_fleet.errors import FleetError, NoteFailed
 from openclaw_fleet.settings import StackSettings

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from pulumi.automation import events
 
-from openclaw_fleet.cli.plan import ENGINE_TYPES, QUIET_OPS
+from openclaw_fleet.cli.changes import ENGINE_TYPES, QUIET_OPS
 
 
 class Progress:

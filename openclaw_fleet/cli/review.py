@@ -9,25 +9,27 @@ change are only counted. On the Fly target each entry carries the estimated mont
 after (``cost.FlyPrices``), and the head the fleet's total.
 
 "Before" is the stack output ``roster_state`` of each shard's last update; "after" the roster now;
-what happens to resources comes from the preview's engine events (``plan.RunReport``).
+what happens to resources comes from the preview's engine events (``changes.ChangesByUser``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from openclaw_fleet.cli.plan import RunReport
+from openclaw_fleet.cli.changes import ChangesByUser
+from openclaw_fleet.cli.stacks import StackRun
 from openclaw_fleet.cli.trust import Trust
 from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.roster import User
 from openclaw_fleet.secret_sources import SecretSource, describe_source
+from openclaw_fleet.settings import StackSettings
 
 GROUPS = ("added", "changed", "replaced", "started", "stopped", "removed")
 _REPLACING_OPS = ("replace", "create-replacement", "delete-replaced")
 
 
-@dataclass
-class UserChange:
+@dataclass(frozen=True)
+class ReviewEntry:
     """One user's entry: ``group`` (one of GROUPS), ``fields`` (what changes, in words),
     ``bold`` (replacements and data loss, with reasons), ``errors``, monthly ``cost_before`` /
     ``cost_after`` (None: no price, e.g. Docker or a user not there)."""
@@ -46,14 +48,14 @@ class UserChange:
     after: dict | None = None  # the user as the roster has them now, or None when they leave
 
 
-@dataclass
+@dataclass(frozen=True)
 class Review:
     """The fleet's plan: ``stack``, ``stacks`` (shards run), the changes, ``unchanged`` (a count),
     fleet cost totals before/after (None on Docker) and the price list's ``prices_date``."""
 
     stack: str
     stacks: int
-    changes: list[UserChange]
+    changes: list[ReviewEntry]
     unchanged: int
     cost_before: float | None
     cost_after: float | None
@@ -166,7 +168,7 @@ def build_review(
     users: list[User],
     target: str,
     volume_gb: int,
-    plan: RunReport,
+    plan: ChangesByUser,
     prices: FlyPrices | None,
     sources: dict[str, SecretSource] | None = None,
 ) -> Review:
@@ -203,24 +205,33 @@ def build_review(
         else:
             unchanged += 1
             continue
-        entry = UserChange(
-            user_id, name, group, cost_before=cost_before, cost_after=cost_after, before=before, after=after
-        )
+        steps = report.changes if report else {}
+        fields: list[str] = []
         if group == "added":
-            entry.fields = [f"{after['size']} {after['memory_mb']} MB, {after['region']}, {after['model']}"]
-            entry.security = _security(after, sources)
+            fields = [f"{after['size']} {after['memory_mb']} MB, {after['region']}, {after['model']}"]
+            security = _security(after, sources)
         elif group != "removed":
-            entry.fields = _fields(before, after, sources)
-            entry.security = security
-            described = {what for kinds in (report.changes if report else {}).values() for what in kinds}
-            if not entry.fields and described:
-                entry.fields = [f"{', '.join(sorted(described))} (the program or settings changed)"]
-        if report:
-            entry.bold += [f"{what} replaced" for what in report.changes.get("replace", [])]
-            entry.bold += [f"loses data: {reason}" for reason in report.data_loss]
-            entry.errors = list(report.errors[:1])
-            entry.resources = [f"{op} {what}" for op, kinds in sorted(report.changes.items()) for what in kinds]
-        changes.append(entry)
+            fields = _fields(before, after, sources)
+            described = {what for kinds in steps.values() for what in kinds}
+            if not fields and described:
+                fields = [f"{', '.join(sorted(described))} (the program or settings changed)"]
+        changes.append(
+            ReviewEntry(
+                user_id,
+                name,
+                group,
+                fields=fields,
+                bold=[f"{what} replaced" for what in steps.get("replace", [])]
+                + [f"loses data: {reason}" for reason in (report.data_loss if report else [])],
+                errors=list(report.errors[:1]) if report else [],
+                cost_before=cost_before,
+                cost_after=cost_after,
+                security=security,
+                resources=[f"{op} {what}" for op, kinds in sorted(steps.items()) for what in kinds],
+                before=before,
+                after=after,
+            )
+        )
     order = {group: index for index, group in enumerate(GROUPS)}
     changes.sort(key=lambda change: (order[change.group], change.user_id))
     return Review(
@@ -236,3 +247,17 @@ def build_review(
         stack_errors=list(plan.stack_errors),
         others={what: sorted(set(ops)) for what, ops in plan.others.items()},
     )
+
+
+def review_of(settings: StackSettings, runs: list[StackRun], plan: ChangesByUser, everyone: list[StackRun]) -> Review:
+    """The reviewer's plan (``review.py``) of a preview of ``runs``; users of shards not run
+    (``--changed``, ``--shard``) count as unchanged."""
+    ran = {run.name for run in runs}
+    previous = {uid: row.as_written() for run in runs for uid, row in run.outputs.roster_state.items()}
+    users = [user for run in runs for user in run.users]
+    prices = FlyPrices.load() if settings.target == "fly" else None
+    target, volume_gb = settings.target, settings.volume_size_gb
+    review = build_review(
+        settings.stack, len(runs), previous, users, target, volume_gb, plan, prices, settings.secret_sources
+    )
+    return replace(review, unchanged=review.unchanged + sum(len(run.users) for run in everyone if run.name not in ran))

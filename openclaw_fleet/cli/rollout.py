@@ -23,8 +23,10 @@ import json
 import time
 from pathlib import Path
 
+from openclaw_fleet.cli.changes import ChangesByUser
 from openclaw_fleet.cli.fleet import Fleet
 from openclaw_fleet.cli.options import RolloutOptions
+from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.stacks import StackRun
 from openclaw_fleet.cli.targets import target_client
 from openclaw_fleet.environment import RELEASE as RELEASE_ENV
@@ -105,17 +107,20 @@ class Snapshots:
         return f"{back}; {restore}"
 
 
-def run_rollout(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, out) -> int:
-    """Waves after the ``up`` that built the image; returns the exit status (0 all moved or
-    nothing to move, 1 a wave failed or a snapshot could not be taken, 2 a user of ``--back``
-    not in the roster). The wave sizes were checked when the options were parsed."""
+def run_rollout(
+    fleet: Fleet, runs: list[StackRun], options: RolloutOptions, out, progress: Progress | None = None
+) -> int:
+    """Waves after the ``up`` that built the image (``runs`` opened again since, with the outputs
+    it left); returns the exit status (0 all moved or nothing to move, 1 a wave failed or a
+    snapshot could not be taken, 2 a user of ``--back`` not in the roster). The wave sizes were
+    checked when the options were parsed."""
     user_run = {user.id: run for run in runs for user in run.users}
     if options.back:
         run = user_run.get(options.back)
         if run is None:
             out(f"rollout: {options.back} is not a user of this fleet's roster")
             return 2
-        return _release(fleet, [run], {options.back: "previous"}, out)[0]
+        return _release(fleet, [run], {options.back: "previous"}, out, progress)[0]
     sizes = list(options.waves)
     built = {run.name: run.outputs.image for run in runs}
     pending = [
@@ -136,9 +141,8 @@ def run_rollout(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, out
             except SNAPSHOT_FAILURES as error:  # no snapshot, no wave
                 out(f"rollout: stopped before wave {number}: the snapshot of {uid}'s volume failed: {error}")
                 return 1
-        status, report = _release(
-            fleet, list({user_run[uid].name: user_run[uid] for uid in wave}.values()), dict.fromkeys(wave, "built"), out
-        )
+        stacks = list({user_run[uid].name: user_run[uid] for uid in wave}.values())
+        status, report = _release(fleet, stacks, dict.fromkeys(wave, "built"), out, progress)
         failed = [uid for uid in wave if uid in report.failed_users] or (wave if status else [])
         if failed:
             reached = pending.index(wave[0])
@@ -157,18 +161,18 @@ def run_rollout(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, out
     return 0
 
 
-def _release(fleet: Fleet, runs: list[StackRun], choices: dict[str, str], out):
-    """``up`` of ``runs`` with ``choices`` (user id → built/previous) released; (status, report)."""
-    for run in runs:
-        mine = {uid: choice for uid, choice in choices.items() if uid in {user.id for user in run.users}}
-        run.stack.workspace.env_vars[RELEASE_ENV] = json.dumps(mine)
-    try:
-        report = fleet.up(runs, only_changed=False)
-    finally:
-        for run in runs:
-            run.stack.workspace.env_vars.pop(RELEASE_ENV, None)
-    failed = any(run.error for run in runs) or bool(set(choices) & set(report.failed_users))
-    for run in runs:
-        if run.error:
-            out(f"rollout: {run.name}: {run.error}")
-    return (1 if failed else 0), report
+def _release(
+    fleet: Fleet, runs: list[StackRun], choices: dict[str, str], out, progress: Progress | None
+) -> tuple[int, ChangesByUser]:
+    """``up`` of ``runs`` with ``choices`` (user id → built/previous) released in each run's
+    environment (``user_images.release_choices``); (status, the up's changes by user)."""
+
+    def released(run: StackRun) -> dict[str, str]:
+        return {RELEASE_ENV: json.dumps({uid: choices[uid] for uid in run.user_ids if uid in choices})}
+
+    applied = fleet.up(runs, progress, env_of=released)
+    for result in applied.stacks:
+        if result.error:
+            out(f"rollout: {result.stack}: {result.error}")
+    failed = any(result.error for result in applied.stacks) or bool(set(choices) & set(applied.by_user.failed_users))
+    return (1 if failed else 0), applied.by_user

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
 from openclaw_fleet.cli.fleet import Fleet
-from openclaw_fleet.cli.plan import RunReport
+from openclaw_fleet.cli.progress import Progress
+from openclaw_fleet.cli.results import Applied, Converged, Plan, StackResult
 from openclaw_fleet.cli.stacks import StackRun
 
 
-@dataclass
-class FleetUp:
-    """What ``preview_then_up`` did: the fleet's plan (the previews' events), the ups' events,
-    the runs that went to their ``up``, the runs whose preview failed, and the guard's refusal."""
-
-    plan: RunReport
-    report: RunReport
-    updated: list[StackRun] = field(default_factory=list)
-    failed_previews: list[StackRun] = field(default_factory=list)
-    refusal: str | None = None
-
-
-def preview_then_up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun]) -> FleetUp:
-    """Preview the runs whose ``changes`` are not known yet, judge the fleet's plan with the guard
-    over ``everyone``, and ``up`` (continue on error) every run with changes; at most
-    ``fleet.stacks_at_once`` previews and as many ups at once.
+def preview_then_up(
+    fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], progress: Progress | None = None
+) -> Converged:
+    """Preview ``runs``, judge the fleet's plan with the guard over ``everyone``, and ``up``
+    (continue on error) every run with changes; at most ``fleet.stacks_at_once`` previews and as
+    many ups at once. A run whose stack holds nothing yet (``StackRun.only_creates``) is not
+    previewed: its plan is to create its users.
 
     An ``up`` need not wait for the previews still running or queued once they cannot make the
     guard refuse: when the users it counts so far plus every user of those shards are not a mass
@@ -34,36 +25,49 @@ def preview_then_up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun]
     previewed first, so a roster change applies while the rest is still being previewed. Ups have
     slots of their own (a stack's program, engine and provider take turns, leaving cores idle).
     A refusal means no ``up`` was started; after a preview fails no ``up`` starts."""
-    queued = [run for run in runs if run.changes is None]
+    previews = {
+        run.name: StackResult(run.name, run.user_ids, {"create": len(run.users)}) for run in runs if run.only_creates
+    }
+    queued = [run for run in runs if run.name not in previews]
     queued.sort(key=lambda run: run.outputs.fleet_digest == run.digest)  # changed shards first
-    ready = [run for run in runs if run.changes is not None and run.has_changes]
+    ready = [run for run in runs if run.name in previews]
     previewing = {run.name for run in queued}  # queued or running
-    result = FleetUp(fleet.report_for(runs), fleet.report_for(runs))
-    with fleet.previewing(runs) as preview, ThreadPoolExecutor(max_workers=2 * fleet.stacks_at_once) as pool:
+    planned, applied = fleet.changes_by_user(runs), fleet.changes_by_user(runs)
+    ups: dict[str, StackResult] = {}
+    updated: list[str] = []
+    failed_previews: list[str] = []
+    with fleet.handed_outputs(runs) as handed, ThreadPoolExecutor(max_workers=2 * fleet.stacks_at_once) as pool:
         running = {}
         while True:
             not_previewed = [run for run in runs if run.name in previewing]
-            may_up = not result.failed_previews and fleet.refusal(everyone, result.plan, not_previewed) is None
+            may_up = not failed_previews and fleet.refusal(everyone, planned, not_previewed) is None
             ups_running = sum(1 for run in running.values() if run.name not in previewing)
             while may_up and ready and ups_running < fleet.stacks_at_once:
                 run = ready.pop(0)
-                result.updated.append(run)
-                running[pool.submit(fleet.run_one, run, fleet.up_one, result.report)] = run
+                updated.append(run.name)
+                running[pool.submit(fleet.run_one, run, "up", applied, None, progress)] = run
                 ups_running += 1
             while queued and len(running) - ups_running < fleet.stacks_at_once:
                 run = queued.pop(0)
-                running[pool.submit(fleet.run_one, run, preview, result.plan, True)] = run
+                running[pool.submit(fleet.run_one, run, "preview", planned, handed, progress)] = run
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                run = running.pop(future)
-                future.result()
-                if run.name in previewing:
-                    previewing.discard(run.name)
-                    if run.error:
-                        result.failed_previews.append(run)
-                    elif run.has_changes:
-                        ready.append(run)
-    result.refusal = fleet.refusal(everyone, result.plan)
-    return result
+                run, result = running.pop(future), future.result()
+                if run.name not in previewing:
+                    ups[run.name] = result
+                    continue
+                previewing.discard(run.name)
+                previews[run.name] = result
+                if result.error:
+                    failed_previews.append(run.name)
+                elif result.has_changes:
+                    ready.append(run)
+    return Converged(
+        plan=Plan(tuple(previews[run.name] for run in runs), planned),
+        applied=Applied(tuple(ups[run.name] for run in runs if run.name in ups), applied),
+        updated=tuple(updated),
+        failed_previews=tuple(failed_previews),
+        refusal=fleet.refusal(everyone, planned),
+    )

@@ -1,7 +1,8 @@
 """The fleet's use of Pulumi's Automation API (``pulumi.automation``): one shard's stack at a time.
 
-Opening a stack, reading its outputs, running ``up``/``destroy`` with the engine's events
-followed while the CLI runs, and what a failed CLI run said. ``fleet.py`` runs many of these.
+Opening a stack, reading its outputs, running ``preview``/``up``/``refresh``/``destroy`` with the
+engine's events followed while the CLI runs, and what a failed CLI run said. ``fleet.py`` runs
+many of these.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,33 +57,46 @@ def output_values(stack: auto.Stack, show_secrets: bool = False) -> dict:
     return json.loads(workspace.pulumi_command.run(args, workspace.work_dir, workspace.env_vars).stdout)
 
 
-def open_stack(name: str, workspace: auto.LocalWorkspace, listed: bool) -> auto.Stack:
-    """The stack ``name``: selected when ``pulumi stack ls`` listed it, else created (falling back to
-    selecting it when another run created it since), without ``Stack.create_or_select``'s failing
-    ``pulumi stack select`` first for each new shard. Raises auto.CommandError when the CLI fails."""
+def open_stack(name: str, workspace: auto.LocalWorkspace, listed: bool) -> tuple[auto.Stack, bool]:
+    """The stack ``name`` and whether this call created it: selected when ``pulumi stack ls``
+    listed it, else created (falling back to selecting it when another run created it since),
+    without ``Stack.create_or_select``'s failing ``pulumi stack select`` first for each new shard.
+    Raises auto.CommandError when the CLI fails."""
     if listed:
-        return auto.Stack.select(name, workspace)
+        return auto.Stack.select(name, workspace), False
     try:
-        return auto.Stack.create(name, workspace)
+        return auto.Stack.create(name, workspace), True
     except auto.StackAlreadyExistsError:
-        return auto.Stack.select(name, workspace)
+        return auto.Stack.select(name, workspace), False
 
 
-def apply(stack: auto.Stack, command: str, parallel: int, on_event) -> dict[str, int]:
-    """``pulumi up`` or ``pulumi destroy`` (``command``) of ``stack``, with ``--yes --skip-preview
-    --continue-on-error`` and ``parallel`` resource operations at once; every engine event goes to
-    ``on_event`` (shapes: ``pulumi.automation.events``) as the CLI writes it. Returns the changes,
-    op → count, of the engine's summary event ({} when the run ended before one). Raises
-    auto.CommandError when the CLI fails, after handing over the events it wrote.
+# The CLI's arguments for each operation the fleet runs (an update keeps going past a failed
+# resource, so one failing gateway does not stop the others of its shard).
+OPERATIONS = {
+    "preview": ["preview"],
+    "up": ["up", "--yes", "--skip-preview", "--continue-on-error"],
+    "refresh": ["refresh", "--yes", "--skip-preview"],
+    "destroy": ["destroy", "--yes", "--skip-preview", "--continue-on-error"],
+}
 
-    Not ``Stack.up``: it runs three more CLI commands after the update (outputs twice, history)
-    for a result the fleet does not use. The events come from the CLI's ``--event-log`` file, as
-    the Automation API reads them, in a folder of this run's own (mode 0700); secret values in
-    engine events are masked."""
+
+def run_operation(stack: auto.Stack, operation: str, parallel: int, env: Mapping[str, str], on_event) -> dict[str, int]:
+    """``pulumi <operation>`` (a key of OPERATIONS) of ``stack`` with ``parallel`` resource
+    operations at once and ``env`` added to its workspace's environment for this run only;
+    every engine event goes to ``on_event`` (shapes: ``pulumi.automation.events``) as the CLI
+    writes it. Returns the changes, op → count, of the engine's summary event ({} when the run
+    ended before one). Raises auto.CommandError when the CLI fails, after handing over the events
+    it wrote.
+
+    Not ``Stack.up``/``Stack.preview``: the update runs three more CLI commands after it (outputs
+    twice, history) for a result the fleet does not use, and neither takes an environment of its
+    own (only the workspace's, which every run of the stack shares). The events come from the
+    CLI's ``--event-log`` file, as the Automation API reads them, in a folder of this run's own
+    (mode 0700); secret values in engine events are masked."""
     workspace = stack.workspace
     with tempfile.TemporaryDirectory(prefix="fleet-events-") as folder:
         log = Path(folder) / "events.jsonl"
-        args = [command, "--yes", "--skip-preview", "--continue-on-error", "--parallel", str(parallel)]
+        args = [*OPERATIONS[operation], "--parallel", str(parallel)]
         args += ["--exec-kind", "auto.local", "--event-log", str(log), "--stack", stack.name]
         changes: dict[str, int] = {}
 
@@ -103,9 +118,8 @@ def apply(stack: auto.Stack, command: str, parallel: int, on_event) -> dict[str,
         follower.start()
         try:
             # The CLI has --event-log only with its debug commands on, as the Automation API sets.
-            workspace.pulumi_command.run(
-                args, workspace.work_dir, {"PULUMI_DEBUG_COMMANDS": "true", **workspace.env_vars}
-            )
+            environment = {"PULUMI_DEBUG_COMMANDS": "true", **workspace.env_vars, **env}
+            workspace.pulumi_command.run(args, workspace.work_dir, environment)
         finally:
             ended.set()
             follower.join()
@@ -137,10 +151,11 @@ def follow_event_log(log: Path, on_event, ended: threading.Event, poll_s: float 
             ended.wait(poll_s)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StackRun:
-    """One shard's stack in this run, and what came of it. ``outputs``: ``previous`` parsed
-    (``outputs.py``); construction raises FleetError when they have another shape."""
+    """One shard's stack as this run opened it. ``outputs``: ``previous`` parsed (``outputs.py``);
+    construction raises FleetError when they have another shape. What an operation on it did is
+    its ``results.StackResult``."""
 
     name: str
     stack: auto.Stack | None  # None: a shard another job runs, with no stack yet (``Fleet.open(only=…)``)
@@ -149,25 +164,18 @@ class StackRun:
     previous: dict  # its outputs from the last update, as read; a secret one "[secret]" unless secrets_shown
     secrets_shown: bool = False
     resource_count: int | None = None  # resources in its checkpoint when opened (None: not known)
-    changes: dict[str, int] | None = None  # op → count, from the preview
-    seconds: float = 0.0
-    error: str | None = None
     outputs: StackOutputs = field(init=False)
 
     def __post_init__(self) -> None:
-        self.outputs = StackOutputs.parse(self.previous, self.name)
+        object.__setattr__(self, "outputs", StackOutputs.parse(self.previous, self.name))  # a frozen field
 
-    def replace_outputs(self, values: dict) -> None:
-        """Make ``values`` (``output_values``) its outputs, after an update."""
-        self.previous, self.outputs = values, StackOutputs.parse(values, self.name)
+    @property
+    def user_ids(self) -> tuple[str, ...]:
+        return tuple(user.id for user in self.users)
 
     def users_now_and_before(self) -> set[str]:
         """The ids of its users now and at its stack's last update."""
         return {user.id for user in self.users} | set(self.outputs.roster_state)
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.changes) and any(op != "same" and count for op, count in self.changes.items())
 
     @property
     def only_creates(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from openclaw_fleet.errors import FleetError
 from openclaw_fleet.outputs import StackOutputs
@@ -25,7 +25,7 @@ _RUNNING = {"fly": {"started"}, "docker": {"running"}}
 _STOPPED = {"fly": {"stopped", "suspended"}, "docker": {"exited", "created"}}
 
 
-@dataclass
+@dataclass(frozen=True)
 class UserStatus:
     """One user: ``expected`` (state, region, image from the last update), ``live`` (what the
     target reports: found, state, region, image, checks), ``differs`` (each difference in words)."""
@@ -102,24 +102,26 @@ def differences(target: str, expected: dict, live: dict) -> list[str]:
     return words
 
 
-def observe(users: list[UserStatus], target: str, client: FlyClient | DockerClient, at_once: int = 16) -> None:
-    """Fill in each user's ``live`` and ``differs``, ``at_once`` calls at a time. A call that fails
-    is recorded as the difference it is (``could not be read: …``), not raised."""
+def observe(
+    users: list[UserStatus], target: str, client: FlyClient | DockerClient, at_once: int = 16
+) -> list[UserStatus]:
+    """Each user with ``live`` and ``differs`` read from the target, ``at_once`` calls at a time,
+    in the same order. A call that fails is recorded as the difference it is (``could not be
+    read: …``), not raised."""
 
-    def look(user: UserStatus) -> None:
+    def look(user: UserStatus) -> UserStatus:
         instance_id = user.expected.get("instance_id") or ""
         try:
             if target == "fly":
-                user.live = fly_live(client, user.instance, instance_id)
+                live = fly_live(client, user.instance, instance_id)
             else:
-                user.live = docker_live(client, instance_id)
+                live = docker_live(client, instance_id)
         except FleetError as error:
-            user.live, user.differs = {"found": None}, [f"could not be read: {error}"]
-            return
-        user.differs = differences(target, user.expected, user.live)
+            return replace(user, live={"found": None}, differs=[f"could not be read: {error}"])
+        return replace(user, live=live, differs=differences(target, user.expected, live))
 
     with ThreadPoolExecutor(max_workers=at_once) as pool:
-        list(pool.map(look, users))
+        return list(pool.map(look, users))
 
 
 def as_json(stack: str, target: str, users: list[UserStatus]) -> str:

@@ -118,7 +118,7 @@ def kind_of_path(path: str) -> str:
     return "code"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trust:
     """The changes of trust between two trees, each a sentence: ``sources`` (secret sources
     declared, removed, re-pointed, widened), ``keys`` (users who gain or lose a provider key or
@@ -159,40 +159,41 @@ def compare(base: Tree, head: Tree, stack: str, project: str, changed: Iterable[
     """The changes of trust from ``base`` to ``head`` for stack ``stack`` of ``project``, given the
     ``changed`` paths. What cannot be read on one side (a stack file that does not parse, a roster
     of an older format) is said in ``notes`` and the rest is still compared."""
-    trust = Trust()
+    notes: list[str] = []
     stack_file = f"Pulumi.{stack}.yaml"
-    settings = {
-        side: _settings(tree, stack_file, stack, project, trust, side)
-        for side, tree in (("base", base), ("head", head))
-    }
-    before, after = settings["base"], settings["head"]
+    before, after = (
+        _settings(tree, stack_file, stack, project, notes, side) for side, tree in (("base", base), ("head", head))
+    )
+    sources, keys, settings = [], [], []
     if before and after:
-        trust.sources = _source_changes(before.secret_sources, after.secret_sources)
+        sources = _source_changes(before.secret_sources, after.secret_sources)
         for attribute, key in TRUST_SETTINGS:
             old, new = getattr(before, attribute), getattr(after, attribute)
             if old != new:
-                trust.settings.append(f"{NAMESPACE}:{key} {old if old is not None else '(unset)'} → {new}")
+                settings.append(f"{NAMESPACE}:{key} {old if old is not None else '(unset)'} → {new}")
     if after:
-        trust.keys = _key_changes(
-            _keys_by_user(base, before, trust, "base") if before else {},
-            _keys_by_user(head, after, trust, "head"),
+        keys = _key_changes(
+            _keys_by_user(base, before, notes, "base") if before else {},
+            _keys_by_user(head, after, notes, "head"),
         )
     versions = [_openclaw_version(tree.read(DOCKERFILE)) for tree in (base, head)]
     if versions[0] != versions[1]:
-        trust.settings.append(f"OpenClaw version {versions[0] or '(none)'} → {versions[1] or '(none)'} ({DOCKERFILE})")
-    trust.code = [path for path in changed if kind_of_path(path) == "code"]
-    return trust
+        settings.append(f"OpenClaw version {versions[0] or '(none)'} → {versions[1] or '(none)'} ({DOCKERFILE})")
+    code = [path for path in changed if kind_of_path(path) == "code"]
+    return Trust(sources=sources, keys=keys, settings=settings, code=code, notes=notes)
 
 
-def _settings(tree: Tree, stack_file: str, stack: str, project: str, trust: Trust, side: str) -> StackSettings | None:
+def _settings(
+    tree: Tree, stack_file: str, stack: str, project: str, notes: list[str], side: str
+) -> StackSettings | None:
     try:
         text = tree.read(stack_file)
         if text is None:
-            trust.notes.append(f"the {side} has no {stack_file}")
+            notes.append(f"the {side} has no {stack_file}")
             return None
         return StackSettings.from_text(text, stack, project, f"{stack_file} ({side})")
     except FleetError as error:
-        trust.notes.append(f"the {side}'s stack file cannot be read: {error}")
+        notes.append(f"the {side}'s stack file cannot be read: {error}")
         return None
 
 
@@ -217,21 +218,21 @@ def _source_changes(old: dict[str, SecretSource], new: dict[str, SecretSource]) 
     return words
 
 
-def _keys_by_user(tree: Tree, settings: StackSettings, trust: Trust, side: str) -> dict[str, dict[str, str]]:
+def _keys_by_user(tree: Tree, settings: StackSettings, notes: list[str], side: str) -> dict[str, dict[str, str]]:
     """User id → provider key → where its value comes from (``sources_of``), for the roster the
     settings name in ``tree``; {} (with a note) when it cannot be read."""
-    users = _roster(tree, settings.roster, trust, side)
+    users = _roster(tree, settings.roster, notes, side)
     return {user.id: sources_of(user, settings.secret_sources) for user in users}
 
 
-def _roster(tree: Tree, path: str, trust: Trust, side: str) -> list[User]:
+def _roster(tree: Tree, path: str, notes: list[str], side: str) -> list[User]:
     try:
         text = tree.read(path)
     except FleetError as error:
-        trust.notes.append(f"the {side}'s roster cannot be read: {error}")
+        notes.append(f"the {side}'s roster cannot be read: {error}")
         return []
     if text is None:
-        trust.notes.append(f"the {side} has no roster at {path}")
+        notes.append(f"the {side} has no roster at {path}")
         return []
     with tempfile.TemporaryDirectory(prefix="fleet-trust-") as folder:
         file = Path(folder) / Path(path).name
@@ -240,7 +241,7 @@ def _roster(tree: Tree, path: str, trust: Trust, side: str) -> list[User]:
             return load_roster(file)
         except FleetError as error:
             first = str(error).replace(str(file), path).splitlines()[0][:300]
-            trust.notes.append(f"the {side}'s roster cannot be read ({first}); its users' keys are not compared")
+            notes.append(f"the {side}'s roster cannot be read ({first}); its users' keys are not compared")
             return []
 
 

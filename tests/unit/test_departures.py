@@ -6,15 +6,9 @@ from datetime import date
 import pulumi
 import pytest
 
-from openclaw_fleet.departures import (
-    PREVIOUS_OUTPUTS_ENV,
-    check_deletions,
-    departed_record,
-    inherited,
-    previous_outputs,
-    stale_restores,
-)
+from openclaw_fleet.departures import departed_record, inherited, mass_deletion, stale_restores
 from openclaw_fleet.outputs import DepartedRow, RosterRow, StackOutputs
+from openclaw_fleet.stack_outputs import PREVIOUS_OUTPUTS_ENV, previous_outputs
 from tests.unit.conftest import RecordingMocks
 
 TEN = [f"user_{i}" for i in range(10)]
@@ -29,25 +23,23 @@ def departed_rows(rows: dict) -> dict[str, DepartedRow]:
 
 
 def test_removing_a_few_users_is_fine():
-    check_deletions(TEN, TEN[2:], share=0.2, minimum=3, override=False)  # 2 of 10
-    check_deletions(TEN[:4], TEN[:2], share=0.2, minimum=3, override=False)  # 50 %, but only 2
+    assert mass_deletion(TEN, TEN[2:], share=0.2, minimum=3, override=False) is None  # 2 of 10
+    assert mass_deletion(TEN[:4], TEN[:2], share=0.2, minimum=3, override=False) is None  # 50 %, but only 2
 
 
 def test_removing_more_than_the_share_and_the_minimum_fails_naming_them():
-    with pytest.raises(pulumi.RunError) as caught:
-        check_deletions(TEN, TEN[3:], share=0.2, minimum=3, override=False)  # 3 of 10 = 30 %
-    message = str(caught.value)
+    message = mass_deletion(TEN, TEN[3:], share=0.2, minimum=3, override=False)  # 3 of 10 = 30 %
     assert "3 of 10 users" in message and "user_0, user_1, user_2" in message
     assert "OPENCLAW_FLEET_ALLOW_MASS_DELETION=1" in message
 
 
 def test_exactly_the_share_is_allowed_and_the_override_lets_anything_through():
-    check_deletions(TEN + [f"x{i}" for i in range(5)], TEN, share=0.34, minimum=3, override=False)  # 5/15
-    check_deletions(TEN, [], share=0.2, minimum=3, override=True)
+    assert mass_deletion(TEN + [f"x{i}" for i in range(5)], TEN, share=0.34, minimum=3, override=False) is None
+    assert mass_deletion(TEN, [], share=0.2, minimum=3, override=True) is None
 
 
 def test_first_run_has_no_previous_users():
-    check_deletions([], TEN, share=0.2, minimum=3, override=False)
+    assert mass_deletion([], TEN, share=0.2, minimum=3, override=False) is None
 
 
 def test_record_keeps_retained_and_snapshotted_users_until_they_return():

@@ -1,7 +1,9 @@
 """The package and the tools stay in small parts, in layers: no module over 400 lines, no import
-cycle between modules, and the layers of pyproject.toml's import-linter contracts hold (run by
-``bin/fleet test``; here shown to fail on an import that goes up a layer)."""
+cycle between modules, the layers of pyproject.toml's import-linter contracts hold (run by
+``bin/fleet test``; here shown to fail on an import that goes up a layer), and the command's
+results are returned, never written into another object."""
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,41 @@ def test_no_module_is_over_400_lines():
     files = [*(ROOT / "openclaw_fleet").rglob("*.py"), *(ROOT / "tools").rglob("*.py")]
     long = {str(path.relative_to(ROOT)): n for path in files if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def assignments_into_others(source: str) -> list[str]:
+    """Each ``x.field = …`` (also augmented or in a tuple) whose ``x`` is not ``self``, each
+    ``….env_vars[…] = …`` (a workspace's environment, which every run of a stack shares) and each
+    ``setattr(…)`` in ``source``, as ``line: target``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+            found.append(f"{node.lineno}: setattr")
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        else:
+            continue
+        for target in [item for written in targets for item in getattr(written, "elts", [written])]:
+            into_other = isinstance(target, ast.Attribute) and ast.unparse(target.value) not in ("self", "cls")
+            into_env = isinstance(target, ast.Subscript) and ast.unparse(target.value).endswith("env_vars")
+            if into_other or into_env:
+                found.append(f"{node.lineno}: {ast.unparse(target)}")
+    return found
+
+
+def test_the_command_returns_its_results_and_writes_into_no_other_object():
+    """What an operation did travels back as a returned, immutable result (``cli/results.py``)."""
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "openclaw_fleet" / "cli").glob("*.py"))
+        if (lines := assignments_into_others(path.read_text()))
+    }
+    assert found == {}
+    written = "run.changes, run.error = {}, None\nstack.workspace.env_vars['A'] = '1'\nself.ok = 1\n"
+    assert assignments_into_others(written) == ["1: run.changes", "1: run.error", "2: stack.workspace.env_vars['A']"]
+    assert "getattr(options" not in "".join(path.read_text() for path in (ROOT / "openclaw_fleet").rglob("*.py"))
 
 
 def test_no_module_imports_itself_through_others():

@@ -35,7 +35,7 @@ def test_the_program_exports_only_outputs_the_command_reads(monkeypatch):
     import pulumi
     import pytest
 
-    from openclaw_fleet.outputs import export
+    from openclaw_fleet.stack_outputs import export
 
     exported = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))

@@ -2,8 +2,8 @@
 
 import json
 
+from openclaw_fleet.cli.changes import ChangesByUser
 from openclaw_fleet.cli.comment import MARKER, as_json, markdown
-from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.review import build_review
 from openclaw_fleet.cost import FlyPrices
 from openclaw_fleet.secret_sources import SecretSource
@@ -25,7 +25,7 @@ def test_groups_words_and_costs():
         user(id="user_3", state="stopped"),
         user(id="user_9"),
     ]  # user_4 leaves; after: four running (0, 1, 2 and the new 9), user_3 stopped
-    plan = RunReport({})
+    plan = ChangesByUser({})
     plan.users["user_1"].changes["update"].append("Machine (config)")
     plan.users["user_2"].changes["replace"].append("Volume (region)")
     plan.users["user_2"].data_loss.append("Fly volume replaced (region)")
@@ -54,7 +54,7 @@ def test_groups_words_and_costs():
 def test_a_long_group_is_cut_and_docker_has_no_price():
     before = [user(id=f"user_{index}") for index in range(150)]
     now = [user(id=u.id, model="anthropic/claude-opus-4-1") for u in before]
-    plan = RunReport({})
+    plan = ChangesByUser({})
     for u in before:
         plan.users[u.id].changes["update"].append("Container (files)")
     previous = {u.id: {"name": u.id, **u.recorded("docker", 1)} for u in before}
@@ -65,7 +65,7 @@ def test_a_long_group_is_cut_and_docker_has_no_price():
 
 
 def test_a_user_is_added_or_removed_only_with_their_gateway():
-    plan = RunReport({})
+    plan = ChangesByUser({})
     plan.users["user_new"].changes["create"] += ["FlyGateway", "App", "Machine"]
     plan.users["user_gone"].changes["delete"] += ["Machine", "App", "FlyGateway"]
     plan.users["user_left"].changes["delete"] += ["Container", "DockerGateway (name)"]  # with the fields it names
@@ -97,7 +97,7 @@ def test_a_gateway_components_own_step_is_its_users_and_the_image_is_outside():
     gateway = "urn:pulumi:prod::openclaw-fleet::openclaw:fleet:FlyGateway::oc-u-abc"
     app = "urn:pulumi:prod::openclaw-fleet::openclaw:fleet:FlyGateway$pulumi-python:dynamic/fly:App::oc-u-abc"
     image = "urn:pulumi:prod::openclaw-fleet::openclaw:fleet:GatewayImage::gateway"
-    plan = RunReport({"oc-u-abc": "user_abc"})
+    plan = ChangesByUser({"oc-u-abc": "user_abc"})
     for event in (step_event("create", gateway, stack), step_event("create", app, gateway)):
         plan.on_event(event)
     plan.on_event(step_event("update", image, stack))
@@ -110,7 +110,7 @@ def test_a_security_field_that_changes_no_resource_is_still_shown():
     see it; a row recorded before such fields were is not compared (it would show every user)."""
     before = user(id="user_1", provider_keys={"OPENAI_API_KEY": "team-openai"})
     after = user(id="user_1", provider_keys={"OPENAI_API_KEY": "other-openai"}, whatsapp_owner="+15550001111")
-    review = build_review("prod", 1, previous_of([before]), [after], "fly", 1, RunReport({}), PRICES)
+    review = build_review("prod", 1, previous_of([before]), [after], "fly", 1, ChangesByUser({}), PRICES)
     (change,) = review.changes
     assert change.group == "changed"
     assert change.security == [
@@ -118,5 +118,5 @@ def test_a_security_field_that_changes_no_resource_is_still_shown():
         "whatsappOwner – → +15550001111",
     ]
     old_row = {**previous_of([before])["user_1"], "provider_keys": ["OPENAI_API_KEY"]}
-    review = build_review("prod", 1, {"user_1": old_row}, [after], "fly", 1, RunReport({}), PRICES)
+    review = build_review("prod", 1, {"user_1": old_row}, [after], "fly", 1, ChangesByUser({}), PRICES)
     assert review.changes == [] and review.unchanged == 1

@@ -6,11 +6,12 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 from markdown_it import MarkdownIt
 
+from openclaw_fleet.cli.changes import ChangesByUser
 from openclaw_fleet.cli.comment import COMMENT_LIMIT, escape, markdown
-from openclaw_fleet.cli.plan import RunReport
 from openclaw_fleet.cli.review import build_review
 from openclaw_fleet.cost import FlyPrices
 from tests.unit.users import user
@@ -32,7 +33,7 @@ RENDER = MarkdownIt("commonmark").enable("table").enable("strikethrough")
 def hostile_review(count: int = len(HOSTILE)):
     before = [user(id=f"user_{index}", name="Before") for index in range(count)]
     now = [user(id=f"user_{index}", name=HOSTILE[index % len(HOSTILE)], region="ams") for index in range(count)]
-    plan = RunReport({})
+    plan = ChangesByUser({})
     for index in range(count):
         plan.users[f"user_{index}"].changes["replace"].append("Volume (region)")
         plan.users[f"user_{index}"].data_loss.append(f"Fly volume replaced (region) {HOSTILE[index % len(HOSTILE)]}")
@@ -79,11 +80,10 @@ def test_a_thousand_changes_fit_in_one_comment_with_the_summary_first():
 
 
 def test_a_refused_or_failed_plan_says_so_first():
-    review = hostile_review(2)
-    review.refusal = "refused: this run would delete 9 of 10 users"
+    review = replace(hostile_review(2), refusal="refused: this run would delete 9 of 10 users")
     first = markdown(review).splitlines()[1:4]
     assert "⛔ refused" in first[0] and "Refused by the mass-deletion guard" in first[2]
-    review.failure = "fleet-2-of-4: error: <b>boom</b>"
+    review = replace(review, failure="fleet-2-of-4: error: <b>boom</b>")
     html = RENDER.render(markdown(review))
     assert "❌ failed" in html.split("</h3>")[0]
     assert "&lt;b&gt;boom&lt;/b&gt;" in html

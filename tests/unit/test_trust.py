@@ -3,6 +3,7 @@ of trust a pull request can make is named in plain words (rendered as GitHub ren
 change is told apart from a code change, and nothing of the pull request's tree is followed or run."""
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,7 @@ def test_every_change_of_trust_is_named_and_rendered(repo):
     assert "openclaw-fleet:baseImage node:24-bookworm-slim → ghcr.io/evil/node:24" in trust.settings
     assert "openclaw-fleet:flyApiUrl https://api.machines.dev → https://fly.evil.example" in trust.settings
 
-    review = Review.pending("fly", "a test")
-    review.trust = trust
+    review = replace(Review.pending("fly", "a test"), trust=trust)
     html = RENDER.render(markdown(review))
     section = html.split("<h4>Trust</h4>", 1)[1]
     for words in ("re-pointed: config teamOpenai → config adaAnthropic", "ghcr.io/evil/node:24", "fly.evil.example"):

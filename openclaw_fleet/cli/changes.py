@@ -1,7 +1,7 @@
 """What a run would do (preview) or did (up), per user, read from the engine's events.
 
 The Automation API hands every engine event of a run to a callback (``on_event``; event shapes:
-``pulumi.automation.events``). ``RunReport`` collects them for any number of stacks at once (one
+``pulumi.automation.events``). ``ChangesByUser`` collects them for any number of stacks at once (one
 thread per stack) and tells, per user: which resources change and how, which of them would lose
 data (a volume or app deleted or replaced), and which failed and why.
 
@@ -30,7 +30,7 @@ ENGINE_TYPES = ("pulumi:pulumi:Stack", "pulumi:providers:")
 
 
 @dataclass
-class UserReport:
+class UserChanges:
     """One user's part of a run: ``changes`` (op → resource descriptions), ``data_loss`` (reasons),
     ``errors`` (messages from the engine, first line of each)."""
 
@@ -61,7 +61,7 @@ def _is_gateway(description: str) -> bool:
     return description.partition(" (")[0].endswith("Gateway")
 
 
-class RunReport:
+class ChangesByUser:
     """Engine events of one or more stack runs, by user.
 
     ``names`` maps instance names (the gateway components' resource names) to user ids; a component
@@ -73,7 +73,7 @@ class RunReport:
         self._names = dict(names)
         self._lock = threading.Lock()
         self._parents: dict[str, str] = {}
-        self.users: dict[str, UserReport] = defaultdict(UserReport)
+        self.users: dict[str, UserChanges] = defaultdict(UserChanges)
         self.stack_errors: list[str] = []
         # Changes to resources outside users' gateways (the gateway image): "Kind name" → ops.
         self.others: dict[str, list[str]] = defaultdict(list)
