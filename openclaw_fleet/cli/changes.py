@@ -5,6 +5,11 @@ The Automation API hands every engine event of a run to a callback (``on_event``
 thread per stack) and tells, per user: which resources change and how, which of them would lose
 data (a volume or app deleted or replaced), and which failed and why.
 
+A refresh's steps are ``refresh`` and their outcome comes with the resource's outputs event: ``update``
+when what the target holds drifted from the state (``Container (drifted)``), ``delete`` when it is
+gone and the refresh drops it from the state (``Container (gone)``; a volume or app gone counts as
+data lost, so the guard judges a refresh that would drop many users' data as it judges an update).
+
 Resource kinds are the dynamic resources' types (``pulumi-python:dynamic/fly:Volume``).
 """
 
@@ -73,6 +78,7 @@ class ChangesByUser:
         self._names = dict(names)
         self._lock = threading.Lock()
         self._parents: dict[str, str] = {}
+        self._refreshing: set[str] = set()  # URNs whose refresh step began
         self.users: dict[str, UserChanges] = defaultdict(UserChanges)
         self.stack_errors: list[str] = []
         # Changes to resources outside users' gateways (the gateway image): "Kind name" → ops.
@@ -93,6 +99,8 @@ class ChangesByUser:
         with self._lock:
             if event.resource_pre_event:
                 self._step(event.resource_pre_event.metadata)
+            elif event.res_outputs_event and event.res_outputs_event.metadata.urn in self._refreshing:
+                self._refreshed(event.res_outputs_event.metadata)
             elif event.res_op_failed_event:
                 meta = event.res_op_failed_event.metadata
                 state = meta.new or meta.old
@@ -116,6 +124,8 @@ class ChangesByUser:
         parent = state.parent if state else None
         if parent:
             self._parents[meta.urn] = parent
+        if op == "refresh":
+            self._refreshing.add(meta.urn)
         if op in QUIET_OPS:
             return
         user = self._user_of(meta.urn, parent)
@@ -133,6 +143,24 @@ class ChangesByUser:
             reason = f"{kind} {'deleted' if op == 'delete' else 'replaced'}{because}"
             if reason not in report.data_loss:
                 report.data_loss.append(reason)
+
+    def _refreshed(self, meta: events.StepEventMetadata) -> None:
+        """A refresh step's outcome: drift (``update``) or a resource gone (``delete``)."""
+        op = getattr(meta.op, "value", meta.op)
+        if op not in ("update", "delete"):
+            return
+        state = meta.old or meta.new
+        user = self._user_of(meta.urn, state.parent if state else None)
+        what = f"{meta.type.rsplit(':', 1)[-1]} ({'gone' if op == 'delete' else 'drifted'})"
+        if user is None:
+            if not meta.type.startswith(ENGINE_TYPES):
+                self.others[f"{what} {meta.urn.rsplit('::', 1)[-1]}"].append(op)
+            return
+        report = self.users[user]
+        report.changes[op].append(what)
+        kind = _DATA_KINDS.get(meta.type)
+        if kind and op == "delete":
+            report.data_loss.append(f"{kind} gone: the refresh drops it from the state")
 
     def as_document(self) -> dict:
         """The report as JSON-ready data: ``users`` (user → ``changes`` op → resource

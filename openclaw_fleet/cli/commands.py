@@ -1,4 +1,4 @@
-"""The ``fleet`` commands over a fleet's shards: preview, up, rollout, destroy, machines, status.
+"""The ``fleet`` commands over a fleet's shards: preview, up, rollout, refresh, destroy, machines, status.
 
 Exit status (docs/operating.md): 0 done; 1 a user or stack failed (named in the report), or
 ``status`` found a user differing from the plan; 2 nothing was run: bad input (roster, settings,
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
+from openclaw_fleet.cli import schedule
 from openclaw_fleet.cli import status as live_status
 from openclaw_fleet.cli.comment import write_document
 from openclaw_fleet.cli.fleet import Fleet
@@ -24,7 +25,6 @@ from openclaw_fleet.cli.printing import exit_status, print_report, print_run_doc
 from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.review import Review, review_of
 from openclaw_fleet.cli.rollout import run_rollout
-from openclaw_fleet.cli.schedule import preview_then_up
 from openclaw_fleet.cli.stacks import StackRun, last_error_line, without_passwords
 from openclaw_fleet.cli.targets import target_client
 from openclaw_fleet.cli.trust import against_revision
@@ -89,6 +89,10 @@ def run_command(command: str, root: Path, options: StackOptions) -> int:
         return show_machines(runs, options.show_secrets, out)
     if command == "destroy":
         return destroy(fleet, runs, options, out)
+    if command == "refresh" or (isinstance(options, UpOptions) and options.refresh):
+        status = refresh(fleet, runs, everyone, options, out, as_document=command == "refresh")
+        if command == "refresh" or status != 0:
+            return status
     if isinstance(options, PlanOptions) and options.changed:
         skipped = [run for run in runs if run.unchanged_since_last_update()]
         for run in skipped:
@@ -133,7 +137,7 @@ def preview(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], option
 def up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], command: str, options: UpOptions, out) -> int:
     """``fleet up`` (and the first part of ``rollout``): previews, the guard, then the ups."""
     with Progress(command, len(runs), quiet=options.quiet) as progress:
-        result = preview_then_up(fleet, runs, everyone, progress)
+        result = schedule.preview_then_up(fleet, runs, everyone, progress)
     plan = result.plan
     if result.refusal or result.failed_previews:
         print_report(out, "preview", plan.stacks, plan.by_user)
@@ -147,6 +151,26 @@ def up(fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], command: st
     status = exit_status(plan, result.applied)
     if options.json and (command == "up" or status != 0):
         print_run_document(command, result.final(), status, plan=plan.by_user, applied=result.applied.by_user)
+    return status
+
+
+def refresh(
+    fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], options: StackOptions, out, as_document: bool
+) -> int:
+    """``fleet refresh`` (and the first part of ``up --refresh``): what Fly or Docker hold read
+    into every shard's state (``schedule.refresh``); 3 when the guard refuses what it would drop."""
+    with Progress("refresh", len(runs), quiet=options.quiet) as progress:
+        result = schedule.refresh(fleet, runs, everyone, progress)
+    print_report(out, "refresh", result.final(), result.plan.by_user)
+    json_wanted = as_document and options.json
+    if result.refusal:
+        print(f"fleet: {result.refusal}", file=sys.stderr)
+        if json_wanted:
+            print_run_document("refresh", result.plan.stacks, 3, plan=result.plan.by_user, refusal=result.refusal)
+        return 3
+    status = exit_status(result.plan, result.applied)
+    if json_wanted:
+        print_run_document("refresh", result.final(), status, plan=result.plan.by_user)
     return status
 
 
@@ -181,7 +205,7 @@ def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> i
         print(f"fleet: {error}", file=sys.stderr)
         return 2
     with client:
-        users = live_status.observe(users, settings.target, client)
+        users = live_status.observe(users, settings.target, settings.stack, client)
     if as_document:
         sys.stdout.write(live_status.as_json(settings.stack, settings.target, users) + "\n")
     else:

@@ -280,13 +280,13 @@ class Fleet:
         )
 
     def operate(self, stack: auto.Stack, operation: str, env: Mapping[str, str], on_event) -> dict[str, int]:
-        """``stacks.run_operation`` of one stack; an ``up`` or ``destroy`` once more after clearing
+        """``stacks.run_operation`` of one stack; an ``up``, ``refresh`` or ``destroy`` once more after clearing
         the lock of a killed run that refused it (``recovery.clear_stale_lock``: backends other
         than files)."""
         try:
             return run_operation(stack, operation, self.parallel, env, on_event)
         except auto.CommandError as error:
-            cleared = clear_stale_lock(stack, str(error)) if operation != "preview" else []
+            cleared = clear_stale_lock(stack, str(error)) if not operation.endswith("preview") else []
             if not cleared:
                 raise
         for sentence in cleared:
@@ -309,7 +309,7 @@ class Fleet:
         def on_event(event: auto.events.EngineEvent) -> None:
             by_user.on_event(event)
             if progress is not None:
-                progress.on_event(run.name, event, operation == "preview")
+                progress.on_event(run.name, event, operation.endswith("preview"))
 
         try:
             changes, error = self.operate(run.stack, operation, env or {}, on_event), None

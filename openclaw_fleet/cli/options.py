@@ -79,9 +79,12 @@ class PreviewOptions(PlanOptions):
 
 @dataclass(frozen=True)
 class UpOptions(PlanOptions):
-    """``fleet up``: with ``json``, the run's document on stdout."""
+    """``fleet up``: with ``json``, the run's document on stdout; with ``refresh``, a guarded
+    ``fleet refresh`` first (the repair of drift); ``yes`` is accepted as Pulumi's ``-y``."""
 
     json: bool = False
+    refresh: bool = False
+    yes: bool = False
 
     @property
     def document(self) -> bool:
@@ -94,6 +97,19 @@ class RolloutOptions(UpOptions):
 
     waves: tuple[int, ...] = (1, 5, 25)
     back: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshOptions(StackOptions):
+    """``fleet refresh``: with ``json``, the run's document on stdout."""
+
+    quiet: bool = False
+    json: bool = False
+    yes: bool = False
+
+    @property
+    def document(self) -> bool:
+        return self.json
 
 
 @dataclass(frozen=True)
@@ -178,6 +194,7 @@ OPTIONS: dict[str, type] = {
     "preview": PreviewOptions,
     "up": UpOptions,
     "rollout": RolloutOptions,
+    "refresh": RefreshOptions,
     "destroy": DestroyOptions,
     "machines": MachinesOptions,
     "status": StatusOptions,
@@ -192,6 +209,8 @@ HELP = {
     "preview": "preview every shard; print the fleet's plan by user; refuse a mass deletion",
     "up": "preview, then update every shard with changes; name every user that failed",
     "rollout": "up, then move users to the image just built in waves, stopping at the first unhealthy gateway",
+    "refresh": "read what Fly or Docker hold into every shard's state, refused like up when it would drop many "
+    "users' data; `up --refresh` then repairs the drift",
     "destroy": "destroy every shard's resources",
     "machines": "one JSON row per user over all shards, for the service's database",
     "status": "every user as Fly or Docker report them now, against the plan; exit 1 when any differs",
@@ -222,10 +241,18 @@ def parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="in CI, create the stacks that do not exist yet (a first deploy); else a missing one is exit 2",
             )
-        if name in ("preview", "up", "rollout", "destroy"):
+        if name in ("preview", "up", "rollout", "refresh", "destroy"):
             sub[name].add_argument("--quiet", action="store_true", help="no progress lines while stacks run")
-        if name in ("up", "rollout", "destroy", "status"):
+        if name in ("up", "rollout", "refresh", "destroy", "status"):
             sub[name].add_argument("--json", action="store_true", help="a JSON document on stdout; the rest on stderr")
+        if name in ("up", "rollout"):
+            sub[name].add_argument(
+                "--refresh",
+                action="store_true",
+                help="refresh every shard first (guarded), then converge: repairs drift",
+            )
+        if name in ("up", "rollout", "refresh"):
+            sub[name].add_argument("-y", "--yes", action="store_true", help="accepted as Pulumi's: fleet never asks")
     preview = sub["preview"]
     preview.add_argument(
         "--format",
@@ -241,10 +268,14 @@ def parser() -> argparse.ArgumentParser:
         "--waves", type=wave_sizes, default=(1, 5, 25), help="a canary, then growing waves (default 1,5,25)"
     )
     sub["rollout"].add_argument("--back", metavar="USER", help="put this user back on the image they ran before")
-    sub["destroy"].add_argument("--yes", action="store_true", required=True, help="required: destroy is not undone")
+    sub["destroy"].add_argument(
+        "-y", "--yes", action="store_true", required=True, help="required: destroy is not undone"
+    )
     sub["machines"].add_argument("--show-secrets", action="store_true", help="print gateway tokens")
     for name in ("shards", "render", "intake", "adoptable"):
-        sub[name].add_argument("--stack", default=default_stack, required=name == "adoptable", help="the base stack")
+        sub[name].add_argument(
+            "-s", "--stack", default=default_stack, required=name == "adoptable", help="the base stack"
+        )
     render = sub["render"]
     render.add_argument("--plan", default="", help="the plan document; missing or unreadable: a failed plan")
     render.add_argument("--output", required=True, help="the comment's Markdown file")
@@ -266,7 +297,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _stack_flags(sub: argparse.ArgumentParser, default_stack: str) -> None:
-    sub.add_argument("--stack", default=default_stack, help="the base stack")
+    sub.add_argument("-s", "--stack", default=default_stack, help="the base stack")
     sub.add_argument(
         "--stacks-at-once",
         type=positive,

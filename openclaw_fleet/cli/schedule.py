@@ -1,4 +1,5 @@
-"""``fleet up``'s scheduler: previews and ups of many shards at once, no up before the guard allows it."""
+"""``fleet up``'s and ``fleet refresh``'s schedulers: previews, then ups or refreshes of many shards at
+once, none before the guard allows it."""
 
 from __future__ import annotations
 
@@ -71,3 +72,21 @@ def preview_then_up(
         failed_previews=tuple(failed_previews),
         refusal=fleet.refusal(everyone, planned),
     )
+
+
+def refresh(
+    fleet: Fleet, runs: list[StackRun], everyone: list[StackRun], progress: Progress | None = None
+) -> Converged:
+    """``pulumi refresh --preview-only`` of every run (reads what the target holds, changes no
+    state), the guard over what the refreshes would drop (``everyone``: every shard), then
+    ``pulumi refresh`` of each run whose preview found drift; none when refused or when a
+    preview failed. A refresh that drops a user's volume or app counts as that user losing data:
+    a wrong token or organisation answers "not found" for everything, and the ``up`` after would
+    make every user a new, empty gateway."""
+    plan = Plan(*fleet.run_all(runs, "refresh-preview", None, progress))
+    refusal = fleet.refusal(everyone, plan.by_user)
+    failed = tuple(result.stack for result in plan.stacks if result.error)
+    drifted = [run for run, result in zip(runs, plan.stacks, strict=True) if result.has_changes]
+    chosen = [] if refusal or failed else drifted
+    applied = Applied(*fleet.run_all(chosen, "refresh", None, progress))
+    return Converged(plan, applied, tuple(run.name for run in chosen), failed, refusal)

@@ -75,6 +75,7 @@ def open_stack(name: str, workspace: auto.LocalWorkspace, listed: bool) -> tuple
 OPERATIONS = {
     "preview": ["preview"],
     "up": ["up", "--yes", "--skip-preview", "--continue-on-error"],
+    "refresh-preview": ["refresh", "--preview-only"],  # reads the target, changes no state
     "refresh": ["refresh", "--yes", "--skip-preview"],
     "destroy": ["destroy", "--yes", "--skip-preview", "--continue-on-error"],
 }

@@ -6,6 +6,9 @@ Docker engine (``GET /containers/{id}/json``) answer now is the fleet. A user di
 machine or container is gone, not in the state the roster asks (running: Fly ``started``, Docker
 ``running``; stopped: Fly ``stopped`` or ``suspended``, Docker ``exited`` or ``created``), in
 another region (Fly), on another image, or failing a health check. Reads only; changes nothing.
+Each user that differs carries the command that repairs it (``repair``): drift the state has not
+seen is read by a refresh and undone by the ``up`` after it (``fleet up --refresh``); a gateway
+that runs as planned but fails its checks needs its logs, or its former image back.
 The JSON document carries ``schema`` (``SCHEMA_VERSION``), raised when a field changes meaning.
 """
 
@@ -35,6 +38,7 @@ class UserStatus:
     expected: dict
     live: dict = field(default_factory=dict)
     differs: list[str] = field(default_factory=list)
+    repair: str | None = None  # the command (or words) that bring the user back to the plan
 
 
 def planned(outputs_of_stacks: list[StackOutputs]) -> list[UserStatus]:
@@ -102,12 +106,27 @@ def differences(target: str, expected: dict, live: dict) -> list[str]:
     return words
 
 
+def repair(target: str, stack: str, user: UserStatus) -> str | None:
+    """What brings a differing ``user`` back to the plan, as a command to run (None: nothing differs)."""
+    if not user.differs:
+        return None
+    if user.live.get("found") is None:
+        return (
+            f"the {target} target could not be asked: check its token and address, then `bin/fleet status -s {stack}`"
+        )
+    drift = [words for words in user.differs if not words.startswith("check ")]
+    if drift:
+        return f"bin/fleet up --refresh -s {stack}"
+    logs = f"fly logs -a {user.instance}" if target == "fly" else f"docker logs {user.instance}"
+    return f"read its logs (`{logs}`); after an upgrade, `bin/fleet rollout --back {user.user_id} -s {stack}`"
+
+
 def observe(
-    users: list[UserStatus], target: str, client: FlyClient | DockerClient, at_once: int = 16
+    users: list[UserStatus], target: str, stack: str, client: FlyClient | DockerClient, at_once: int = 16
 ) -> list[UserStatus]:
-    """Each user with ``live`` and ``differs`` read from the target, ``at_once`` calls at a time,
-    in the same order. A call that fails is recorded as the difference it is (``could not be
-    read: …``), not raised."""
+    """Each user with ``live``, ``differs`` and ``repair`` read from the target, ``at_once`` calls
+    at a time, in the same order. A call that fails is recorded as the difference it is (``could
+    not be read: …``), not raised."""
 
     def look(user: UserStatus) -> UserStatus:
         instance_id = user.expected.get("instance_id") or ""
@@ -117,8 +136,10 @@ def observe(
             else:
                 live = docker_live(client, instance_id)
         except FleetError as error:
-            return replace(user, live={"found": None}, differs=[f"could not be read: {error}"])
-        return replace(user, live=live, differs=differences(target, user.expected, live))
+            looked = replace(user, live={"found": None}, differs=[f"could not be read: {error}"])
+        else:
+            looked = replace(user, live=live, differs=differences(target, user.expected, live))
+        return replace(looked, repair=repair(target, stack, looked))
 
     with ThreadPoolExecutor(max_workers=at_once) as pool:
         return list(pool.map(look, users))
@@ -126,19 +147,21 @@ def observe(
 
 def as_json(stack: str, target: str, users: list[UserStatus]) -> str:
     """The status document: ``schema``, ``stack``, ``target``, ``users`` (each ``UserStatus``),
-    ``differing`` (the ids of users that differ)."""
+    ``differing`` (the ids of users that differ), ``repairs`` (each repair command once)."""
     document = {
         "schema": SCHEMA_VERSION,
         "stack": stack,
         "target": target,
         "differing": [user.user_id for user in users if user.differs],
+        "repairs": sorted({user.repair for user in users if user.repair}),
         "users": [asdict(user) for user in users],
     }
     return json.dumps(document, indent=2)
 
 
 def as_text(users: list[UserStatus]) -> list[str]:
-    """One line per user (state now, what the roster asks, and each difference), then a count."""
+    """One line per user (state now, what the roster asks, and each difference), then a count,
+    then each repair command with the users it repairs."""
     lines = []
     for user in users:
         live = user.live.get("state") or ("gone" if user.live.get("found") is False else "?")
@@ -146,4 +169,7 @@ def as_text(users: list[UserStatus]) -> list[str]:
         lines.append(f"{user.user_id} {user.instance}: {live} (roster: {user.expected['state']}): {verdict}")
     differing = [user.user_id for user in users if user.differs]
     lines.append(f"status: {len(users)} users, {len(differing)} differ from the plan")
+    for command in sorted({user.repair for user in users if user.repair}):
+        repaired = [user.user_id for user in users if user.repair == command]
+        lines.append(f"repair ({', '.join(repaired[:10])}{' …' if len(repaired) > 10 else ''}): {command}")
     return lines

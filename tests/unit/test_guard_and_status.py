@@ -57,3 +57,26 @@ def test_a_running_gateway_with_a_failing_check_differs_and_a_healthy_one_does_n
     assert differences("fly", PLANNED, healthy) == []
     failing = {**healthy, "checks": {"http": "critical"}}
     assert differences("fly", PLANNED, failing) == ["check http critical"]
+
+
+def test_each_difference_names_the_command_that_repairs_it():
+
+    from openclaw_fleet.cli.status import UserStatus, as_text, repair
+
+    def user(uid: str, live: dict, differs: list[str]) -> UserStatus:
+        return UserStatus(uid, f"oc-{uid}", PLANNED, live, differs)
+
+    stopped = user("ada", {"found": True, "state": "stopped"}, ["state stopped, the roster says running"])
+    gone = user("bob", {"found": False}, ["machine m1 is gone"])
+    failing = user("cy", {"found": True, "state": "started"}, ["check http critical"])
+    unread = user("di", {"found": None}, ["could not be read: connection refused"])
+    assert repair("fly", "prod", stopped) == repair("fly", "prod", gone) == "bin/fleet up --refresh -s prod"
+    assert "`fly logs -a oc-cy`" in repair("fly", "prod", failing)
+    assert "rollout --back cy -s prod" in repair("fly", "prod", failing)
+    assert repair("docker", "dev", unread).startswith("the docker target could not be asked")
+    assert repair("fly", "prod", user("ok", {"found": True}, [])) is None
+    users = [
+        UserStatus(u.user_id, u.instance, u.expected, u.live, u.differs, repair("fly", "prod", u))
+        for u in (stopped, gone)
+    ]
+    assert as_text(users)[-1] == "repair (ada, bob): bin/fleet up --refresh -s prod"

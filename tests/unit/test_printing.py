@@ -20,13 +20,19 @@ def step(op: str, instance: str, kind: str = "Volume", keys=("region",)) -> Simp
         op=op, urn=f"{parent}$pulumi-python:dynamic/fly:{kind}::{instance}", type=f"pulumi-python:dynamic/fly:{kind}",
         old=state, new=state, keys=list(keys), diffs=None,
     )  # fmt: skip
-    return SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=meta), res_op_failed_event=None)
+    return event(resource_pre_event=SimpleNamespace(metadata=meta))
+
+
+def event(**parts) -> SimpleNamespace:
+    """An engine event with ``parts`` and every other part None, as the Automation API makes them."""
+    kinds = ("resource_pre_event", "res_outputs_event", "res_op_failed_event", "diagnostic_event")
+    return SimpleNamespace(**{**dict.fromkeys(kinds), **parts})
 
 
 def by_user(*events) -> ChangesByUser:
     changes = ChangesByUser({"oc-a": "user_a", "oc-b": "user_b"})
-    for event in events:
-        changes.on_event(event)
+    for each in events:
+        changes.on_event(each)
     return changes
 
 
@@ -87,3 +93,30 @@ def test_results_are_immutable_and_a_converged_run_reports_each_stacks_last_oper
     converged = Converged(Plan((preview, other), by_user()), Applied((up,), by_user()), ("dev-1",), (), None)
     assert converged.final() == (up, other)
     assert preview.has_changes and not other.has_changes and not StackResult("x", ()).has_changes
+
+
+def outputs_event(op: str, instance: str, kind: str) -> SimpleNamespace:
+    """An engine outputs event: a refresh's outcome for a user's ``kind`` resource."""
+    parent = f"{GATEWAY}::{instance}"
+    state = SimpleNamespace(parent=parent, retain_on_delete=False)
+    meta = SimpleNamespace(
+        op=op, urn=f"{parent}$pulumi-python:dynamic/docker:{kind}::{instance}",
+        type=f"pulumi-python:dynamic/docker:{kind}",
+        old=state, new=None if op == "delete" else state, keys=None, diffs=None,
+    )  # fmt: skip
+    return event(res_outputs_event=SimpleNamespace(metadata=meta))
+
+
+def test_a_refresh_tells_drift_from_what_is_gone_and_a_gone_volume_is_data_lost():
+    """As `pulumi refresh --preview-only` reports them: a `refresh` step, then the outputs event's op."""
+    changes = ChangesByUser({"oc-a": "user_a", "oc-b": "user_b"})
+    for instance, kind, outcome in (("oc-a", "Container", "update"), ("oc-b", "Volume", "delete")):
+        begun = step("refresh", instance, kind)
+        begun.resource_pre_event.metadata.urn = begun.resource_pre_event.metadata.urn.replace("/fly:", "/docker:")
+        begun.resource_pre_event.metadata.type = f"pulumi-python:dynamic/docker:{kind}"
+        changes.on_event(begun)
+        changes.on_event(outputs_event(outcome, instance, kind))
+    changes.on_event(outputs_event("delete", "oc-a", "Network"))  # no refresh step began: an up's event
+    assert changes.users["user_a"].summary() == "update Container (drifted)"
+    assert changes.users_losing_data == ["user_b"]
+    assert changes.users["user_b"].data_loss == ["Docker volume gone: the refresh drops it from the state"]
