@@ -21,7 +21,7 @@ from openclaw_fleet.roster import RosterError, instance_name, load_roster
 from openclaw_fleet.secret_sources import check_references
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
-from openclaw_fleet.stack_outputs import Departures, export
+from openclaw_fleet.stack_outputs import Departures, export, only_users
 from openclaw_fleet.user_images import image_for, record, release_choices
 
 sdk_workarounds.for_program()
@@ -42,12 +42,26 @@ names = {user.id: instance_name(settings.name_prefix, user.id) for user in users
 # Every secret reference and both guards are checked before the first resource is registered,
 # so a missing key, a refused mass deletion or an inherited gateway changes nothing.
 keys = {user.id: provider_key_values(user, settings.secret_sources) for user in users}
+only = only_users()  # `fleet --user`: the users this run touches (None: every user)
 departures = Departures(
     {user.id: (names[user.id], user.line, user.adopt) for user in users},
     settings.mass_deletion_share,
     settings.mass_deletion_minimum,
     settings.roster,
+    only,
 )
+previous = departures.previous
+if only is not None:
+    # The engine touches only the named users' resources (the command targets them); the others
+    # already in the stack are declared as they are and carried over; a new one waits for a full run.
+    users = [user for user in users if user.id in only or user.id in previous.roster_state]
+
+
+def touched(user_id: str) -> bool:
+    """Whether this run writes the user's records (else the last update's are carried over)."""
+    return only is None or user_id in only
+
+
 if settings.target == "fly":
     returning = [user.id for user in users if user.restore == "latest"]
     stale = stale_restores(returning, departures.left_before, settings.snapshot_retention_days, date.today())
@@ -68,7 +82,7 @@ image = GatewayImage(
     ),
 )
 # Each user keeps the image recorded for them until `fleet rollout` releases them (user_images.py).
-recorded_images = departures.previous.user_images
+recorded_images = previous.user_images
 choices = release_choices()
 images = {user.id: image_for(user.id, image.ref, recorded_images, choices) for user in users}
 gateways = {
@@ -88,9 +102,13 @@ gateways = {
 
 export(
     image=image.ref,
-    user_images={user.id: record(user.id, images[user.id], recorded_images) for user in users},
-    # what `fleet up --changed` compares with to skip a shard nothing touched
-    fleet_digest=os.environ.get(DIGEST) or None,
+    user_images={
+        **{uid: kept.model_dump(exclude_unset=True) for uid, kept in recorded_images.items() if not touched(uid)},
+        **{user.id: record(user.id, images[user.id], recorded_images) for user in users if touched(user.id)},
+    },
+    # what `fleet up --changed` compares with to skip a shard nothing touched (a run of some users
+    # leaves the others as they were: the last full run's digest stands)
+    fleet_digest=(os.environ.get(DIGEST) or None) if only is None else previous.fleet_digest,
     users={
         user_id: row(
             UserOutputs,
@@ -104,13 +122,17 @@ export(
     },
     # What the next run compares the roster with: no secret in it, provider keys by source name.
     roster_state={
-        user.id: row(
-            RosterRow,
-            name=gateways[user.id].name,
-            volume_id=gateways[user.id].volume_id,
-            **user.recorded(settings.target, settings.volume_size_gb),
-        )
-        for user in users
+        **{uid: kept.as_written() for uid, kept in previous.roster_state.items() if not touched(uid)},
+        **{
+            user.id: row(
+                RosterRow,
+                name=gateways[user.id].name,
+                volume_id=gateways[user.id].volume_id,
+                **user.recorded(settings.target, settings.volume_size_gb),
+            )
+            for user in users
+            if touched(user.id)
+        },
     },
     departed=departures.departed,  # who left with a volume kept, until they return
     machines=[  # one row per user for the service's own database (`bin/fleet machines`)

@@ -12,8 +12,8 @@ from typing import Any
 import pulumi
 
 from openclaw_fleet.departures import OVERRIDE_ENV, departed_record, inherited, mass_deletion
+from openclaw_fleet.environment import ONLY_USERS, flag
 from openclaw_fleet.environment import PREVIOUS_OUTPUTS as PREVIOUS_OUTPUTS_ENV
-from openclaw_fleet.environment import flag
 from openclaw_fleet.errors import FleetError
 from openclaw_fleet.outputs import DepartedRow, StackOutputs
 
@@ -56,7 +56,8 @@ def _read_outputs() -> dict:
 
 class Departures:
     """Who left since the last update. ``users``: this run's users, id → (instance name, roster
-    line, adopt), as ``inherited`` takes them; ``roster``: the roster file's path. Construction
+    line, adopt), as ``inherited`` takes them; ``roster``: the roster file's path; ``only``: the
+    users a ``fleet --user`` run touches (None: all), the others staying as they are. Construction
     raises pulumi.RunError for a refused mass deletion, and for a user who would inherit another's
     gateway (``inherited``); ``departed`` is the record to export; ``left_before`` the previous
     record, where a returning user's old volume is found; ``previous`` all the last update's outputs."""
@@ -65,17 +66,26 @@ class Departures:
     left_before: dict[str, DepartedRow]
     previous: StackOutputs
 
-    def __init__(self, users: dict[str, tuple[str, int, bool]], share: float, minimum: int, roster: str):
+    def __init__(
+        self,
+        users: dict[str, tuple[str, int, bool]],
+        share: float,
+        minimum: int,
+        roster: str,
+        only: frozenset[str] | None = None,
+    ):
         self.previous = previous = previous_outputs()
         previous_users = previous.roster_state
-        refused = mass_deletion(list(previous_users), list(users), share, minimum, flag(OVERRIDE_ENV))
+        # A run of some users (``only``) leaves every other user of the stack where they are.
+        staying = list(users) + [uid for uid in previous_users if only is not None and uid not in only]
+        refused = mass_deletion(list(previous_users), staying, share, minimum, flag(OVERRIDE_ENV))
         if refused:
             raise pulumi.RunError(refused)
         self.left_before = previous.departed
         problems = inherited(roster, users, previous_users, self.left_before)
         if problems:
             raise pulumi.RunError("\n".join(problems))
-        self.departed = departed_record(previous_users, self.left_before, list(users), date.today().isoformat())
+        self.departed = departed_record(previous_users, self.left_before, staying, date.today().isoformat())
 
 
 def export(**outputs: Any) -> None:
@@ -88,3 +98,19 @@ def export(**outputs: Any) -> None:
     for name, value in outputs.items():
         if value is not None:
             pulumi.export(name, value)
+
+
+def only_users() -> frozenset[str] | None:
+    """The users this run touches (``OPENCLAW_FLEET_ONLY_USERS``, a JSON list of ids, set by
+    ``fleet --user``, which also targets only their resources: ``pulumi --target``); None when
+    unset, for a run of every user. Raises pulumi.RunError for anything but a list of ids."""
+    text = os.environ.get(ONLY_USERS)
+    if not text:
+        return None
+    try:
+        ids = json.loads(text)
+    except json.JSONDecodeError:
+        ids = None
+    if not isinstance(ids, list) or not all(isinstance(uid, str) for uid in ids):
+        raise pulumi.RunError(f"{ONLY_USERS} must be a JSON list of user ids")
+    return frozenset(ids)

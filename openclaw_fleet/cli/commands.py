@@ -58,7 +58,8 @@ def run_command(command: str, root: Path, options: StackOptions) -> int:
                 f"the CI runs {options.of} shard job(s) but openclaw-fleet:shards is {settings.shards}: set the job's "
                 "`parallel` (GitLab) or matrix to the stack's shards, or some shards are never updated"
             )
-        fleet = Fleet(root, settings, config_text, options.stacks_at_once, options.parallel, out)
+        only = frozenset(options.only_users) if options.only_users else None
+        fleet = Fleet(root, settings, config_text, options.stacks_at_once, options.parallel, out, only)
         # In CI a stack that is not there is a mistake (a renamed project, another backend), not a new
         # fleet: every user would plan as added. Only --create-stacks creates one there.
         create = not in_ci() or (isinstance(options, PlanOptions) and options.create_stacks)
@@ -78,6 +79,12 @@ def run_command(command: str, root: Path, options: StackOptions) -> int:
                 write_document(Review.failed(base, failure), options.format, options.output)
             return 2
     runs = everyone  # the guard counts over every shard, whichever run now
+    if options.only_users:
+        problems = scope_problems(fleet, everyone, options.only_users)
+        if problems:
+            return cannot_run("--user: " + "; ".join(problems))
+        runs = [run for run in runs if run.users_now_and_before() & fleet.only_users]
+        out(f"fleet: only {few(list(options.only_users), 10)} (--user): no other user's resource is touched")
     if options.shard is not None:
         runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.settings.shards)]
         if not runs:
@@ -103,7 +110,10 @@ def run_command(command: str, root: Path, options: StackOptions) -> int:
     status = up(fleet, runs, everyone, command, options, out)
     if command == "rollout" and status == 0:
         with Progress("rollout", len(runs), quiet=options.quiet) as progress:
-            return run_rollout(fleet, fleet.reopened(runs), options, out, progress)
+            rollout = run_rollout(fleet, fleet.reopened(runs), options, out, progress)
+        if options.json:
+            sys.stdout.write(json.dumps(rollout.as_document(), indent=2) + "\n")
+        return rollout.status
     return status
 
 
@@ -195,9 +205,11 @@ def show_machines(runs: list[StackRun], show_secrets: bool, out) -> int:
 
 
 def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> int:
-    """``fleet status``: every user as the target reports them now, against the plan
-    (``status.py``); exit 1 when any differs, 2 when the target cannot be asked."""
+    """``fleet status``: every user (of ``--user``) as the target reports them now, against the
+    plan (``status.py``); exit 1 when any differs, 2 when the target cannot be asked."""
     users = live_status.planned([run.outputs for run in runs])
+    if fleet.only_users is not None:
+        users = [user for user in users if user.user_id in fleet.only_users]
     settings = fleet.settings
     try:
         client = target_client(settings, "status", fleet.root)
@@ -212,6 +224,23 @@ def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> i
         for line in live_status.as_text(users):
             out(line)
     return 1 if any(user.differs for user in users) else 0
+
+
+def scope_problems(fleet: Fleet, runs: list[StackRun], only: tuple[str, ...]) -> list[str]:
+    """Why ``--user`` cannot run as given, in words ([] when it can): an id neither in the roster
+    nor in any shard's last update, or a user the roster removes from a shard the run touches
+    without naming them (their records would go while their resources stay)."""
+    known = {user.id for user in fleet.users} | {uid for run in runs for uid in run.outputs.roster_state}
+    unknown = [uid for uid in only if uid not in known]
+    problems = [f"no user {few(unknown, 10)} in {fleet.roster.name} or in the stack"] if unknown else []
+    current = {user.id for user in fleet.users}
+    touched = [run for run in runs if run.users_now_and_before() & set(only)]
+    leaving = sorted({uid for run in touched for uid in run.outputs.roster_state} - current - set(only))
+    if leaving:
+        problems.append(
+            f"the roster removes {few(leaving, 10)} from a shard this run touches; run without --user, or name them too"
+        )
+    return problems
 
 
 def inheritances(fleet: Fleet, runs: list[StackRun]) -> list[str]:

@@ -38,7 +38,7 @@ from openclaw_fleet.cli.stacks import (
     run_operation,
 )
 from openclaw_fleet.credential_hosts import check_credential_host
-from openclaw_fleet.environment import ALLOW_MASS_DELETION, DIGEST, FLY_API_TOKEN, PREVIOUS_OUTPUTS, flag
+from openclaw_fleet.environment import ALLOW_MASS_DELETION, DIGEST, FLY_API_TOKEN, ONLY_USERS, PREVIOUS_OUTPUTS, flag
 from openclaw_fleet.errors import CannotRun, FlyApiError, FlyUnreachable
 from openclaw_fleet.providers.fly.client import FlyClient
 from openclaw_fleet.roster import User, instance_name, load_roster
@@ -98,7 +98,8 @@ def default_stacks_at_once() -> int:
 class Fleet:
     """The shards of the base stack ``settings.stack`` (its file's text: ``config_text``), run
     ``stacks_at_once`` at a time, each with ``parallel`` resource operations at once. Raises
-    RosterError for a bad roster or a provider key naming an undeclared source.
+    RosterError for a bad roster or a provider key naming an undeclared source. With
+    ``only_users`` (``--user``) every operation targets only those users' resources.
 
     Its operations (``preview``, ``up``, ``destroy``) take the runs ``open`` returned and what
     else they need (the run's environment, a ``Progress``) and return immutable results
@@ -112,8 +113,10 @@ class Fleet:
         stacks_at_once: int | None = None,
         parallel: int = 32,
         out=print,
+        only_users: frozenset[str] | None = None,
     ):
         self.root, self.settings, self.config_text, self.out = root, settings, config_text, out
+        self.only_users = only_users  # `--user`: every operation touches only these users' resources
         self.stacks_at_once, self.parallel = stacks_at_once or default_stacks_at_once(), parallel
         self.roster = root / settings.roster
         self.users = load_roster(self.roster)
@@ -270,28 +273,43 @@ class Fleet:
         ``OPENCLAW_FLEET_ALLOW_MASS_DELETION=1`` in the command's environment."""
         if flag(ALLOW_MASS_DELETION):
             return None
+        previous = {uid for run in runs for uid in run.outputs.roster_state}
+        untouched = previous - self.only_users if self.only_users is not None else set()
         return refusal(
-            previous={uid for run in runs for uid in run.outputs.roster_state},
-            current={user.id for user in self.users},
+            previous=previous,
+            current={user.id for user in self.users} | untouched,
             losing={uid: plan.users[uid].data_loss for uid in plan.users_losing_data},
             unknown={uid for run in not_previewed for uid in run.users_now_and_before()},
             share=self.settings.mass_deletion_share,
             minimum=self.settings.mass_deletion_minimum,
         )
 
-    def operate(self, stack: auto.Stack, operation: str, env: Mapping[str, str], on_event) -> dict[str, int]:
+    def targets_of(self, run: StackRun) -> list[str]:
+        """The ``--target`` URN patterns of the ``only_users`` that ``run`` holds now or held at its
+        last update: each user's gateway component (``**::<instance>``) and every resource of it,
+        each named after the instance (``**::<instance>-*`` too); [] for a run of every user."""
+        if self.only_users is None:
+            return []
+        instances = {uid: name for name, uid in self.names.items()}
+        instances |= {uid: row.name for uid, row in run.outputs.roster_state.items() if row.name}
+        names = sorted(instances[uid] for uid in self.only_users & run.users_now_and_before() if uid in instances)
+        return [pattern for name in names for pattern in (f"**::{name}", f"**::{name}-*")]
+
+    def operate(
+        self, stack: auto.Stack, operation: str, env: Mapping[str, str], on_event, targets: Sequence[str] = ()
+    ) -> dict[str, int]:
         """``stacks.run_operation`` of one stack; an ``up``, ``refresh`` or ``destroy`` once more after clearing
         the lock of a killed run that refused it (``recovery.clear_stale_lock``: backends other
         than files)."""
         try:
-            return run_operation(stack, operation, self.parallel, env, on_event)
+            return run_operation(stack, operation, self.parallel, env, on_event, targets)
         except auto.CommandError as error:
             cleared = clear_stale_lock(stack, str(error)) if not operation.endswith("preview") else []
             if not cleared:
                 raise
         for sentence in cleared:
             self.out(f"{stack.name}: {sentence}")
-        return run_operation(stack, operation, self.parallel, env, on_event)
+        return run_operation(stack, operation, self.parallel, env, on_event, targets)
 
     def run_one(
         self,
@@ -311,8 +329,12 @@ class Fleet:
             if progress is not None:
                 progress.on_event(run.name, event, operation.endswith("preview"))
 
+        scope = {ONLY_USERS: json.dumps(sorted(self.only_users))} if self.only_users is not None else {}
         try:
-            changes, error = self.operate(run.stack, operation, env or {}, on_event), None
+            changes, error = (
+                self.operate(run.stack, operation, {**(env or {}), **scope}, on_event, self.targets_of(run)),
+                None,
+            )
         except auto.CommandError as failure:
             changes, error = None, last_error_line(failure)
         return StackResult(run.name, run.user_ids, changes, time.monotonic() - started, error)

@@ -26,14 +26,19 @@ def positive(text: str) -> int:
     return value
 
 
-def wave_sizes(text: str) -> tuple[int, ...]:
-    """``"1,5,25"`` → (1, 5, 25) (argparse type): a canary, then growing waves, each ≥ 1."""
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("--waves takes sizes ≥ 1 separated by commas, such as 1,5,25")
+def wave_sizes(text: str) -> tuple[str, ...]:
+    """``"1,10%,50%,100%"`` → ("1", "10%", "50%", "100%") (argparse type): a canary, then growing
+    waves, each a count ≥ 1 or a share of the users to move from 1% to 100%."""
+    sizes = tuple(part.strip() for part in text.split(",") if part.strip())
+    for size in sizes:
+        number = size.removesuffix("%")
+        if not number.isdigit() or int(number) < 1 or (size.endswith("%") and int(number) > 100):
+            sizes = ()
+            break
+    if not sizes:
+        raise argparse.ArgumentTypeError(
+            "--waves takes counts ≥ 1 or shares from 1% to 100%, separated by commas, such as 1,5,25 or 1,10%,100%"
+        )
     return sizes
 
 
@@ -47,6 +52,7 @@ class StackOptions:
     parallel: int
     shard: int | None = None
     of: int | None = None
+    only_users: tuple[str, ...] = ()  # --user: the users the run touches (none given: every user)
 
     @property
     def document(self) -> bool:
@@ -93,10 +99,16 @@ class UpOptions(PlanOptions):
 
 @dataclass(frozen=True)
 class RolloutOptions(UpOptions):
-    """``fleet rollout``: the wave sizes, or one user put ``back`` on their former image."""
+    """``fleet rollout``: the wave sizes (counts or shares), the chosen ``canaries`` (the first
+    wave), ``bake`` seconds between waves, at most ``stop_after`` waves this run; or one user
+    put ``back`` on their former image, with their pre-upgrade volume snapshot when ``restore``."""
 
-    waves: tuple[int, ...] = (1, 5, 25)
+    waves: tuple[str, ...] = ("1", "5", "25")
+    canaries: tuple[str, ...] = ()
+    bake: int = 0
+    stop_after: int | None = None
     back: str | None = None
+    restore: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,6 +265,15 @@ def parser() -> argparse.ArgumentParser:
             )
         if name in ("up", "rollout", "refresh"):
             sub[name].add_argument("-y", "--yes", action="store_true", help="accepted as Pulumi's: fleet never asks")
+        if name in ("preview", "up", "rollout", "refresh", "status"):
+            sub[name].add_argument(
+                "--user",
+                dest="only_users",
+                action="append",
+                default=[],
+                metavar="ID",
+                help="touch only this user's resources, in whichever shard holds them (repeatable)",
+            )
     preview = sub["preview"]
     preview.add_argument(
         "--format",
@@ -264,10 +285,27 @@ def parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--trust-base", metavar="REV", help="open the plan with the changes of trust since this git revision"
     )
-    sub["rollout"].add_argument(
-        "--waves", type=wave_sizes, default=(1, 5, 25), help="a canary, then growing waves (default 1,5,25)"
+    rollout = sub["rollout"]
+    rollout.add_argument(
+        "--waves",
+        type=wave_sizes,
+        default=("1", "5", "25"),
+        help="wave sizes, counts or shares of the users to move; the last repeats (default 1,5,25)",
     )
-    sub["rollout"].add_argument("--back", metavar="USER", help="put this user back on the image they ran before")
+    rollout.add_argument(
+        "--canary",
+        dest="canaries",
+        action="append",
+        default=[],
+        metavar="USER",
+        help="the first wave is these users (repeatable), e.g. staff accounts",
+    )
+    rollout.add_argument(
+        "--bake", type=int, default=0, metavar="SECONDS", help="after each wave, wait and ask every moved gateway again"
+    )
+    rollout.add_argument("--stop-after", type=positive, metavar="N", help="move at most N waves this run")
+    rollout.add_argument("--back", metavar="USER", help="put this user back on the image they ran before")
+    rollout.add_argument("--restore", action="store_true", help="with --back: also their volume's pre-upgrade data")
     sub["destroy"].add_argument(
         "-y", "--yes", action="store_true", required=True, help="required: destroy is not undone"
     )
@@ -322,4 +360,11 @@ def parse(argv: list[str]) -> tuple[str, object]:
     options = OPTIONS[command]
     if issubclass(options, StackOptions) and namespace.get("of") is not None and namespace.get("shard") is None:
         top.error("--of goes with --shard")
+    for name in ("only_users", "canaries"):
+        if name in namespace:
+            namespace[name] = tuple(dict.fromkeys(namespace[name]))
+    if namespace.get("restore") and not namespace.get("back"):
+        top.error("--restore goes with --back USER")
+    if (namespace.get("bake") or 0) < 0:
+        top.error("--bake takes seconds ≥ 0")
     return command, options(**namespace)

@@ -2,177 +2,252 @@
 
 After the ``up`` that builds the image (``fleet rollout`` first does what ``fleet up`` does; users
 already in the stack keep their recorded image, ``openclaw_fleet/user_images.py``), the users whose
-recorded image is not the one just built are moved in waves: ``--waves 1,5,25`` takes a canary
-user, then 5, then 25 at a time until all are done (the last size repeats). Before a wave, each
-of its users' volumes is snapshotted (Fly: a volume snapshot, ``POST …/volumes/{id}/snapshots``;
-Docker: a tarball in the snapshot directory), so the state the old version wrote can be brought
-back. A wave is ``up`` with only its users released; it is healthy when every gateway of it
-passed its health gate (Fly: the machine's checks, which ``fly:Machine`` waits for; Docker: ``GET
-/health``).
+recorded image is not the one just built are moved in waves, over every shard at once (one canary
+for the fleet, never one per shard): ``--waves 1,10%,50%,100%`` takes a canary, then a tenth of the
+users to move, then half, then the rest; counts (``1,5,25``) work too and the last size repeats.
+``--canary USER`` (repeatable) makes the first wave those users (staff accounts, say).
+
+Before a wave, each of its users' volumes is snapshotted (``snapshots.py``), so the state the old
+version wrote can be brought back. A wave is ``up`` with only its users released; it passes when
+every gateway of it passed its checks (Fly: the machine's checks, which ``fly:Machine`` waits for;
+Docker: ``GET /health``) and then OpenClaw's own health gate (``health_gate.py``: ``openclaw health``
+and the model it runs). With ``--bake SECONDS`` every moved gateway is asked again after that long
+before the next wave starts. ``--stop-after N`` moves N waves and stops (exit 0): a CI job runs the
+canary, and the next job, behind an environment's approval, the rest.
+
 The first user that fails stops the rollout: the users not reached stay on the old image across
 any later ``up``, and the report says which user failed and how to roll them back: the stack
 records a user's image only with a successful update, so the next ``fleet up`` puts a user whose
-wave failed back on the image recorded for them; their volume snapshot brings back their data if
-the new version changed it. ``--back USER`` puts a user who moved, and whose problem shows later,
-back on the image they ran before.
+wave failed back on the image recorded for them. ``--back USER`` puts a user who moved, and whose
+problem shows later, back on the image they ran before; with ``--restore`` their volume too, as
+the snapshot taken before their upgrade holds it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from openclaw_fleet.cli import health_gate
 from openclaw_fleet.cli.changes import ChangesByUser
 from openclaw_fleet.cli.fleet import Fleet
 from openclaw_fleet.cli.options import RolloutOptions
 from openclaw_fleet.cli.progress import Progress
+from openclaw_fleet.cli.snapshots import SNAPSHOT_FAILURES, Snapshots
 from openclaw_fleet.cli.stacks import StackRun
-from openclaw_fleet.cli.targets import target_client
 from openclaw_fleet.environment import RELEASE as RELEASE_ENV
-from openclaw_fleet.errors import (
-    CannotRun,
-    DockerApiError,
-    DockerUnreachable,
-    FlyApiError,
-    FlyUnreachable,
-    SnapshotError,
-)
-from openclaw_fleet.providers.docker.volume import VolumeArgs, snapshot_volume
-from openclaw_fleet.providers.fly.client import FlyClient
 
-SNAPSHOT_FAILURES = (SnapshotError, FlyApiError, FlyUnreachable, DockerApiError, DockerUnreachable)
+SCHEMA_VERSION = 1  # of the rollout's `--json` document
 
 
-def waves_of(users: list[str], sizes: list[int]) -> list[list[str]]:
-    """``users`` cut into waves of ``sizes`` (the last size repeats)."""
+def waves_of(users: list[str], sizes: tuple[str, ...]) -> list[list[str]]:
+    """``users`` cut into waves of ``sizes`` (each a count, or ``N%`` of ``len(users)`` rounded
+    up; the last size repeats)."""
+    counts = [math.ceil(int(size[:-1]) * len(users) / 100) if size.endswith("%") else int(size) for size in sizes]
     waves, start, index = [], 0, 0
     while start < len(users):
-        size = sizes[min(index, len(sizes) - 1)]
+        size = max(1, counts[min(index, len(counts) - 1)])
         waves.append(users[start : start + size])
         start, index = start + size, index + 1
     return waves
 
 
-class Snapshots:
-    """Takes the pre-upgrade snapshot of a user's volume on the stack's target; ``taken``: user id
-    → where it is (a Fly snapshot id or a tarball path)."""
+@dataclass(frozen=True)
+class Wave:
+    """One wave: its ``number``, ``users``, wall ``seconds``, and the ``problems`` of each user
+    that did not pass (empty when the wave passed)."""
 
-    def __init__(self, fleet: Fleet):
-        self.settings, self.root = fleet.settings, fleet.root
-        self.taken: dict[str, str] = {}
+    number: int
+    users: tuple[str, ...]
+    seconds: float
+    problems: Mapping[str, list[str]] = field(default_factory=dict)
 
-    def take(self, run: StackRun, user_id: str) -> str:
-        """Snapshot the user's volume before their gateway first runs the new image; raises one of
-        SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
-        row = run.outputs.roster_state[user_id]
-        try:
-            client = target_client(self.settings, "taking volume snapshots", self.root)
-        except CannotRun as error:
-            raise SnapshotError(str(error)) from None
-        if isinstance(client, FlyClient):
-            with client as fly:
-                fly.create_volume_snapshot(row.name, row.volume_id)
-                snapshots = fly.list_volume_snapshots(row.name, row.volume_id)
-            where = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
-        else:
-            image = run.outputs.image_of(user_id) or run.outputs.image
-            directory = self.settings.snapshots_of(run.stack.name)
-            args = VolumeArgs(name=row.volume_id, labels={}, snapshot_dir=directory, helper_image=image)
-            with client as docker:
-                where = str(snapshot_volume(docker, args))
-        self.taken[user_id] = where
-        return where
 
-    def how_to_roll_back(self, run: StackRun, user_id: str, old_image: str) -> str:
-        """Words and commands that put the user back on ``old_image`` with the data of the snapshot."""
-        row = run.outputs.roster_state[user_id]
-        where = self.taken.get(user_id, "(none taken)")
-        back = (
-            f"`bin/fleet up` runs their gateway on {old_image} again (a failed update leaves the image recorded "
-            "for them as it was)"
-        )
-        if self.settings.target == "fly":
-            restore = (
-                f"if the new version changed their state, make a volume from snapshot {where}: `fly volumes create "
-                f"openclaw_data --snapshot-id {where} -a {row.name} -r {row.region or '<region>'}` and "
-                "mount it in place of the current one"
-            )
-        else:
-            restore = (
-                f"if the new version changed their state, with the gateway stopped: `docker run --rm -v "
-                f"{row.volume_id}:/data -v {Path(where).parent}:/snapshots {old_image} sh -c 'rm -rf /data/* && "
-                f"tar -xzpf /snapshots/{Path(where).name} -C /data'`"
-            )
-        return f"{back}; {restore}"
+@dataclass(frozen=True)
+class Rollout:
+    """What a rollout did: its exit ``status``, the ``waves`` run, the users still to move
+    (``pending``) and why it stopped early (``stopped``, None when every user moved)."""
+
+    status: int
+    waves: tuple[Wave, ...] = ()
+    pending: tuple[str, ...] = ()
+    stopped: str | None = None
+
+    def as_document(self) -> dict:
+        """The ``--json`` document: ``schema``, ``command``, ``status``, ``waves`` (number, users,
+        seconds, problems), ``moved``, ``pending``, ``stopped``."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "command": "rollout",
+            "status": self.status,
+            "waves": [
+                {"number": w.number, "users": list(w.users), "seconds": round(w.seconds, 1), "problems": w.problems}
+                for w in self.waves
+            ],
+            "moved": [uid for wave in self.waves if not wave.problems for uid in wave.users],
+            "pending": list(self.pending),
+            "stopped": self.stopped,
+        }
+
+
+def plan_waves(pending: list[str], sizes: tuple[str, ...], canaries: tuple[str, ...]) -> list[list[str]]:
+    """The waves of ``pending``: the ``canaries`` still to move are the first wave and the other
+    sizes cut the rest; without any, ``sizes`` cut them all (the first size is the canary)."""
+    chosen = [uid for uid in canaries if uid in pending]
+    if not chosen:
+        return waves_of(pending, sizes)
+    return [chosen, *waves_of([uid for uid in pending if uid not in chosen], sizes[1:] or sizes)]
+
+
+def pending_users(fleet: Fleet, runs: list[StackRun]) -> list[str]:
+    """The users (of ``--user``, if given) whose recorded image is not the one just built, in
+    roster order."""
+    user_run = {user.id: run for run in runs for user in run.users}
+    pending = [
+        user.id
+        for user in fleet.users
+        if user.id in user_run
+        and user_run[user.id].outputs.image_of(user.id) != user_run[user.id].outputs.image
+        and (fleet.only_users is None or user.id in fleet.only_users)
+    ]
+    return pending
 
 
 def run_rollout(
     fleet: Fleet, runs: list[StackRun], options: RolloutOptions, out, progress: Progress | None = None
-) -> int:
+) -> Rollout:
     """Waves after the ``up`` that built the image (``runs`` opened again since, with the outputs
-    it left); returns the exit status (0 all moved or nothing to move, 1 a wave failed or a
-    snapshot could not be taken, 2 a user of ``--back`` not in the roster). The wave sizes were
-    checked when the options were parsed."""
-    user_run = {user.id: run for run in runs for user in run.users}
+    it left); its status is 0 when all moved, nothing was left to move or ``--stop-after`` was
+    reached; 1 when a wave failed its gate or a snapshot could not be taken; 2 for a user of
+    ``--back`` or ``--canary`` not in the roster. The wave sizes were checked when parsed."""
+    users = {user.id for run in runs for user in run.users}
+    unknown = [uid for uid in (options.back, *options.canaries) if uid and uid not in users]
+    if unknown:
+        out(f"rollout: {', '.join(unknown)}: not a user of this fleet's roster")
+        return Rollout(2, stopped="unknown user")
+    snapshots = Snapshots(fleet.settings, fleet.root)
     if options.back:
-        run = user_run.get(options.back)
-        if run is None:
-            out(f"rollout: {options.back} is not a user of this fleet's roster")
-            return 2
-        return _release(fleet, [run], {options.back: "previous"}, out, progress)[0]
-    sizes = list(options.waves)
-    built = {run.name: run.outputs.image for run in runs}
-    pending = [
-        user.id
-        for user in fleet.users
-        if user.id in user_run and user_run[user.id].outputs.image_of(user.id) != built[user_run[user.id].name]
-    ]
+        return back(fleet, runs, options, snapshots, out, progress)
+    pending = pending_users(fleet, runs)
     if not pending:
-        out(f"rollout: every user runs {next(iter(built.values()), '?')}; nothing to move")
-        return 0
-    snapshots = Snapshots(fleet)
-    for number, wave in enumerate(waves_of(pending, sizes), start=1):
-        started = time.monotonic()
-        old = {uid: user_run[uid].outputs.image_of(uid) for uid in wave}
-        for uid in wave:
-            try:
-                out(f"rollout: wave {number}: {uid}: volume snapshot {snapshots.take(user_run[uid], uid)}")
-            except SNAPSHOT_FAILURES as error:  # no snapshot, no wave
-                out(f"rollout: stopped before wave {number}: the snapshot of {uid}'s volume failed: {error}")
-                return 1
-        stacks = list({user_run[uid].name: user_run[uid] for uid in wave}.values())
-        status, report = _release(fleet, stacks, dict.fromkeys(wave, "built"), out, progress)
-        failed = [uid for uid in wave if uid in report.failed_users] or (wave if status else [])
-        if failed:
-            reached = pending.index(wave[0])
-            out(f"rollout: stopped at wave {number} ({len(wave)} users): {len(failed)} failed their health gate")
-            for uid in failed:
-                reason = "; ".join(report.users[uid].errors[:1]) if uid in report.users else "its stack failed"
-                out(f"  {uid}: {reason}")
-                out(f"    roll back: {snapshots.how_to_roll_back(user_run[uid], uid, old[uid])}")
-            out(
-                f"rollout: {len(pending) - reached - len(wave)} users not reached stay on their image; "
-                f"{reached} moved in earlier waves"
-            )
-            return 1
-        out(f"rollout: wave {number}: {len(wave)} users healthy on the new image ({time.monotonic() - started:.0f} s)")
+        out(
+            f"rollout: every user runs the image just built ({runs[0].outputs.image if runs else '?'}); nothing to move"
+        )
+        return Rollout(0)
+    waves: list[Wave] = []
+    plan = plan_waves(pending, options.waves, options.canaries)
+    for number, wave in enumerate(plan, start=1):
+        left = tuple(uid for later in plan[number - 1 :] for uid in later)
+        if options.stop_after is not None and number > options.stop_after:
+            out(f"rollout: stopped after {options.stop_after} wave(s) (--stop-after); {len(left)} users still to move")
+            return Rollout(0, tuple(waves), left, stopped="--stop-after")
+        result = run_wave(fleet, runs, number, wave, snapshots, out, progress)
+        waves.append(result)
+        if result.problems:
+            return stopped_at(result, waves, pending, snapshots, out)
+        runs = fleet.reopened(runs)
+        if options.bake and number < len(plan):
+            out(f"rollout: wave {number}: baking {options.bake} s before the next wave")
+            time.sleep(options.bake)
+            moved = [uid for done in waves for uid in done.users]
+            problems = gate(fleet, runs, moved)
+            if problems:
+                baked = Wave(number, tuple(moved), result.seconds, problems)
+                return stopped_at(baked, waves, pending, snapshots, out, after_bake=True)
     out(f"rollout: done, {len(pending)} users moved")
-    return 0
+    return Rollout(0, tuple(waves))
 
 
-def _release(
+def run_wave(
+    fleet: Fleet, runs: list[StackRun], number: int, wave: list[str], snapshots: Snapshots, out, progress
+) -> Wave:
+    """Snapshot the wave's volumes, release its users (``up``), then ask OpenClaw in each."""
+    started = time.monotonic()
+    user_run = {user.id: run for run in runs for user in run.users}
+    for uid in wave:
+        try:
+            out(f"rollout: wave {number}: {uid}: volume snapshot {snapshots.take(user_run[uid], uid)}")
+        except SNAPSHOT_FAILURES as error:  # no snapshot, no wave
+            return Wave(
+                number, tuple(wave), time.monotonic() - started, {uid: [f"the volume snapshot failed: {error}"]}
+            )
+    stacks = list({user_run[uid].name: user_run[uid] for uid in wave}.values())
+    failed, changes = release(fleet, stacks, dict.fromkeys(wave, "built"), out, progress)
+    problems = {
+        uid: (changes.users[uid].errors[:1] if uid in changes.users and changes.users[uid].errors else failed[uid])
+        for uid in wave
+        if uid in failed or uid in changes.failed_users
+    }
+    if not problems:
+        problems = gate(fleet, fleet.reopened(stacks), wave)
+    seconds = time.monotonic() - started
+    if not problems:
+        out(f"rollout: wave {number}: {len(wave)} users healthy on the new image ({seconds:.0f} s)")
+    return Wave(number, tuple(wave), seconds, problems)
+
+
+def gate(fleet: Fleet, runs: list[StackRun], users: list[str]) -> dict[str, list[str]]:
+    """``health_gate.check`` of ``users``' gateways as ``runs``' outputs place them."""
+    rows = {row.user_id: row for run in runs for row in run.outputs.machines}
+    models = {user.id: user.model for user in fleet.users}
+    gateways = [
+        health_gate.Gateway(uid, models[uid], rows[uid].app_name or "", rows[uid].id or "")
+        for uid in users
+        if uid in rows
+    ]
+    with Snapshots(fleet.settings, fleet.root).client("asking OpenClaw in the gateways") as client:
+        return health_gate.check(client, gateways)
+
+
+def stopped_at(
+    wave: Wave, waves: list[Wave], pending: list[str], snapshots: Snapshots, out, after_bake=False
+) -> Rollout:
+    """The rollout stopped at ``wave``: each failed user, why, and how to roll them back."""
+    when = "after its bake" if after_bake else f"({len(wave.users)} users)"
+    out(f"rollout: stopped at wave {wave.number} {when}: {len(wave.problems)} failed their health gate")
+    for uid, problems in wave.problems.items():
+        out(f"  {uid}: {'; '.join(problems)}")
+        out(f"    roll back: {snapshots.how_to_roll_back(uid, None)}")
+    moved = [uid for done in waves if not done.problems for uid in done.users]
+    not_reached = [uid for uid in pending if uid not in moved and uid not in wave.users]
+    out(f"rollout: {len(not_reached)} users not reached stay on their image; {len(moved)} moved in earlier waves")
+    return Rollout(1, tuple(waves), tuple(not_reached), stopped=f"wave {wave.number} failed its health gate")
+
+
+def back(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, snapshots: Snapshots, out, progress) -> Rollout:
+    """``--back USER``: their former image; with ``--restore``, their pre-upgrade volume too."""
+    uid = options.back
+    run = next(run for run in runs if uid in run.user_ids)
+    failed, _ = release(fleet, [run], {uid: "previous"}, out, progress)
+    if failed:
+        return Rollout(1, stopped=f"{uid} could not be put back: {'; '.join(failed[uid])}")
+    out(f"rollout: {uid} runs the image they ran before")
+    if options.restore:
+        try:
+            out(f"rollout: {uid}: volume restored from {snapshots.restore(fleet.reopened([run])[0], uid)}")
+        except SNAPSHOT_FAILURES as error:
+            out(f"rollout: {uid}: the volume was not restored: {error}")
+            return Rollout(1, stopped="restore failed")
+    return Rollout(0)
+
+
+def release(
     fleet: Fleet, runs: list[StackRun], choices: dict[str, str], out, progress: Progress | None
-) -> tuple[int, ChangesByUser]:
+) -> tuple[dict[str, list[str]], ChangesByUser]:
     """``up`` of ``runs`` with ``choices`` (user id → built/previous) released in each run's
-    environment (``user_images.release_choices``); (status, the up's changes by user)."""
+    environment (``user_images.release_choices``); (user id → why their stack failed, the up's
+    changes by user)."""
 
     def released(run: StackRun) -> dict[str, str]:
         return {RELEASE_ENV: json.dumps({uid: choices[uid] for uid in run.user_ids if uid in choices})}
 
     applied = fleet.up(runs, progress, env_of=released)
-    for result in applied.stacks:
+    failed = {}
+    for run, result in zip(runs, applied.stacks, strict=True):
         if result.error:
             out(f"rollout: {result.stack}: {result.error}")
-    failed = any(result.error for result in applied.stacks) or bool(set(choices) & set(applied.by_user.failed_users))
-    return (1 if failed else 0), applied.by_user
+            failed |= {uid: [f"its stack failed: {result.error}"] for uid in run.user_ids if uid in choices}
+    return failed, applied.by_user

@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,9 +81,13 @@ OPERATIONS = {
 }
 
 
-def run_operation(stack: auto.Stack, operation: str, parallel: int, env: Mapping[str, str], on_event) -> dict[str, int]:
+def run_operation(
+    stack: auto.Stack, operation: str, parallel: int, env: Mapping[str, str], on_event, targets: Sequence[str] = ()
+) -> dict[str, int]:
     """``pulumi <operation>`` (a key of OPERATIONS) of ``stack`` with ``parallel`` resource
-    operations at once and ``env`` added to its workspace's environment for this run only;
+    operations at once, only on the resources whose URNs match ``targets`` when given (``--target``,
+    globs allowed: https://www.pulumi.com/docs/iac/guides/basics/targeted-updates/), and ``env``
+    added to its workspace's environment for this run only;
     every engine event goes to ``on_event`` (shapes: ``pulumi.automation.events``) as the CLI
     writes it. Returns the changes, op → count, of the engine's summary event ({} when the run
     ended before one). Raises auto.CommandError when the CLI fails, after handing over the events
@@ -98,6 +102,7 @@ def run_operation(stack: auto.Stack, operation: str, parallel: int, env: Mapping
     with tempfile.TemporaryDirectory(prefix="fleet-events-") as folder:
         log = Path(folder) / "events.jsonl"
         args = [*OPERATIONS[operation], "--parallel", str(parallel)]
+        args += [flag for target in targets for flag in ("--target", target)]
         args += ["--exec-kind", "auto.local", "--event-log", str(log), "--stack", stack.name]
         changes: dict[str, int] = {}
 

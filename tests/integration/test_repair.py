@@ -1,7 +1,7 @@
 """Drift repaired in one command, on both targets, in a 3-shard stack: a gateway stopped and one
 deleted behind the fleet's back make `fleet status` exit 1 naming `fleet up --refresh`; that
-command brings both back; `status` then exits 0. On Fly, a refresh that would drop most users'
-apps (what a wrong organisation or token looks like) is refused like a mass deletion."""
+command brings both back; `status` then exits 0. A refresh that would drop most users' data (on
+Fly, what a wrong organisation or token looks like) is refused like a mass deletion."""
 
 from __future__ import annotations
 
@@ -73,14 +73,23 @@ def test_status_names_the_repair_and_up_refresh_repairs_a_stopped_and_a_deleted_
     assert machines(fleet)[USERS[2]]["id"] == rows[USERS[2]]["id"]  # the others untouched
 
 
-def test_a_refresh_that_would_drop_most_users_apps_is_refused_and_changes_nothing(fleet, emulator):
-    if fleet.target != "fly":
-        pytest.skip("the Fly case: apps gone as a wrong organisation or token shows them")
+def test_a_refresh_that_would_drop_most_users_data_is_refused_and_changes_nothing(fleet, emulator):
+    """Fly: three apps gone, as a wrong organisation or token shows them; Docker: three volumes."""
     rows = machines(fleet)
-    with FlyClient(emulator.url, fleet.env["FLY_API_TOKEN"]) as fly:
-        for uid in USERS[:3]:
-            fly.delete_app(rows[uid]["app_name"])
+    if fleet.target == "fly":
+        with FlyClient(emulator.url, fleet.env["FLY_API_TOKEN"]) as fly:
+            for uid in USERS[:3]:
+                fly.delete_app(rows[uid]["app_name"])
+    else:
+        with docker_client() as docker:
+            for uid in USERS[:3]:
+                docker.remove_container(rows[uid]["id"])
+                docker.remove_volume(rows[uid]["volume_id"])
+    checkpoints = sorted(fleet.state_file().parent.glob(f"{fleet.stack}-shard-*"))
+    before = {path.name: path.read_bytes() for path in checkpoints}
     refused = fleet.fleet("refresh", "--quiet")
     assert refused.returncode == 3, refused.stdout[-2000:] + refused.stderr[-2000:]
-    assert "3 of 4 users" in refused.stderr and "Fly app gone" in refused.stderr
-    assert set(machines(fleet)) == set(USERS)  # the state still holds every user
+    kind = "Fly app" if fleet.target == "fly" else "Docker volume"
+    assert "3 of 4 users" in refused.stderr and f"{kind} gone" in refused.stderr
+    assert len(before) == 3 and {path.name: path.read_bytes() for path in checkpoints} == before  # untouched
+    assert set(machines(fleet)) == set(USERS)

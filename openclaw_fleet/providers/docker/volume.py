@@ -123,16 +123,19 @@ def _restore_latest(docker: DockerClient, args: VolumeArgs) -> str:
     tarballs = sorted(Path(args.snapshot_dir).glob(f"{args.name}-*.tar.gz"))
     if not tarballs:
         raise SnapshotError(f"restore: latest, but there is no snapshot of {args.name} in {args.snapshot_dir}")
-    code, output = docker.run_helper(
-        args.helper_image,
-        ["tar", "-xzpf", f"/snapshots/{tarballs[-1].name}", "-C", "/data"],
-        _mounts(args, read_only_data=False),
-    )
-    if code != 0:
-        raise SnapshotError(
-            f"restoring volume {args.name} from {tarballs[-1].name} failed: tar exited {code}: {output[-500:]}"
-        )
+    restore_volume(docker, args, tarballs[-1])
     return tarballs[-1].name
+
+
+def restore_volume(docker: DockerClient, args: VolumeArgs, tarball: Path, emptied: bool = False) -> None:
+    """Fill volume ``args.name`` from ``tarball`` (one ``snapshot_volume`` wrote, in
+    ``args.snapshot_dir``), first deleting what it holds when ``emptied``; the gateway using it
+    must be stopped. Raises SnapshotError."""
+    extract = f"tar -xzpf /snapshots/{tarball.name} -C /data"
+    script = f"find /data -mindepth 1 -delete && {extract}" if emptied else extract
+    code, output = docker.run_helper(args.helper_image, ["sh", "-c", script], _mounts(args, read_only_data=False))
+    if code != 0:
+        raise SnapshotError(f"restoring volume {args.name} from {tarball.name} failed: exited {code}: {output[-500:]}")
 
 
 def _mounts(args: VolumeArgs, read_only_data: bool) -> list[dict]:

@@ -1,0 +1,101 @@
+"""A rollout's volume snapshots: taken before a user's gateway first runs a new image, and brought
+back by ``fleet rollout --back USER --restore``.
+
+Fly: a volume snapshot (``POST …/volumes/{id}/snapshots``); Docker: a tarball in the stack's
+snapshot directory (``providers/docker/volume.py``). Docker's is restored in place (the gateway
+stopped, the volume emptied and filled from the tarball, the gateway started); Fly cannot fill an
+existing volume from a snapshot, so there the words say how to make a volume from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openclaw_fleet.cli.stacks import StackRun
+from openclaw_fleet.cli.targets import target_client
+from openclaw_fleet.errors import (
+    CannotRun,
+    DockerApiError,
+    DockerUnreachable,
+    FlyApiError,
+    FlyUnreachable,
+    SnapshotError,
+)
+from openclaw_fleet.providers.docker.volume import VolumeArgs, restore_volume, snapshot_volume
+from openclaw_fleet.providers.fly.client import FlyClient
+from openclaw_fleet.settings import StackSettings
+
+SNAPSHOT_FAILURES = (SnapshotError, FlyApiError, FlyUnreachable, DockerApiError, DockerUnreachable, CannotRun)
+
+
+class Snapshots:
+    """Takes and restores pre-upgrade snapshots of users' volumes on the stack's target; ``taken``:
+    user id → where this run put one (a Fly snapshot id or a tarball path)."""
+
+    def __init__(self, settings: StackSettings, root: Path):
+        self.settings, self.root = settings, root
+        self.taken: dict[str, str] = {}
+
+    def client(self, what: str):
+        """The target's client (``targets.target_client``); raises SnapshotError without one."""
+        try:
+            return target_client(self.settings, what, self.root)
+        except CannotRun as error:
+            raise SnapshotError(str(error)) from None
+
+    def docker_args(self, run: StackRun, user_id: str) -> VolumeArgs:
+        row = run.outputs.roster_state[user_id]
+        image = run.outputs.image_of(user_id) or run.outputs.image
+        directory = self.settings.snapshots_of(run.stack.name)
+        return VolumeArgs(name=row.volume_id, labels={}, snapshot_dir=directory, helper_image=image)
+
+    def take(self, run: StackRun, user_id: str) -> str:
+        """Snapshot the user's volume before their gateway first runs the new image; raises one of
+        SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
+        row = run.outputs.roster_state[user_id]
+        with self.client("taking volume snapshots") as client:
+            if isinstance(client, FlyClient):
+                client.create_volume_snapshot(row.name, row.volume_id)
+                snapshots = client.list_volume_snapshots(row.name, row.volume_id)
+                where = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
+            else:
+                where = str(snapshot_volume(client, self.docker_args(run, user_id)))
+        self.taken[user_id] = where
+        return where
+
+    def restore(self, run: StackRun, user_id: str) -> str:
+        """Docker: put the user's volume back as their newest pre-upgrade tarball holds it, with
+        their gateway stopped meanwhile; returns the tarball's path. Raises one of
+        SNAPSHOT_FAILURES (on Fly, with the words for doing it by hand)."""
+        args = self.docker_args(run, user_id)
+        if self.settings.target == "fly":
+            raise SnapshotError(self.fly_restore_words(run, user_id))
+        tarballs = sorted(Path(args.snapshot_dir).glob(f"{args.name}-*.tar.gz"))
+        if not tarballs:
+            raise SnapshotError(f"there is no snapshot of volume {args.name} in {args.snapshot_dir}")
+        container = next(row.id for row in run.outputs.machines if row.user_id == user_id)
+        with self.client("restoring a volume") as docker:
+            docker.stop_container(container)
+            try:
+                restore_volume(docker, args, tarballs[-1], emptied=True)
+            finally:
+                docker.start_container(container)
+        return str(tarballs[-1])
+
+    def fly_restore_words(self, run: StackRun, user_id: str) -> str:
+        """How to bring a Fly user's pre-upgrade data back by hand."""
+        row = run.outputs.roster_state[user_id]
+        return (
+            f"Fly cannot fill an existing volume from a snapshot: make a volume from the newest pre-upgrade snapshot "
+            f"of {row.volume_id} (`fly volumes snapshots list {row.volume_id}`), `fly volumes create openclaw_data "
+            f"--snapshot-id <id> -a {row.name} -r {row.region or '<region>'}`, and mount it in place of the current one"
+        )
+
+    def how_to_roll_back(self, user_id: str, old_image: str | None) -> str:
+        """Words for a user whose wave failed: the next ``up`` puts them back on ``old_image`` (a
+        failed update leaves the image recorded for them as it was); the snapshot holds their data."""
+        return (
+            f"`bin/fleet up` runs their gateway on {old_image or 'its recorded image'} again (a failed update leaves "
+            f"the image recorded for them as it was); snapshot {self.taken.get(user_id, '(none taken)')} holds their "
+            "data from before the wave"
+        )
