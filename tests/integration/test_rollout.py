@@ -1,4 +1,6 @@
-"""``fleet rollout`` with a deliberately broken image stops at the canary, on both targets.
+"""``fleet rollout`` with a deliberately broken image stops at the canary, on both targets; a good
+one then goes out in waves of counts and shares, a chosen canary first, each wave asked by
+OpenClaw's own health gate; ``--back USER --restore`` puts a user back (Docker: with their data).
 
 Three users run the real gateway image (Docker target; Fly target through the emulator with real
 containers behind its machines, so health checks are real). The image is then broken on purpose
@@ -11,6 +13,7 @@ does not move them either; it puts the canary back on its recorded image, health
 import json
 import re
 import secrets
+import subprocess
 
 import pytest
 
@@ -75,3 +78,49 @@ def test_a_broken_image_stops_at_the_canary_and_the_others_are_untouched(fleet):
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert images(fleet) == before
     assert all(row["state"] in ("running", "started") for row in fleet.users().values()), fleet.users()
+
+
+def test_a_good_image_goes_out_in_waves_after_a_chosen_canary_and_back_restores_the_data(fleet):
+    first = fleet.fleet("up", "--quiet", timeout=1800)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    before = images(fleet)
+    docker = fleet.run("config", "get", "openclaw-fleet:target").strip() == "docker"
+    if docker:  # a file the old version wrote, in the user's volume
+        container = fleet.users()[USERS[0]]["instance_id"]
+        written = subprocess.run(
+            ["docker", "exec", container, "sh", "-c", "echo before > /home/node/.openclaw/rollout-test.txt"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert written.returncode == 0, written.stderr
+
+    dockerfile = fleet.dir / "image" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "LABEL openclaw-fleet.test=rollout\n")  # another image
+    canary = USERS[2]
+    rollout = fleet.fleet(
+        "rollout", "--waves", "1,50%,100%", "--bake", "1", "--canary", canary, "--json", "--quiet", timeout=2400
+    )
+    assert rollout.returncode == 0, rollout.stdout[-3000:] + rollout.stderr[-3000:]
+    document = json.loads(rollout.stdout)
+    assert [wave["users"] for wave in document["waves"]] == [[canary], [USERS[0]], [USERS[1]]]
+    assert all(not wave["problems"] for wave in document["waves"]) and document["pending"] == []
+    assert "baking 1 s" in rollout.stderr
+    after = images(fleet)
+    assert len(set(after.values())) == 1 and set(after.values()).isdisjoint(before.values())
+
+    if docker:  # the new version "changes" the file; --back --restore brings the old one back
+        container = fleet.users()[USERS[0]]["instance_id"]
+        subprocess.run(
+            ["docker", "exec", container, "sh", "-c", "echo after > /home/node/.openclaw/rollout-test.txt"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    back = fleet.fleet("rollout", "--back", USERS[0], *(["--restore"] if docker else []), "--quiet", timeout=1800)
+    assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
+    assert images(fleet)[USERS[0]] == before[USERS[0]]
+    if docker:
+        assert "volume restored from" in back.stdout + back.stderr
+        container = fleet.users()[USERS[0]]["instance_id"]
+        read = subprocess.run(
+            ["docker", "exec", container, "cat", "/home/node/.openclaw/rollout-test.txt"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert read.stdout.strip() == "before", read.stdout + read.stderr
