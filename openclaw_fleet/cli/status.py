@@ -145,15 +145,26 @@ def observe(
         return list(pool.map(look, users))
 
 
+def cohorts(users: list[UserStatus]) -> dict[str, list[str]]:
+    """Image → the ids of the users whose gateway runs it now (as the target says, else as the
+    stack records it): during a rollout, who runs which version."""
+    found: dict[str, list[str]] = {}
+    for user in users:
+        found.setdefault(user.live.get("image") or user.expected.get("image") or "(unknown)", []).append(user.user_id)
+    return dict(sorted(found.items(), key=lambda item: -len(item[1])))
+
+
 def as_json(stack: str, target: str, users: list[UserStatus]) -> str:
     """The status document: ``schema``, ``stack``, ``target``, ``users`` (each ``UserStatus``),
-    ``differing`` (the ids of users that differ), ``repairs`` (each repair command once)."""
+    ``differing`` (the ids of users that differ), ``repairs`` (each repair command once),
+    ``cohorts`` (image → users running it)."""
     document = {
         "schema": SCHEMA_VERSION,
         "stack": stack,
         "target": target,
         "differing": [user.user_id for user in users if user.differs],
         "repairs": sorted({user.repair for user in users if user.repair}),
+        "cohorts": cohorts(users),
         "users": [asdict(user) for user in users],
     }
     return json.dumps(document, indent=2)
@@ -161,7 +172,7 @@ def as_json(stack: str, target: str, users: list[UserStatus]) -> str:
 
 def as_text(users: list[UserStatus]) -> list[str]:
     """One line per user (state now, what the roster asks, and each difference), then a count,
-    then each repair command with the users it repairs."""
+    the cohorts (who runs which image), then each repair command with the users it repairs."""
     lines = []
     for user in users:
         live = user.live.get("state") or ("gone" if user.live.get("found") is False else "?")
@@ -169,6 +180,8 @@ def as_text(users: list[UserStatus]) -> list[str]:
         lines.append(f"{user.user_id} {user.instance}: {live} (roster: {user.expected['state']}): {verdict}")
     differing = [user.user_id for user in users if user.differs]
     lines.append(f"status: {len(users)} users, {len(differing)} differ from the plan")
+    for image, ids in cohorts(users).items():
+        lines.append(f"cohort {image}: {len(ids)} users ({', '.join(ids[:5])}{' …' if len(ids) > 5 else ''})")
     for command in sorted({user.repair for user in users if user.repair}):
         repaired = [user.user_id for user in users if user.repair == command]
         lines.append(f"repair ({', '.join(repaired[:10])}{' …' if len(repaired) > 10 else ''}): {command}")

@@ -80,3 +80,16 @@ def test_each_difference_names_the_command_that_repairs_it():
         for u in (stopped, gone)
     ]
     assert as_text(users)[-1] == "repair (ada, bob): bin/fleet up --refresh -s prod"
+
+
+def test_cohorts_group_users_by_the_image_they_run_now():
+    from openclaw_fleet.cli.status import UserStatus, as_text, cohorts
+
+    def user(uid: str, recorded: str, live: str | None) -> UserStatus:
+        return UserStatus(
+            uid, f"oc-{uid}", {**PLANNED, "image": recorded}, {"found": True, "image": live} if live else {}
+        )
+
+    users = [user("a", "img:1", "img:2"), user("b", "img:1", None), user("c", "img:2", "img:2")]
+    assert cohorts(users) == {"img:2": ["a", "c"], "img:1": ["b"]}
+    assert "cohort img:2: 2 users (a, c)" in as_text(users)
