@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from openclaw_fleet.cli import adoptable, intake, repo_settings
+from openclaw_fleet.cli import adoptable, drift_issue, intake, migrate, repo_settings
 from openclaw_fleet.cli.commands import run_command
 from openclaw_fleet.cli.comment import render_comment
 from openclaw_fleet.cli.github import publish
@@ -25,8 +25,10 @@ from openclaw_fleet.cli.notes import post_note
 from openclaw_fleet.cli.options import (
     AdoptableOptions,
     CheckGithubOptions,
+    DriftIssueOptions,
     GitlabNoteOptions,
     IntakeOptions,
+    MigrateOptions,
     RenderOptions,
     ShardsOptions,
     StackOptions,
@@ -91,4 +93,6 @@ RUNNERS = {
     CheckGithubOptions: lambda options: repo_settings.main(options.repo, options.environment),
     GitlabNoteOptions: gitlab_note,
     AdoptableOptions: lambda options: adoptable.main(options.stack) or 0,
+    DriftIssueOptions: lambda options: drift_issue.main(options.status),
+    MigrateOptions: lambda options: migrate.main(options.roster),
 }

@@ -202,6 +202,20 @@ class AdoptableOptions:
     stack: str
 
 
+@dataclass(frozen=True)
+class MigrateOptions:
+    """``fleet migrate``: the roster of an earlier release to rewrite."""
+
+    roster: str = "users/roster.yaml"
+
+
+@dataclass(frozen=True)
+class DriftIssueOptions:
+    """``fleet drift-issue``: keep the one drift issue as a ``status --json`` document says."""
+
+    status: str
+
+
 OPTIONS: dict[str, type] = {
     "preview": PreviewOptions,
     "up": UpOptions,
@@ -216,6 +230,8 @@ OPTIONS: dict[str, type] = {
     "check-github": CheckGithubOptions,
     "gitlab-note": GitlabNoteOptions,
     "adoptable": AdoptableOptions,
+    "drift-issue": DriftIssueOptions,
+    "migrate": MigrateOptions,
 }
 HELP = {
     "preview": "preview every shard; print the fleet's plan by user; refuse a mass deletion",
@@ -232,6 +248,8 @@ HELP = {
     "check-github": "the GitHub repository settings the trust model relies on",
     "gitlab-note": "post the plan as the merge request's one plan note",
     "adoptable": "list what adopt: true would take over, per roster user",
+    "migrate": "rewrite a roster's former config:/env: provider keys into secret sources; print the declarations",
+    "drift-issue": "keep one GitHub issue listing the users `status --json` found differing (closed when none)",
 }
 
 
@@ -331,6 +349,8 @@ def parser() -> argparse.ArgumentParser:
     sub["check-github"].add_argument("--repo", help="OWNER/NAME (default: GITHUB_REPOSITORY)")
     sub["check-github"].add_argument("--environment", default="production", help="the deploy environment")
     sub["gitlab-note"].add_argument("file", help="the plan comment (preview --format markdown)")
+    sub["drift-issue"].add_argument("--status", required=True, help="the document `fleet status --json` wrote")
+    sub["migrate"].add_argument("--roster", default="users/roster.yaml", help="the roster to rewrite in place")
     return top
 
 
