@@ -90,6 +90,12 @@ class StackSettings(BaseModel):
         ge=1,
         le=3600,
     )
+    rollout_gate: Literal["openclaw", "checks"] = _key(
+        "rolloutHealthGate",
+        "what a rollout wave must pass: `openclaw` (the checks, then `openclaw health` and the model in each "
+        "gateway) or `checks` (the machine's checks or Docker's health only, for an image without the CLI)",
+        default="openclaw",
+    )
     pids_limit: int = _key("pidsLimit", "per-container process limit", default=512, ge=16, le=1_000_000)
     restart_policy: str = _key("restartPolicy", "Docker restart policy", default="unless-stopped")
     docker_host: str = _key("dockerHost", "Docker engine (`unix://` or `tcp://`)", default=DEFAULT_DOCKER_HOST)

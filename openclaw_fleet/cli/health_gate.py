@@ -10,13 +10,17 @@ Docker Engine's exec, what OpenClaw says of itself:
 - ``openclaw models status --json`` (https://docs.openclaw.ai/cli/models): the default model is the
   one the roster gives the user, so an upgrade that lost the user's model choice stops the rollout.
 
-A gateway that cannot be asked (the exec fails or times out) does not pass.
+A gateway that cannot be asked (the exec fails or times out) does not pass. A gateway that has just
+started may still say it is degraded (its event loop, on a busy host, or its model runtime while
+agents load), so each is asked again every few seconds until it passes or ``patience_s`` is over:
+what fails the gate is what lasts.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -85,8 +89,25 @@ def problems_of(client: FlyClient | DockerClient, gateway: Gateway) -> list[str]
         return [f"OpenClaw could not be asked: {str(error)[:300]}"]
 
 
-def check(client: FlyClient | DockerClient, gateways: list[Gateway], at_once: int = 8) -> dict[str, list[str]]:
-    """User id → problems, for each of ``gateways`` that does not pass (asked ``at_once`` at a time)."""
+def patiently(client: FlyClient | DockerClient, gateway: Gateway, patience_s: float, every_s: float) -> list[str]:
+    """``problems_of`` the gateway until it has none or ``patience_s`` seconds have passed; the last."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        problems = problems_of(client, gateway)
+        if not problems or time.monotonic() + every_s > deadline:
+            return problems
+        time.sleep(every_s)
+
+
+def check(
+    client: FlyClient | DockerClient,
+    gateways: list[Gateway],
+    patience_s: float = 120.0,
+    every_s: float = 5.0,
+    at_once: int = 8,
+) -> dict[str, list[str]]:
+    """User id → problems, for each of ``gateways`` that has not passed within ``patience_s``
+    seconds (asked again every ``every_s``; ``at_once`` gateways at a time)."""
     with ThreadPoolExecutor(max_workers=at_once) as pool:
-        found = pool.map(lambda gateway: (gateway.user_id, problems_of(client, gateway)), gateways)
+        found = pool.map(lambda gateway: (gateway.user_id, patiently(client, gateway, patience_s, every_s)), gateways)
         return {user_id: problems for user_id, problems in found if problems}

@@ -190,7 +190,10 @@ def run_wave(
 
 
 def gate(fleet: Fleet, runs: list[StackRun], users: list[str]) -> dict[str, list[str]]:
-    """``health_gate.check`` of ``users``' gateways as ``runs``' outputs place them."""
+    """``health_gate.check`` of ``users``' gateways as ``runs``' outputs place them; none with the
+    stack setting ``rolloutHealthGate: checks`` (the machine's checks, passed by the ``up``, suffice)."""
+    if fleet.settings.rollout_gate == "checks":
+        return {}
     rows = {row.user_id: row for run in runs for row in run.outputs.machines}
     models = {user.id: user.model for user in fleet.users}
     gateways = [
@@ -199,7 +202,7 @@ def gate(fleet: Fleet, runs: list[StackRun], users: list[str]) -> dict[str, list
         if uid in rows
     ]
     with Snapshots(fleet.settings, fleet.root).client("asking OpenClaw in the gateways") as client:
-        return health_gate.check(client, gateways)
+        return health_gate.check(client, gateways, patience_s=fleet.settings.health_timeout_s)
 
 
 def stopped_at(

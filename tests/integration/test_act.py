@@ -79,9 +79,18 @@ def project(tmp_path_factory):
     emulator.stop()
 
 
-def run_act(fleet: Fleet, work: Path, event: str, workflow: str, payload: dict, job: str = "", **extra_env: str):
+def run_act(
+    fleet: Fleet,
+    work: Path,
+    event: str,
+    workflow: str,
+    payload: dict,
+    job: str = "",
+    variables: dict[str, str] | None = None,
+    **extra_env: str,
+):
     """``act EVENT`` of one workflow file (of one ``job`` if given) with the stand-ins, the fleet's
-    secrets and variables."""
+    secrets and variables (and ``variables``)."""
     (work / "event.json").write_text(json.dumps(payload))
     args = [act(), event, "-W", f".github/workflows/{workflow}", "-e", str(work / "event.json")]
     args += ["-j", job] if job else []
@@ -107,6 +116,8 @@ def run_act(fleet: Fleet, work: Path, event: str, workflow: str, payload: dict, 
     args += ["--secret-file", str(env_file)]
     args += ["--var", f"FLEET_STACK={fleet.stack}", "--var", "OPENCLAW_FLEET_ALLOWED_HOSTS=127.0.0.1"]
     args += ["--var", "FLEET_CREATE_STACKS=true"]
+    for key, value in (variables or {}).items():
+        args += ["--var", f"{key}={value}"]
     standin_env = {
         "STANDIN_PYTHON_BIN": str((ROOT / ".venv" / "bin").resolve()),
         "STANDIN_PULUMI_BIN": str(Path(shutil.which("pulumi", path=fleet.env["PATH"])).parent),

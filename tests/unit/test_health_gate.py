@@ -3,7 +3,7 @@ read the way the gate reads them (documents shaped as a real gateway of this ima
 
 import json
 
-from openclaw_fleet.cli.health_gate import Gateway, health_problems, model_problems, problems_of
+from openclaw_fleet.cli.health_gate import Gateway, check, health_problems, model_problems, problems_of
 
 HEALTHY = {
     "ok": True,
@@ -62,3 +62,17 @@ def test_the_gateway_is_asked_in_its_container_and_stderr_lines_before_the_docum
 def test_a_gateway_that_cannot_be_asked_does_not_pass():
     (problem,) = problems_of(Docker({"health": (1, "Error: gateway not reachable")}), GATEWAY)
     assert problem.startswith("OpenClaw could not be asked: `openclaw health --json` exited 1")
+
+
+def test_a_degraded_start_that_recovers_passes_and_one_that_lasts_fails():
+    answers = iter([{**HEALTHY, "eventLoop": {"degraded": True}}, HEALTHY])
+
+    class Recovering(Docker):
+        def exec_run(self, container, argv, timeout_s):
+            return (0, json.dumps(next(answers) if argv[3] == "health" else MODELS))
+
+    assert check(Recovering({}), [GATEWAY], patience_s=5, every_s=0.01) == {}
+    lasting = Docker({"health": (0, json.dumps({**HEALTHY, "eventLoop": {"degraded": True}})), "models": (0, "{}")})
+    assert check(lasting, [GATEWAY], patience_s=0.05, every_s=0.01) == {
+        "user_1": ["eventLoop degraded", "runs model None, the roster says anthropic/claude-sonnet-4-5"]
+    }
