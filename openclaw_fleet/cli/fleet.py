@@ -35,6 +35,8 @@ from openclaw_fleet.cli.stacks import (
     last_error_line,
     open_stack,
     output_values,
+    project_virtualenv,
+    pulumi_cli,
     run_operation,
 )
 from openclaw_fleet.credential_hosts import check_credential_host
@@ -143,7 +145,10 @@ class Fleet:
         self.check_before_any_stack()
         names = shard_stacks(self.settings.stack, self.settings.shards)
         ours = [name for name in names if only is None or parse_shard_stack(name)[1] == only]
-        cli = auto.PulumiCommand()  # one for every workspace: each new one runs `pulumi version`
+        cli = pulumi_cli()  # one for every workspace: each new one runs `pulumi version`
+        made = project_virtualenv(self.root)
+        if made:
+            self.out(f"fleet: {made}")
         backend = os.environ.get("PULUMI_BACKEND_URL")
         repaired = {name: repair_backend_files(name, self.settings.project, backend) for name in ours}
         listed = {

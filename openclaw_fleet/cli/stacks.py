@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pulumi import automation as auto
+from semver import VersionInfo
 
 from openclaw_fleet.environment import PROVIDER_THREADS
+from openclaw_fleet.errors import CannotRun
 from openclaw_fleet.outputs import StackOutputs
 from openclaw_fleet.roster import User
 
@@ -45,6 +48,36 @@ def engine_env(parallel: int) -> dict[str, str]:
     if PROVIDER_THREADS not in os.environ:
         env[PROVIDER_THREADS] = str(parallel)
     return env
+
+
+MINIMUM_PULUMI = "3.259.0"  # the CLI the fleet is tested with (its flags: --target globs, refresh --preview-only)
+
+
+def pulumi_cli() -> auto.PulumiCommand:
+    """The Pulumi CLI on PATH (``pulumi version`` runs once). Raises CannotRun when it is older than
+    MINIMUM_PULUMI, saying what to do; FileNotFoundError when there is none."""
+    cli = auto.PulumiCommand(skip_version_check=True)
+    minimum = VersionInfo.parse(MINIMUM_PULUMI)
+    if cli.version is not None and cli.version < minimum:
+        raise CannotRun(
+            f"the Pulumi CLI on PATH is {cli.version}; fleet needs {MINIMUM_PULUMI} or later "
+            "(https://www.pulumi.com/docs/iac/download-install/), or run bin/fleet, which sets one up"
+        )
+    return cli
+
+
+def project_virtualenv(root: Path) -> str | None:
+    """Make sure the project at ``root`` has the virtualenv Pulumi.yaml names (``.venv``): when it
+    has none and this process runs in one (``pipx install .``), link ``.venv`` to it, so the
+    program and its providers run with fleet's own packages. Returns what was done, in words, or
+    None. Raises CannotRun when there is neither."""
+    venv = root / ".venv"
+    if venv.exists():
+        return None
+    if sys.prefix == sys.base_prefix:
+        raise CannotRun(f"{root} has no .venv (Pulumi.yaml runs the program there): bin/setup makes one")
+    venv.symlink_to(sys.prefix, target_is_directory=True)
+    return f".venv → {sys.prefix} (the program runs with fleet's own Python packages)"
 
 
 def output_values(stack: auto.Stack, show_secrets: bool = False) -> dict:
