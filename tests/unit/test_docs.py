@@ -70,3 +70,56 @@ def test_every_test_the_exit_status_table_names_exists():
     }  # fmt: skip
     missing = [f"{path}::{name}" for path, name in named if f"def {name}(" not in (ROOT / path).read_text()]
     assert named and missing == []
+
+
+# bin/fleet's own commands, whose arguments belong to another tool (pytest, pulumi) or are none.
+NOT_THE_PARSERS = {"test", "pulumi", "env", "help"}
+
+
+def commands_named(text: str) -> list[tuple[str, str, list[str]]]:
+    """Each ``fleet <command> [flags]`` (or ``bin/fleet …``) in the code of Markdown ``text`` (inline
+    code and code blocks, as rendered), as (the words as written, command, flags)."""
+    code = []
+    for token in RENDERER.parse(text):
+        if token.type in ("fence", "code_block"):
+            code += token.content.splitlines()
+        for child in token.children or []:
+            if child.type == "code_inline":
+                code.append(child.content)
+    found = []
+    for piece in code:
+        # A command starts a line or follows a prompt, `&&`, `;` or `(`: prose in a code block does not.
+        for match in re.finditer(r"(?:^\s*|\$\s+|&&\s+|;\s+|\()(?:bin/)?fleet\s+([a-z][a-z-]*)([^|;&`#\n]*)", piece):
+            flags = [word.split("=", 1)[0] for word in match[2].split() if re.fullmatch(r"--?[a-z][a-z-]*(=.*)?", word)]
+            found.append((match[0].strip(), match[1], flags))
+    return found
+
+
+def unknown_commands_and_flags(text: str) -> list[str]:
+    """Each command or flag ``commands_named`` finds that the ``fleet`` parser does not have."""
+    from openclaw_fleet.cli.options import parser
+
+    subparsers = next(action for action in parser()._actions if action.dest == "command").choices
+    problems = []
+    for words, command, flags in commands_named(text):
+        if command in NOT_THE_PARSERS:
+            continue
+        if command not in subparsers:
+            problems.append(f"`{words}`: no command {command}")
+            continue
+        known = subparsers[command]._option_string_actions
+        problems += [f"`{words}`: {command} has no {flag}" for flag in flags if flag not in known]
+    return problems
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_fleet_command_and_flag_the_docs_name_exists(path):
+    assert unknown_commands_and_flags(path.read_text()) == []
+
+
+def test_a_flag_that_does_not_exist_is_found():
+    text = "Run `bin/fleet up --refresh --no-such-flag` or\n\n```\nfleet frobnicate -s prod\n```\n"
+    assert unknown_commands_and_flags(text) == [
+        "`bin/fleet up --refresh --no-such-flag`: up has no --no-such-flag",
+        "`fleet frobnicate -s prod`: no command frobnicate",
+    ]
