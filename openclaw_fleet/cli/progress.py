@@ -1,10 +1,12 @@
 """Live progress of a fleet run, from the engine events of every stack as they come.
 
 A line every ``interval_s`` seconds: elapsed time, resources done by operation, in progress and
-failed, users whose gateway has a step running, stacks finished, and the stacks still running with their
-own counts. On a terminal the line is redrawn in place every second; elsewhere (CI, a pipe) it is
-a plain line every 4 seconds, so a long run is never silent and a log stays short. ``--quiet``
-turns it off. Engine event shapes: ``pulumi.automation.events``.
+failed, users whose gateway has a step running, stacks finished, the stacks still running with their
+own counts, and the steps running longest by name (``Image gateway (create, 48 s)``: the gateway
+image being built; ``Machine openclaw-u-… (update, 31 s)``: a user's machine waiting for its
+checks). On a terminal the line is redrawn in place every second; elsewhere (CI, a pipe) it is a
+plain line every 4 seconds, so a long run is never silent and a log stays short. ``--quiet`` turns
+it off. Engine event shapes: ``pulumi.automation.events``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Progress:
         self._running: dict[str, int] = {}
         self._failed: Counter = Counter()
         self._steps_of_users: dict[str, str] = {}  # URN of a running step → its user's gateway URN
+        self._in_flight: dict[str, tuple[float, str]] = {}  # URN of a running step → (start, "Kind name op")
         self._finished: set[str] = set()
         self._planned: Counter = Counter()  # steps previewed, per stack
         self._previewed: set[str] = set()
@@ -64,8 +67,11 @@ class Progress:
             done = self._done.setdefault(stack, Counter())
             if event.resource_pre_event:
                 meta = event.resource_pre_event.metadata
-                if getattr(meta.op, "value", meta.op) not in QUIET_OPS:
+                op = getattr(meta.op, "value", meta.op)
+                if op not in QUIET_OPS:
                     self._running[stack] = self._running.get(stack, 0) + 1
+                    what = f"{meta.type.rsplit(':', 1)[-1]} {meta.urn.rsplit('::', 1)[-1]} ({op}"
+                    self._in_flight[meta.urn] = (time.monotonic(), what)
                     state = meta.new or meta.old
                     owner = meta.urn if "Gateway::" in meta.urn else (state.parent if state else "") or ""
                     if "Gateway::" in owner:  # a step of a user's gateway: whose, until it ends
@@ -77,9 +83,11 @@ class Progress:
                     done[op] += 1
                     self._running[stack] = max(0, self._running.get(stack, 0) - 1)
                     self._steps_of_users.pop(meta.urn, None)
+                    self._in_flight.pop(meta.urn, None)
             elif event.res_op_failed_event:
                 self._failed[stack] += 1
                 self._steps_of_users.pop(event.res_op_failed_event.metadata.urn, None)
+                self._in_flight.pop(event.res_op_failed_event.metadata.urn, None)
                 self._running[stack] = max(0, self._running.get(stack, 0) - 1)
             elif event.summary_event:
                 self._finished.add(stack)
@@ -108,7 +116,11 @@ class Progress:
                 for stack in sorted(self._done)
                 if stack not in self._finished and (self._running.get(stack) or self._done[stack])
             ]
-        return "; ".join(parts) + (f" ({'; '.join(busy[:4])})" if busy else "")
+            now = time.monotonic()
+            longest = sorted(self._in_flight.values())[:3]  # the oldest first: the long steps
+            slow = [f"{what}, {now - started:.0f} s)" for started, what in longest if now - started >= self.interval_s]
+        line = "; ".join(parts) + (f" ({'; '.join(busy[:4])})" if busy else "")
+        return line + (f"; longest: {', '.join(slow)}" if slow else "")
 
     def _print_every_interval(self) -> None:
         while not self._stop.wait(self.interval_s):
