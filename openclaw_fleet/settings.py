@@ -41,6 +41,12 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"  # the local Docker engine's
 NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,45}[a-z0-9]$|^[a-z]$")
 
 
+def default_docker_host() -> str:
+    """The Docker engine when the stack sets none: ``DOCKER_HOST`` (Docker's own convention), else
+    the local socket."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+
+
 def default_snapshot_dir(stack: str) -> str:
     """Where a Docker-target stack writes volume snapshots when ``snapshotDir`` is unset."""
     return str(Path.home() / ".local/share/openclaw-fleet/snapshots" / stack)
@@ -98,7 +104,13 @@ class StackSettings(BaseModel):
     )
     pids_limit: int = _key("pidsLimit", "per-container process limit", default=512, ge=16, le=1_000_000)
     restart_policy: str = _key("restartPolicy", "Docker restart policy", default="unless-stopped")
-    docker_host: str = _key("dockerHost", "Docker engine (`unix://` or `tcp://`)", default=DEFAULT_DOCKER_HOST)
+    docker_host: str = _key(
+        "dockerHost",
+        "Docker engine (`unix://` or `tcp://`); unset: `DOCKER_HOST`, as Docker's own client reads it (a CI "
+        "job's `docker:dind` service), else the local engine's socket",
+        shown=DEFAULT_DOCKER_HOST,
+        default_factory=lambda: default_docker_host(),
+    )
     fly_api_url: str = _key(
         "flyApiUrl", "Fly Machines API base URL (the emulator: `http://127.0.0.1:4280`)", default=DEFAULT_FLY_API_URL
     )

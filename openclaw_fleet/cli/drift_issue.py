@@ -1,11 +1,16 @@
-"""``fleet drift-issue``: one GitHub issue that lists the users whose gateways differ from the plan.
+"""``fleet drift-issue``: one issue that lists the users whose gateways differ from the plan.
 
-A scheduled workflow (``.github/workflows/fleet-drift.yml``) runs ``fleet status --json`` and hands
-the document to this command, which keeps exactly one open issue labelled ``fleet-drift`` by the
-workflow's identity up to date (GitHub REST API, https://docs.github.com/en/rest/issues/issues):
-created when users differ, its body rewritten while they do, closed when none does. The document
-is read as data; every text from it is escaped. Reads ``GITHUB_API_URL``, ``GITHUB_REPOSITORY``
-and ``GITHUB_TOKEN``; raises NoteFailed saying which is missing or which call failed.
+A scheduled workflow (``.github/workflows/fleet-drift.yml``, GitLab's ``fleet-drift`` job) runs
+``fleet status --json`` and hands the document to this command, which keeps exactly one open
+issue labelled ``fleet-drift`` by the pipeline's identity up to date: created when users differ,
+its body rewritten while they do, closed when none does. The document is read as data; every text
+from it is escaped.
+
+GitHub (REST API, https://docs.github.com/en/rest/issues/issues) with ``GITHUB_API_URL``,
+``GITHUB_REPOSITORY`` and ``GITHUB_TOKEN``; GitLab (https://docs.gitlab.com/api/issues/) with
+``CI_API_V4_URL``, ``CI_PROJECT_ID`` and ``GITLAB_API_TOKEN`` (a project access token with the
+Reporter role) when those are set instead. Raises NoteFailed saying which is missing or which call
+failed.
 """
 
 from __future__ import annotations
@@ -44,7 +49,10 @@ def issue_body(document: dict) -> tuple[str, str]:
 
 
 def keep_issue(document: dict, environ: Mapping[str, str] = os.environ, timeout_s: float = 30.0) -> str:
-    """Create, update or close the one drift issue for ``document``; returns what was done, in words."""
+    """Create, update or close the one drift issue for ``document`` on GitHub, or on GitLab when
+    its variables are set; returns what was done, in words."""
+    if all(environ.get(name) for name in GITLAB_NEEDED) and not environ.get("GITHUB_TOKEN"):
+        return keep_gitlab_issue(document, environ, timeout_s)
     missing = [name for name in NEEDED if not environ.get(name)]
     if missing:
         raise NoteFailed(f"cannot keep the drift issue: {', '.join(missing)} not set")
@@ -68,6 +76,30 @@ def keep_issue(document: dict, environ: Mapping[str, str] = os.environ, timeout_
         created = {"title": title, "body": body, "labels": [LABEL]}
         number = api_call(github, "POST", service="GitHub", url=f"{repo}/issues", json=created).json()["number"]
         return f"issue #{number} opened"
+
+
+GITLAB_NEEDED = ("CI_API_V4_URL", "CI_PROJECT_ID", "GITLAB_API_TOKEN")
+
+
+def keep_gitlab_issue(document: dict, environ: Mapping[str, str], timeout_s: float) -> str:
+    """``keep_issue`` on GitLab: the open issue labelled LABEL that the token's user opened."""
+    api = environ["CI_API_V4_URL"].rstrip("/")
+    issues = f"{api}/projects/{environ['CI_PROJECT_ID']}/issues"
+    with httpx.Client(headers={"PRIVATE-TOKEN": environ["GITLAB_API_TOKEN"]}, timeout=timeout_s) as gitlab:
+        me = api_call(gitlab, "GET", f"{api}/user").json()["id"]
+        found = api_call(gitlab, "GET", issues, params={"state": "opened", "labels": LABEL, "author_id": me}).json()
+        ours = found[0] if found else None
+        if not document.get("differing"):
+            if ours is None:
+                return "no user differs; no drift issue is open"
+            api_call(gitlab, "PUT", f"{issues}/{ours['iid']}", json={"state_event": "close"})
+            return f"no user differs; issue #{ours['iid']} closed"
+        title, body = issue_body(document)
+        if ours is not None:
+            api_call(gitlab, "PUT", f"{issues}/{ours['iid']}", json={"title": title, "description": body})
+            return f"issue #{ours['iid']} updated"
+        created = api_call(gitlab, "POST", issues, json={"title": title, "description": body, "labels": LABEL})
+        return f"issue #{created.json()['iid']} opened"
 
 
 def main(status_file: str) -> int:

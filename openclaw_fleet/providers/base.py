@@ -44,7 +44,7 @@ from openclaw_fleet.environment import FLY_API_TOKEN
 from openclaw_fleet.errors import FlyNotConfigured
 from openclaw_fleet.providers.docker.client import DockerClient, docker_client
 from openclaw_fleet.providers.fly.client import FlyClient
-from openclaw_fleet.settings import DEFAULT_DOCKER_HOST, DEFAULT_FLY_API_URL, number
+from openclaw_fleet.settings import DEFAULT_FLY_API_URL, default_docker_host, number
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ class FleetProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         check_credential_host("dockerHost", req.config.get("dockerHost"))
         check_credential_host("flyApiUrl", req.config.get("flyApiUrl"))
-        self._docker_host = req.config.get("dockerHost") or DEFAULT_DOCKER_HOST
+        self._docker_host = req.config.get("dockerHost") or default_docker_host()
         self._fly_api_url = req.config.get("flyApiUrl") or DEFAULT_FLY_API_URL
         self._fly_token = os.environ.get(FLY_API_TOKEN) or req.config.get("flyApiToken")
         self._registry_username = req.config.get("registryUsername")
@@ -126,7 +126,7 @@ class FleetProvider(ResourceProvider):
 
     def docker(self) -> DockerClient:
         """The provider process's Docker Engine API client."""
-        host = getattr(self, "_docker_host", DEFAULT_DOCKER_HOST)
+        host = getattr(self, "_docker_host", None) or default_docker_host()
         return _shared(("docker", host), lambda: docker_client(host))
 
 

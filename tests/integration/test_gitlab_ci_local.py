@@ -59,8 +59,8 @@ def project(tmp_path_factory):
     template = (ROOT / ".gitlab-ci.yml").read_text()
     # What a team with three shards writes, as the template's comment says.
     template = template.replace(
-        "  environment:\n    name: production", f"  parallel: {SHARDS}\n  environment:\n    name: production"
-    )
+        "  environment:\n    name: production", f"  parallel: {SHARDS}\n  environment:\n    name: production", 1
+    )  # the first is fleet-up's
     (fleet.dir / ".gitlab-ci.yml").write_text(template)
     (fleet.dir / ".gitignore").write_text(".venv\n.gitlab-ci-local/\nfleet-plan.md*\n")
     git(fleet.dir, "init", "-q", "-b", "main")
@@ -82,7 +82,9 @@ def commit_roster(fleet: Fleet, users: list[dict], message: str) -> None:
 
 
 def run_job(fleet: Fleet, job: str, *variables: str) -> subprocess.CompletedProcess:
+    # The shell executor runs no `docker:dind` service: the jobs use this machine's engine.
     base = [f"OPENCLAW_FLEET_STACK={fleet.stack}", "OPENCLAW_FLEET_ALLOWED_HOSTS=127.0.0.1"]
+    base.append(f"DOCKER_HOST={os.environ.get('DOCKER_HOST') or 'unix:///var/run/docker.sock'}")
     args = [gitlab_ci_local(), "--force-shell-executor", job]
     for variable in base + list(variables):
         args += ["--variable", variable]

@@ -3,10 +3,12 @@ differ, the same one is rewritten while they do, and it is closed when none does
 status document cannot make the body carry a mention or a link."""
 
 import json
+from pathlib import Path
 
+import httpx
 import pytest
 
-from openclaw_fleet.cli import main
+from openclaw_fleet.cli import drift_issue, main
 from openclaw_fleet.cli.drift_issue import LABEL
 from tests.github_issues import serving
 
@@ -57,3 +59,43 @@ def test_an_unreadable_document_or_a_missing_token_is_exit_2(github, tmp_path, m
     monkeypatch.delenv("GITHUB_TOKEN")
     assert main.main(["drift-issue", "--status", status(tmp_path, {"u": ["x"]})]) == 2
     assert "GITHUB_TOKEN not set" in capsys.readouterr().err and github.calls == []
+
+
+class GitLabIssues:
+    """A stand-in of GitLab's issues API (``/user``, ``/projects/7/issues``) as an httpx transport."""
+
+    def __init__(self):
+        self.issues, self.calls = [], []
+
+    def __call__(self, request):
+        self.calls.append((request.method, request.url.path))
+        assert request.headers["PRIVATE-TOKEN"] == "glpat"
+        if request.url.path == "/api/v4/user":
+            return httpx.Response(200, json={"id": 3})
+        if request.method == "GET":
+            query = request.url.params
+            assert (query["labels"], query["author_id"], query["state"]) == (LABEL, "3", "opened")
+            return httpx.Response(200, json=[i for i in self.issues if i["state"] == "opened"])
+        body = json.loads(request.content)
+        if request.method == "POST":
+            self.issues.append({**body, "iid": len(self.issues) + 1, "state": "opened"})
+            return httpx.Response(201, json=self.issues[-1])
+        issue = next(i for i in self.issues if request.url.path.endswith(f"/issues/{i['iid']}"))
+        issue.update(body)
+        if body.get("state_event") == "close":
+            issue["state"] = "closed"
+        return httpx.Response(200, json=issue)
+
+
+def test_on_gitlab_the_same_one_issue_is_kept(tmp_path, monkeypatch):
+    api = GitLabIssues()
+    real = httpx.Client
+    monkeypatch.setattr(drift_issue.httpx, "Client", lambda **kw: real(transport=httpx.MockTransport(api), **kw))
+    environ = {"CI_API_V4_URL": "https://gitlab.example/api/v4", "CI_PROJECT_ID": "7", "GITLAB_API_TOKEN": "glpat"}
+    differing = json.loads(Path(status(tmp_path, {"user_a": ["state stopped"]})).read_text())
+    assert drift_issue.keep_issue(differing, environ) == "issue #1 opened"
+    assert drift_issue.keep_issue(differing, environ) == "issue #1 updated"
+    assert api.issues[0]["labels"] == LABEL and "`user_a`" in api.issues[0]["description"]
+    none = json.loads(Path(status(tmp_path, {})).read_text())
+    assert drift_issue.keep_issue(none, environ) == "no user differs; issue #1 closed"
+    assert api.issues[0]["state"] == "closed"
