@@ -22,7 +22,7 @@ from openclaw_fleet.secret_sources import check_references
 from openclaw_fleet.settings import StackSettings, provider_key_values
 from openclaw_fleet.shards import parse_shard_stack, shard_of
 from openclaw_fleet.stack_outputs import Departures, export, only_users
-from openclaw_fleet.user_images import image_for, record, release_choices
+from openclaw_fleet.user_images import image_for, record, release_choices, restore_snapshots
 
 sdk_workarounds.for_program()
 settings = StackSettings.load()
@@ -84,6 +84,7 @@ image = GatewayImage(
 # Each user keeps the image recorded for them until `fleet rollout` releases them (user_images.py).
 recorded_images = previous.user_images
 choices = release_choices()
+restores = restore_snapshots()  # `fleet rollout --back USER --restore` on Fly
 images = {user.id: image_for(user.id, image.ref, recorded_images, choices) for user in users}
 gateways = {
     user.id: create_gateway(
@@ -95,6 +96,7 @@ gateways = {
             provider_keys=keys[user.id],
             departed_volume_id=getattr(departures.left_before.get(user.id), "volume_id", None),
             returning=user.id in departures.left_before,
+            restore_snapshot=restores.get(user.id),
         ),
     )
     for user in users

@@ -42,6 +42,8 @@ RELEASE = "OPENCLAW_FLEET_RELEASE"
 """JSON object, user id → ``built`` or ``previous``: the users a rollout wave moves (``user_images.py``)."""
 PROVIDER_THREADS = "OPENCLAW_FLEET_PROVIDER_THREADS"
 """Provider calls at once in the provider process (default 32; ``fleet`` sets its ``--parallel``)."""
+RESTORE = "OPENCLAW_FLEET_RESTORE"
+"""JSON object, user id → Fly volume snapshot id: the users whose volume a rollout's ``--back --restore`` replaces."""
 ONLY_USERS = "OPENCLAW_FLEET_ONLY_USERS"
 """JSON list of the user ids a ``fleet --user`` run touches; the program carries the others' records over."""
 

@@ -6,7 +6,8 @@ a rollout releases them: the ``fleet rollout`` command runs ``up`` with ``OPENCL
 set to a JSON object, user id → ``"built"`` (move to the image this run built) or ``"previous"``
 (go back to the image they ran before). So a plain ``pulumi up`` or ``fleet up`` between two
 waves changes no user's image and never finishes a half-done rollout. A user new to the stack, or
-one from before this record existed, gets the built image.
+one from before this record existed, gets the built image. ``OPENCLAW_FLEET_RESTORE`` (user id →
+Fly volume snapshot) goes with ``previous`` for ``fleet rollout --back USER --restore``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import pulumi
 
 from openclaw_fleet.environment import RELEASE as RELEASE_ENV
+from openclaw_fleet.environment import RESTORE as RESTORE_ENV
 from openclaw_fleet.outputs import ImageRecord, row
 
 CHOICES = ("built", "previous")
@@ -35,6 +37,21 @@ def release_choices() -> dict[str, str]:
     if not isinstance(choices, dict) or any(choice not in CHOICES for choice in choices.values()):
         raise pulumi.RunError(f"{RELEASE_ENV} must be a JSON object of user id → one of {', '.join(CHOICES)}")
     return choices
+
+
+def restore_snapshots() -> dict[str, str]:
+    """``OPENCLAW_FLEET_RESTORE`` as user id → Fly volume snapshot id; {} when unset. Raises
+    pulumi.RunError for anything but a JSON object of strings."""
+    text = os.environ.get(RESTORE_ENV)
+    if not text:
+        return {}
+    try:
+        snapshots = json.loads(text)
+    except json.JSONDecodeError:
+        snapshots = None
+    if not isinstance(snapshots, dict) or not all(isinstance(value, str) for value in snapshots.values()):
+        raise pulumi.RunError(f"{RESTORE_ENV} must be a JSON object of user id → volume snapshot id")
+    return snapshots
 
 
 def image_for(

@@ -39,6 +39,7 @@ from openclaw_fleet.cli.progress import Progress
 from openclaw_fleet.cli.snapshots import SNAPSHOT_FAILURES, Snapshots
 from openclaw_fleet.cli.stacks import StackRun
 from openclaw_fleet.environment import RELEASE as RELEASE_ENV
+from openclaw_fleet.environment import RESTORE as RESTORE_ENV
 
 SCHEMA_VERSION = 1  # of the rollout's `--json` document
 
@@ -221,14 +222,25 @@ def stopped_at(
 
 
 def back(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, snapshots: Snapshots, out, progress) -> Rollout:
-    """``--back USER``: their former image; with ``--restore``, their pre-upgrade volume too."""
+    """``--back USER``: their former image; with ``--restore``, their volume as the newest snapshot
+    (the one taken before their upgrade) holds it: on Fly a volume made from it in the same ``up``,
+    on Docker filled in place after it."""
     uid = options.back
     run = next(run for run in runs if uid in run.user_ids)
-    failed, _ = release(fleet, [run], {uid: "previous"}, out, progress)
+    restores = {}
+    if options.restore and fleet.settings.target == "fly":
+        try:
+            restores[uid] = snapshots.newest_fly_snapshot(run, uid)
+        except SNAPSHOT_FAILURES as error:
+            out(f"rollout: {uid}: nothing was changed: {error}")
+            return Rollout(1, stopped="restore failed")
+    failed, _ = release(fleet, [run], {uid: "previous"}, out, progress, restores)
     if failed:
         return Rollout(1, stopped=f"{uid} could not be put back: {'; '.join(failed[uid])}")
     out(f"rollout: {uid} runs the image they ran before")
-    if options.restore:
+    if restores:
+        out(f"rollout: {uid}: volume restored from snapshot {restores[uid]} (a new volume made from it)")
+    elif options.restore:
         try:
             out(f"rollout: {uid}: volume restored from {snapshots.restore(fleet.reopened([run])[0], uid)}")
         except SNAPSHOT_FAILURES as error:
@@ -238,14 +250,22 @@ def back(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, snapshots:
 
 
 def release(
-    fleet: Fleet, runs: list[StackRun], choices: dict[str, str], out, progress: Progress | None
+    fleet: Fleet,
+    runs: list[StackRun],
+    choices: dict[str, str],
+    out,
+    progress: Progress | None,
+    restores: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, list[str]], ChangesByUser]:
     """``up`` of ``runs`` with ``choices`` (user id → built/previous) released in each run's
-    environment (``user_images.release_choices``); (user id → why their stack failed, the up's
+    environment (``user_images.release_choices``), and ``restores`` (user id → Fly volume
+    snapshot, ``user_images.restore_snapshots``); (user id → why their stack failed, the up's
     changes by user)."""
 
     def released(run: StackRun) -> dict[str, str]:
-        return {RELEASE_ENV: json.dumps({uid: choices[uid] for uid in run.user_ids if uid in choices})}
+        env = {RELEASE_ENV: json.dumps({uid: choices[uid] for uid in run.user_ids if uid in choices})}
+        mine = {uid: snapshot for uid, snapshot in (restores or {}).items() if uid in run.user_ids}
+        return env | ({RESTORE_ENV: json.dumps(mine)} if mine else {})
 
     applied = fleet.up(runs, progress, env_of=released)
     failed = {}

@@ -3,8 +3,9 @@ back by ``fleet rollout --back USER --restore``.
 
 Fly: a volume snapshot (``POST …/volumes/{id}/snapshots``); Docker: a tarball in the stack's
 snapshot directory (``providers/docker/volume.py``). Docker's is restored in place (the gateway
-stopped, the volume emptied and filled from the tarball, the gateway started); Fly cannot fill an
-existing volume from a snapshot, so there the words say how to make a volume from it.
+stopped, the volume emptied and filled from the tarball, the gateway started). Fly cannot fill an
+existing volume from a snapshot, so there the newest snapshot is handed to the program
+(``OPENCLAW_FLEET_RESTORE``), which replaces the user's volume with one made from it.
 """
 
 from __future__ import annotations
@@ -63,13 +64,20 @@ class Snapshots:
         self.taken[user_id] = where
         return where
 
+    def newest_fly_snapshot(self, run: StackRun, user_id: str) -> str:
+        """The id of the newest snapshot of the user's Fly volume. Raises one of SNAPSHOT_FAILURES."""
+        row = run.outputs.roster_state[user_id]
+        with self.client("reading volume snapshots") as fly:
+            snapshots = fly.list_volume_snapshots(row.name, row.volume_id)
+        if not snapshots:
+            raise SnapshotError(f"volume {row.volume_id} of {row.name} has no snapshot to restore")
+        return max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
+
     def restore(self, run: StackRun, user_id: str) -> str:
         """Docker: put the user's volume back as their newest pre-upgrade tarball holds it, with
         their gateway stopped meanwhile; returns the tarball's path. Raises one of
-        SNAPSHOT_FAILURES (on Fly, with the words for doing it by hand)."""
+        SNAPSHOT_FAILURES."""
         args = self.docker_args(run, user_id)
-        if self.settings.target == "fly":
-            raise SnapshotError(self.fly_restore_words(run, user_id))
         tarballs = sorted(Path(args.snapshot_dir).glob(f"{args.name}-*.tar.gz"))
         if not tarballs:
             raise SnapshotError(f"there is no snapshot of volume {args.name} in {args.snapshot_dir}")
@@ -81,15 +89,6 @@ class Snapshots:
             finally:
                 docker.start_container(container)
         return str(tarballs[-1])
-
-    def fly_restore_words(self, run: StackRun, user_id: str) -> str:
-        """How to bring a Fly user's pre-upgrade data back by hand."""
-        row = run.outputs.roster_state[user_id]
-        return (
-            f"Fly cannot fill an existing volume from a snapshot: make a volume from the newest pre-upgrade snapshot "
-            f"of {row.volume_id} (`fly volumes snapshots list {row.volume_id}`), `fly volumes create openclaw_data "
-            f"--snapshot-id <id> -a {row.name} -r {row.region or '<region>'}`, and mount it in place of the current one"
-        )
 
     def how_to_roll_back(self, user_id: str, old_image: str | None) -> str:
         """Words for a user whose wave failed: the next ``up`` puts them back on ``old_image`` (a

@@ -44,6 +44,7 @@ class GatewayArgs:
     provider_keys: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     departed_volume_id: str | None = None
     returning: bool = False
+    restore_snapshot: str | None = None
 
 
 class Gateway(pulumi.ComponentResource):

@@ -51,6 +51,7 @@ class FlyGateway(Gateway):
                 deprovision=user.deprovision,
                 adopt=user.adopt,
                 restore_from_volume=args.departed_volume_id if user.restore == "latest" else None,
+                restore_snapshot=args.restore_snapshot,
             ),
             pulumi.ResourceOptions.merge(
                 after_app, pulumi.ResourceOptions(retain_on_delete=user.deprovision == "retain")

@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.fleet import Fleet
+from tests.integration.fleet import LOCAL_BASE_IMAGE, Fleet
 from tools.fly_emulator import Emulator
 from tools.fly_emulator.runtime import DockerRuntime
 
@@ -37,7 +37,8 @@ def fleet(request, tmp_path_factory):
         # 300 s: under .ci/run's load two of three real gateways took over 150 s to answer /health.
         fleet = Fleet.for_docker(tmp_path_factory.mktemp("rollout"), healthTimeoutSeconds="300")
     else:
-        emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), runtime=DockerRuntime()).start()
+        runtime = DockerRuntime(helper_image=LOCAL_BASE_IMAGE)  # snapshots carry the volume's files
+        emulator = Emulator(tokens=("fly-" + secrets.token_hex(16),), runtime=runtime).start()
         fleet = Fleet.for_fly(tmp_path_factory.mktemp("rollout"), emulator, healthTimeoutSeconds="150")
     fleet.write_roster(roster())
     yield fleet
@@ -80,18 +81,31 @@ def test_a_broken_image_stops_at_the_canary_and_the_others_are_untouched(fleet):
     assert all(row["state"] in ("running", "started") for row in fleet.users().values()), fleet.users()
 
 
+def container_of(fleet: Fleet, user_id: str) -> str:
+    """The Docker container of the user's gateway: theirs on Docker, their machine's on the emulator."""
+    instance = fleet.users()[user_id]["instance_id"]
+    docker = fleet.run("config", "get", "openclaw-fleet:target").strip() == "docker"
+    return instance if docker else f"flyemu-{instance}"
+
+
+def in_gateway(fleet: Fleet, user_id: str, script: str) -> str:
+    """Run ``script`` (sh) in the user's gateway; its output."""
+    ran = subprocess.run(
+        ["docker", "exec", container_of(fleet, user_id), "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return ran.stdout.strip()
+
+
 def test_a_good_image_goes_out_in_waves_after_a_chosen_canary_and_back_restores_the_data(fleet):
     first = fleet.fleet("up", "--quiet", timeout=1800)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     before = images(fleet)
-    docker = fleet.run("config", "get", "openclaw-fleet:target").strip() == "docker"
-    if docker:  # a file the old version wrote, in the user's volume
-        container = fleet.users()[USERS[0]]["instance_id"]
-        written = subprocess.run(
-            ["docker", "exec", container, "sh", "-c", "echo before > /home/node/.openclaw/rollout-test.txt"],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert written.returncode == 0, written.stderr
+    state_file = "/home/node/.openclaw/rollout-test.txt"
+    in_gateway(fleet, USERS[0], f"echo before > {state_file}")  # what the old version wrote
 
     dockerfile = fleet.dir / "image" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "LABEL openclaw-fleet.test=rollout\n")  # another image
@@ -107,20 +121,9 @@ def test_a_good_image_goes_out_in_waves_after_a_chosen_canary_and_back_restores_
     after = images(fleet)
     assert len(set(after.values())) == 1 and set(after.values()).isdisjoint(before.values())
 
-    if docker:  # the new version "changes" the file; --back --restore brings the old one back
-        container = fleet.users()[USERS[0]]["instance_id"]
-        subprocess.run(
-            ["docker", "exec", container, "sh", "-c", "echo after > /home/node/.openclaw/rollout-test.txt"],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-    back = fleet.fleet("rollout", "--back", USERS[0], *(["--restore"] if docker else []), "--quiet", timeout=1800)
+    in_gateway(fleet, USERS[0], f"echo after > {state_file}")  # the new version changed it
+    back = fleet.fleet("rollout", "--back", USERS[0], "--restore", "--quiet", timeout=1800)
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
+    assert "volume restored from" in back.stdout + back.stderr
     assert images(fleet)[USERS[0]] == before[USERS[0]]
-    if docker:
-        assert "volume restored from" in back.stdout + back.stderr
-        container = fleet.users()[USERS[0]]["instance_id"]
-        read = subprocess.run(
-            ["docker", "exec", container, "cat", "/home/node/.openclaw/rollout-test.txt"],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert read.stdout.strip() == "before", read.stdout + read.stderr
+    assert in_gateway(fleet, USERS[0], f"cat {state_file}") == "before"

@@ -5,7 +5,10 @@ A machine that reaches ``started`` becomes a container of its ``config.image`` r
 each mounted Fly volume as a Docker volume ``flyemu-<volume id>`` at its path, ``config.files``
 written in before start (owned by uid 1000), and every service's ``internal_port`` published on
 127.0.0.1. Its checks are then real: an HTTP check passes when the gateway answers it with 200.
-``stopped`` stops the container, ``destroyed`` removes it; an update replaces it on restart.
+``stopped`` stops the container, ``destroyed`` removes it; an update replaces it on restart. With a
+``helper_image`` (any image with ``sh`` and ``cp``), a volume snapshot copies the volume's files
+into a Docker volume ``flyemu-snap-<snapshot id>``, and a volume made from a snapshot starts with
+them, as on Fly.
 
 Simplification: Fly gives a machine the secrets of its ``min_secrets_version``; this runtime
 gives it the app's current values.
@@ -27,8 +30,8 @@ LABEL = "openclaw-fleet.fly-emulator"
 class DockerRuntime:
     """Containers for emulated machines, on the Docker engine at ``host``."""
 
-    def __init__(self, host: str = DEFAULT_DOCKER_HOST):
-        self.host = host
+    def __init__(self, host: str = DEFAULT_DOCKER_HOST, helper_image: str | None = None):
+        self.host, self.helper_image = host, helper_image
         self.ports: dict[str, dict[int, int]] = {}  # machine id → internal port → host port
 
     def url(self, machine_id: str, internal_port: int) -> str | None:
@@ -90,6 +93,28 @@ class DockerRuntime:
         with docker_client(self.host) as docker:
             docker.remove_volume(f"flyemu-{volume_id}")
 
+    def snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        """Copy the volume's files into the snapshot's own Docker volume (with a helper image)."""
+        self._copy(f"flyemu-{volume_id}", f"flyemu-snap-{snapshot_id}")
+
+    def restore(self, snapshot_id: str, volume_id: str) -> None:
+        """Fill a new volume with a snapshot's files (with a helper image)."""
+        self._copy(f"flyemu-snap-{snapshot_id}", f"flyemu-{volume_id}")
+
+    def _copy(self, source: str, target: str) -> None:
+        if not self.helper_image:
+            return
+        with docker_client(self.host) as docker:
+            for name in (source, target):
+                docker.create_volume(name, {LABEL: "volume"})
+            mounts = [
+                {"Type": "volume", "Source": source, "Target": "/from", "ReadOnly": True},
+                {"Type": "volume", "Source": target, "Target": "/to"},
+            ]
+            code, output = docker.run_helper(self.helper_image, ["sh", "-c", "cp -a /from/. /to/"], mounts)
+        if code != 0:
+            raise RuntimeError(f"copying {source} to {target} failed: {output[-300:]}")
+
     def exec(self, machine, command: list[str]) -> tuple[int, str]:
         """Run ``command`` in the machine's container; (exit code, output)."""
         with docker_client(self.host) as docker:
@@ -124,6 +149,12 @@ class ChecksOnlyRuntime:
         pass
 
     def remove_volume(self, volume_id: str) -> None:
+        pass
+
+    def snapshot(self, volume_id: str, snapshot_id: str) -> None:
+        pass
+
+    def restore(self, snapshot_id: str, volume_id: str) -> None:
         pass
 
     def exec(self, machine, command: list[str]) -> tuple[int, str]:

@@ -60,6 +60,8 @@ def create_volume(state, app_name, *, query, body, headers):
         if not any(snap["id"] == snapshot_id for snaps in app["snapshots"].values() for snap in snaps):
             raise ApiError(404, f"snapshot not found: {snapshot_id}")
         app["restored"][volume["id"]] = snapshot_id
+        if state.runtime:
+            state.runtime.restore(snapshot_id, volume["id"])
     app["volumes"][volume["id"]] = volume
     return 200, volume
 
@@ -76,9 +78,12 @@ def list_snapshots(state, app_name, volume_id, *, query, body, headers):
 def create_snapshot(state, app_name, volume_id, *, query, body, headers):
     app = state.app(app_name)
     volume = _volume(state, app_name, volume_id)
+    snapshot_id = "vs_" + secrets.token_hex(8)
+    if state.runtime:
+        state.runtime.snapshot(volume_id, snapshot_id)
     app["snapshots"].setdefault(volume_id, []).append(
         {
-            "id": "vs_" + secrets.token_hex(8),
+            "id": snapshot_id,
             "created_at": now_iso(),
             "digest": secrets.token_hex(16),
             "retention_days": volume["snapshot_retention"],

@@ -34,8 +34,10 @@ IN_PLACE_FIELDS = ("size_gb", "snapshot_retention")
 
 class VolumeArgs(ResourceArgs):
     """Inputs: ``app``, ``name``, ``region``, ``size_gb`` (GB), ``encrypted``, ``deprovision``,
-    ``adopt``, ``restore_from_volume`` (create only: the departed volume to restore from) and
-    ``snapshot_retention`` (days; None: Fly's default, 5)."""
+    ``adopt``, ``restore_from_volume`` (create only: the departed volume to restore from),
+    ``snapshot_retention`` (days; None: Fly's default, 5) and ``restore_snapshot`` (a snapshot id,
+    set for one run by ``fleet rollout --back USER --restore``: the volume is replaced by one made
+    from it, since Fly cannot fill an existing volume; unset again later, it changes nothing)."""
 
     app: Input[str]
     name: str
@@ -46,6 +48,7 @@ class VolumeArgs(ResourceArgs):
     adopt: bool = False
     restore_from_volume: str | None = None
     snapshot_retention: int | None = None
+    restore_snapshot: str | None = None
 
 
 class VolumeState(VolumeArgs):
@@ -83,7 +86,9 @@ class VolumeProvider(FleetProvider):
         if args.snapshot_retention is not None:
             request["snapshot_retention"] = args.snapshot_retention
         fly = self.fly()
-        if args.restore_from_volume:
+        if args.restore_snapshot:
+            request["snapshot_id"] = args.restore_snapshot
+        elif args.restore_from_volume:
             snapshots = fly.list_volume_snapshots(args.app, args.restore_from_volume)
             if not snapshots:
                 raise SnapshotError(
@@ -109,6 +114,8 @@ class VolumeProvider(FleetProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [key for key in REPLACE_FIELDS if olds.get(key) != news.get(key)]
+        if news.get("restore_snapshot") and news.get("restore_snapshot") != olds.get("restore_snapshot"):
+            replaces.append("restore_snapshot")  # a restore asked for this run; unset again, nothing changes
         in_place = any(olds.get(key) != news.get(key) for key in IN_PLACE_FIELDS + POLICY_FIELDS)
         return DiffResult(changes=bool(replaces) or in_place, replaces=replaces)
 
