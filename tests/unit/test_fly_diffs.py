@@ -36,6 +36,15 @@ def test_volume_snapshot_retention_changes_in_place():
     assert not VolumeProvider().diff("vol_1", kept, dict(kept)).changes
 
 
+def test_a_restore_replaces_the_volume_once_and_unset_again_changes_nothing():
+    olds = {"app": "a", "name": "openclaw_data", "region": "sjc", "size_gb": 1, "encrypted": True}
+    restoring = {**olds, "restore_snapshot": "vs_1"}
+    assert VolumeProvider().diff("vol_1", olds, restoring).replaces == ["restore_snapshot"]
+    assert not VolumeProvider().diff("vol_2", restoring, {**restoring, "restore_snapshot": None}).changes
+    assert not VolumeProvider().diff("vol_2", restoring, dict(restoring)).changes  # the same restore: done
+    assert not VolumeProvider().diff("vol_1", olds, {**olds, "restore_snapshot": None}).changes  # former states
+
+
 def machine_state(config_digest_: str) -> dict:
     return {
         "app": "a",
