@@ -42,6 +42,7 @@ def test_the_drift_workflow_keeps_one_issue_and_closes_it_once_repaired(fleet_up
         assert found.returncode == 0, found.stdout[-5000:] + found.stderr[-2000:]
         (issue,) = issues.issues
         assert issue["state"] == "open" and f"`{USERS[4]}`" in issue["body"]
+        assert set(issues.tokens) == {"Bearer ghs-standin-" + "0" * 12}  # the workflow's own token
         assert "bin/fleet up --refresh" in issue["body"] and "state stopped" in issue["body"]
 
         repaired = fleet.fleet("up", "--refresh", "--quiet")

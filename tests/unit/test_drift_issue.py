@@ -43,6 +43,7 @@ def test_one_issue_is_opened_kept_up_to_date_and_closed(github, tmp_path, capsys
     said = capsys.readouterr().out
     assert "issue #1 opened" in said and "issue #1 updated" in said and "issue #1 closed" in said
     assert [call[0] for call in github.calls] == ["GET", "POST", "GET", "PATCH", "GET", "PATCH", "GET"]
+    assert set(github.tokens) == {"Bearer t0ken"}
 
 
 def test_a_hostile_document_cannot_mention_or_link(github, tmp_path):
