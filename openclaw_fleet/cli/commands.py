@@ -78,18 +78,12 @@ def run_command(command: str, root: Path, options: StackOptions) -> int:
                 failure = "a user would inherit another's gateway: " + " ".join(problems)
                 write_document(Review.failed(base, failure), options.format, options.output)
             return 2
-    runs = everyone  # the guard counts over every shard, whichever run now
+    try:
+        runs = chosen_runs(fleet, everyone, options)  # the guard counts over every shard, whichever run now
+    except CannotRun as error:
+        return cannot_run(str(error))
     if options.only_users:
-        problems = scope_problems(fleet, everyone, options.only_users)
-        if problems:
-            return cannot_run("--user: " + "; ".join(problems))
-        runs = [run for run in runs if run.users_now_and_before() & fleet.only_users]
         out(f"fleet: only {few(list(options.only_users), 10)} (--user): no other user's resource is touched")
-    if options.shard is not None:
-        runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.settings.shards)]
-        if not runs:
-            print(f"fleet: there is no shard {options.shard} of {fleet.settings.shards}", file=sys.stderr)
-            return 2
     if command == "status":
         return show_status(fleet, runs, options.json, out)
     if command == "machines":
@@ -224,6 +218,22 @@ def show_status(fleet: Fleet, runs: list[StackRun], as_document: bool, out) -> i
         for line in live_status.as_text(users):
             out(line)
     return 1 if any(user.differs for user in users) else 0
+
+
+def chosen_runs(fleet: Fleet, everyone: list[StackRun], options: StackOptions) -> list[StackRun]:
+    """The shards this command runs: every one, those holding ``--user``'s users, or ``--shard``'s.
+    Raises CannotRun for a ``--user`` that cannot run (``scope_problems``) or a shard that is not."""
+    runs = everyone
+    if options.only_users:
+        problems = scope_problems(fleet, everyone, options.only_users)
+        if problems:
+            raise CannotRun("--user: " + "; ".join(problems))
+        runs = [run for run in runs if run.users_now_and_before() & fleet.only_users]
+    if options.shard is not None:
+        runs = [run for run in runs if parse_shard_stack(run.name)[1:] == (options.shard, fleet.settings.shards)]
+        if not runs:
+            raise CannotRun(f"there is no shard {options.shard} of {fleet.settings.shards}")
+    return runs
 
 
 def scope_problems(fleet: Fleet, runs: list[StackRun], only: tuple[str, ...]) -> list[str]:

@@ -107,14 +107,13 @@ def pending_users(fleet: Fleet, runs: list[StackRun]) -> list[str]:
     """The users (of ``--user``, if given) whose recorded image is not the one just built, in
     roster order."""
     user_run = {user.id: run for run in runs for user in run.users}
-    pending = [
+    return [
         user.id
         for user in fleet.users
         if user.id in user_run
         and user_run[user.id].outputs.image_of(user.id) != user_run[user.id].outputs.image
         and (fleet.only_users is None or user.id in fleet.only_users)
     ]
-    return pending
 
 
 def run_rollout(
