@@ -15,6 +15,7 @@ from openclaw_fleet import sdk_workarounds
 from openclaw_fleet.departures import stale_restores
 from openclaw_fleet.environment import DIGEST
 from openclaw_fleet.gateway import GatewayArgs, create_gateway
+from openclaw_fleet.gateway.image import RESOURCE_NAME as IMAGE_RESOURCE
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
 from openclaw_fleet.outputs import MachineRow, RosterRow, UserOutputs, row
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
@@ -73,7 +74,7 @@ if settings.target == "fly":
         )
 
 image = GatewayImage(
-    "gateway",
+    IMAGE_RESOURCE,
     GatewayImageArgs(
         Path("image").resolve(),
         settings.registry,

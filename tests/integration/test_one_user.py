@@ -1,5 +1,5 @@
-"""`--user ID` on a 3-shard fleet (Fly emulator): `preview`, `up`, `refresh` and `status` touch only
-the named users' resources, in whichever shard holds them. The engine reports every other user's
+"""`--user ID` on a 3-shard fleet (Fly emulator): `preview`, `up`, `refresh`, `status` and `rollout`
+touch only the named users' resources, in whichever shard holds them. The engine reports every other user's
 resources as `same` only (it carries them over into the checkpoint) and the Fly API receives no
 call for their apps; their records are carried over, so a later full run still sees their change."""
 
@@ -11,6 +11,7 @@ import re
 import pytest
 
 from openclaw_fleet.providers.fly.client import FlyClient
+from openclaw_fleet.shards import shard_stacks
 from tests.integration.fleet import Fleet
 
 pytestmark = pytest.mark.integration
@@ -83,3 +84,33 @@ def test_refresh_and_status_of_one_user_leave_the_others_drift_alone(fleet, emul
     assert fleet.fleet("status", "--user", ONE).returncode == 0
     left = json.loads(fleet.fleet("status", "--json").stdout)
     assert left["differing"] == [OTHER]
+
+
+def test_a_rollout_of_one_user_moves_only_them_with_the_token_in_the_stack_alone(fleet, emulator):
+    """The rollout's snapshots read the Fly token the way the providers do: here only the stack's
+    config secret holds it."""
+    rows = apps(fleet)
+    token = fleet.env.pop("FLY_API_TOKEN")
+    fleet.run("config", "set", "--secret", "openclaw-fleet:flyApiToken", token, record=False)
+    # This emulator runs no gateway to ask: the wave passes on the machine's checks alone.
+    fleet.run("config", "set", "openclaw-fleet:rolloutHealthGate", "checks")
+    before = images(fleet)
+    dockerfile = fleet.dir / "image" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "LABEL openclaw-fleet.test=one-user\n")
+    mark = len(emulator.calls)
+    result = fleet.fleet("rollout", "--user", OTHER, "--json", "--quiet")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert [wave["users"] for wave in json.loads(result.stdout)["waves"]] == [[OTHER]]
+    after = images(fleet)
+    assert {uid for uid in USERS if after[uid] != before[uid]} == {OTHER}
+    assert apps_called(emulator, mark) == {rows[OTHER]["app_name"]}  # its snapshot and machine alone
+    assert token not in result.stdout + result.stderr
+
+
+def images(fleet: Fleet) -> dict[str, str]:
+    """User id → the image the stack records for them, over every shard."""
+    found = {}
+    for shard in shard_stacks(fleet.stack, 3):
+        rows = json.loads(fleet.run("stack", "output", "user_images", "--json", stack=shard, record=False))
+        found |= {uid: row["image"] for uid, row in rows.items()}
+    return found

@@ -4,7 +4,8 @@ OpenClaw's own health gate; ``--back USER --restore`` puts a user back (Docker: 
 
 Three users run the real gateway image (Docker target; Fly target through the emulator with real
 containers behind its machines, so health checks are real). The image is then broken on purpose
-(its entrypoint exits 1) and rolled out with ``--waves 1,5``: the canary's volume is snapshotted,
+(its entrypoint exits 1) and rolled out with ``--waves 1,50%,100% --bake 1`` and a chosen canary:
+the canary's volume is snapshotted,
 its gateway fails the health gate, and the rollout stops there, naming the user and how to roll
 them back. The other two users are untouched: same image, and a plain ``fleet up`` afterwards
 does not move them either; it puts the canary back on its recorded image, healthy again.
@@ -60,7 +61,8 @@ def test_a_broken_image_stops_at_the_canary_and_the_others_are_untouched(fleet):
 
     entrypoint = fleet.dir / "image" / "entrypoint.sh"
     entrypoint.write_text(entrypoint.read_text().replace("set -euo pipefail\n", "set -euo pipefail\nexit 1\n", 1))
-    rollout = fleet.fleet("rollout", "--waves", "1,5", timeout=1800)
+    waves = ["--waves", "1,50%,100%", "--bake", "1", "--canary", USERS[0]]
+    rollout = fleet.fleet("rollout", *waves, timeout=1800)
     said = rollout.stdout + rollout.stderr
     assert rollout.returncode == 1, said[-3000:]
     assert "stopped at wave 1 (1 users)" in said, said[-3000:]
