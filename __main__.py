@@ -15,7 +15,6 @@ from openclaw_fleet import sdk_workarounds
 from openclaw_fleet.departures import stale_restores
 from openclaw_fleet.environment import DIGEST
 from openclaw_fleet.gateway import GatewayArgs, create_gateway
-from openclaw_fleet.gateway.image import RESOURCE_NAME as IMAGE_RESOURCE
 from openclaw_fleet.gateway.image import GatewayImage, GatewayImageArgs
 from openclaw_fleet.outputs import MachineRow, RosterRow, UserOutputs, row
 from openclaw_fleet.roster import RosterError, instance_name, load_roster
@@ -74,7 +73,7 @@ if settings.target == "fly":
         )
 
 image = GatewayImage(
-    IMAGE_RESOURCE,
+    "gateway",
     GatewayImageArgs(
         Path("image").resolve(),
         settings.registry,

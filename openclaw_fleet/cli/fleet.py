@@ -42,7 +42,6 @@ from openclaw_fleet.cli.stacks import (
 from openclaw_fleet.credential_hosts import check_credential_host
 from openclaw_fleet.environment import ALLOW_MASS_DELETION, DIGEST, FLY_API_TOKEN, ONLY_USERS, PREVIOUS_OUTPUTS, flag
 from openclaw_fleet.errors import CannotRun, FlyApiError, FlyUnreachable
-from openclaw_fleet.gateway.image import RESOURCE_NAME as IMAGE_RESOURCE
 from openclaw_fleet.providers.fly.client import FlyClient
 from openclaw_fleet.roster import User, instance_name, load_roster
 from openclaw_fleet.secret_sources import SecretSource, check_references
@@ -293,14 +292,18 @@ class Fleet:
     def targets_of(self, run: StackRun) -> list[str]:
         """The ``--target`` URN patterns of the ``only_users`` that ``run`` holds now or held at its
         last update: each user's gateway component (``**::<instance>``) and every resource of it,
-        each named after the instance (``**::<instance>-*`` too), and the gateway image, which is
-        no user's (a rollout of one user needs it built); [] for a run of every user."""
+        each named after the instance (``**::<instance>-*`` too); [] for a run of every user.
+
+        Not the gateway image: other users' machines depend on it, and the engine cannot keep the
+        checkpoint in order when a targeted run updates a dependency of resources it leaves alone
+        ("snapshot integrity failure"); a ``--user`` rollout moves users to the image the last
+        full ``up`` built."""
         if self.only_users is None:
             return []
         instances = {uid: name for name, uid in self.names.items()}
         instances |= {uid: row.name for uid, row in run.outputs.roster_state.items() if row.name}
         names = sorted(instances[uid] for uid in self.only_users & run.users_now_and_before() if uid in instances)
-        return [pattern for name in names for pattern in (f"**::{name}", f"**::{name}-*")] + [f"**::{IMAGE_RESOURCE}"]
+        return [pattern for name in names for pattern in (f"**::{name}", f"**::{name}-*")]
 
     def operate(
         self, stack: auto.Stack, operation: str, env: Mapping[str, str], on_event, targets: Sequence[str] = ()

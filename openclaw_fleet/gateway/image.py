@@ -17,7 +17,6 @@ import pulumi
 from openclaw_fleet.providers.docker.image import Image, ImageArgs, context_hash
 
 REPOSITORY_NAME = "openclaw-gateway"
-RESOURCE_NAME = "gateway"  # the component's and its image's resource name: one per stack, no user's
 
 
 @dataclass(frozen=True)

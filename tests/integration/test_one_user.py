@@ -97,6 +97,9 @@ def test_a_rollout_of_one_user_moves_only_them_with_the_token_in_the_stack_alone
     before = images(fleet)
     dockerfile = fleet.dir / "image" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "LABEL openclaw-fleet.test=one-user\n")
+    built = fleet.fleet("up", "--quiet")  # builds the image; every user keeps theirs until released
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert images(fleet) == before
     mark = len(emulator.calls)
     result = fleet.fleet("rollout", "--user", OTHER, "--json", "--quiet")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
