@@ -61,6 +61,11 @@ def project(tmp_path_factory):
     template = template.replace(
         "  environment:\n    name: production", f"  parallel: {SHARDS}\n  environment:\n    name: production", 1
     )  # the first is fleet-up's
+    # And what a team on a shell executor with its own Docker engine writes, as the template says:
+    # no `docker:dind` service (gitlab-ci-local would pull its image, and nothing can be pulled here).
+    dind = "  services:\n    - name: docker:27-dind\n      alias: docker\n"
+    assert dind in template
+    template = template.replace(dind, "")
     (fleet.dir / ".gitlab-ci.yml").write_text(template)
     (fleet.dir / ".gitignore").write_text(".venv\n.gitlab-ci-local/\nfleet-plan.md*\n")
     git(fleet.dir, "init", "-q", "-b", "main")
