@@ -233,9 +233,11 @@ def back(fleet: Fleet, runs: list[StackRun], options: RolloutOptions, snapshots:
         except SNAPSHOT_FAILURES as error:
             out(f"rollout: {uid}: nothing was changed: {error}")
             return Rollout(1, stopped="restore failed")
-    failed, _ = release(fleet, [run], {uid: "previous"}, out, progress, restores)
-    if failed:
-        return Rollout(1, stopped=f"{uid} could not be put back: {'; '.join(failed[uid])}")
+    failed, changes = release(fleet, [run], {uid: "previous"}, out, progress, restores)
+    problems = failed.get(uid, []) + (changes.users[uid].errors if uid in changes.users else [])
+    if problems:
+        out(f"rollout: {uid} could not be put back: {'; '.join(problems)}")
+        return Rollout(1, stopped=f"{uid} could not be put back")
     out(f"rollout: {uid} runs the image they ran before")
     if restores:
         out(f"rollout: {uid}: volume restored from snapshot {restores[uid]} (a new volume made from it)")

@@ -51,16 +51,33 @@ class Snapshots:
         return VolumeArgs(name=row.volume_id, labels={}, snapshot_dir=directory, helper_image=image)
 
     def take(self, run: StackRun, user_id: str) -> str:
-        """Snapshot the user's volume before their gateway first runs the new image; raises one of
-        SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
+        """Snapshot the user's volume before their gateway first runs the new image, with the
+        gateway stopped meanwhile (started again right after): a copy of a live gateway's SQLite
+        state may be torn, and it holds the running gateway's owner lease, which a gateway on
+        another machine (a Fly volume restored from it) would wait out for five minutes. Raises
+        one of SNAPSHOT_FAILURES when it cannot be taken (then the wave does not run)."""
         row = run.outputs.roster_state[user_id]
+        instance = next((machine.id for machine in run.outputs.machines if machine.user_id == user_id), None)
         with self.client("taking volume snapshots") as client:
             if isinstance(client, FlyClient):
-                client.create_volume_snapshot(row.name, row.volume_id)
-                snapshots = client.list_volume_snapshots(row.name, row.volume_id)
+                if instance:
+                    client.stop_machine(row.name, instance)
+                    client.wait_machine(row.name, instance, "stopped", timeout_s=60)
+                try:
+                    client.create_volume_snapshot(row.name, row.volume_id)
+                    snapshots = client.list_volume_snapshots(row.name, row.volume_id)
+                finally:
+                    if instance:
+                        client.start_machine(row.name, instance)
                 where = max(snapshots, key=lambda snapshot: snapshot["created_at"])["id"]
             else:
-                where = str(snapshot_volume(client, self.docker_args(run, user_id)))
+                if instance:
+                    client.stop_container(instance)
+                try:
+                    where = str(snapshot_volume(client, self.docker_args(run, user_id)))
+                finally:
+                    if instance:
+                        client.start_container(instance)
         self.taken[user_id] = where
         return where
 

@@ -111,7 +111,9 @@ class DockerRuntime:
                 {"Type": "volume", "Source": source, "Target": "/from", "ReadOnly": True},
                 {"Type": "volume", "Source": target, "Target": "/to"},
             ]
-            code, output = docker.run_helper(self.helper_image, ["sh", "-c", "cp -a /from/. /to/"], mounts)
+            # The volume's own root too (the gateway's state dir: node's, mode 0700), not only its files.
+            script = 'cp -a /from/. /to/ && chown "$(stat -c %u:%g /from)" /to && chmod "$(stat -c %a /from)" /to'
+            code, output = docker.run_helper(self.helper_image, ["sh", "-c", script], mounts)
         if code != 0:
             raise RuntimeError(f"copying {source} to {target} failed: {output[-300:]}")
 
