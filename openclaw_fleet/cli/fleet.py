@@ -136,7 +136,8 @@ class Fleet:
         ``show_secrets``). Raises CannotRun when a former shard count still holds users, and
         CredentialHostRefused, BaseImageRefused or CannotRun before any stack when a credential
         may not go where the settings say, a Fly stack's base image is not pinned by digest from
-        an allowed host (``base_image.py``), or the Fly API does not take the token.
+        an allowed host (``base_image.py``), or the Fly API does not take the token; CannotRun too
+        for a Pulumi CLI older than ``stacks.MINIMUM_PULUMI`` or a project without a virtualenv.
 
         With ``only`` (a shard number: ``--shard``, one CI job per shard), the other shards are
         only read: another job may be updating one of them right now, so none is created (a

@@ -72,7 +72,7 @@ def project_virtualenv(root: Path) -> str | None:
     program and its providers run with fleet's own packages. Returns what was done, in words, or
     None. Raises CannotRun when there is neither."""
     venv = root / ".venv"
-    if venv.exists():
+    if venv.exists() or venv.is_symlink():  # a dangling link is the user's to mend, not to replace
         return None
     if sys.prefix == sys.base_prefix:
         raise CannotRun(f"{root} has no .venv (Pulumi.yaml runs the program there): bin/setup makes one")
