@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
 
 # Set by operators or CI.
 FLY_API_TOKEN = "FLY_API_TOKEN"
@@ -94,3 +95,18 @@ def take_key_sources(environ: MutableMapping[str, str] = os.environ) -> list[str
     taken = [name for name, value in secrets.items() if name.startswith(ENV_SOURCE_PREFIX) and isinstance(value, str)]
     environ.update({name: secrets[name] for name in taken})
     return sorted(taken)
+
+
+def json_from(name: str, valid: Callable[[Any], bool], shape: str) -> Any:
+    """The JSON value of environment variable ``name`` (None when unset or empty). Raises
+    ValueError saying it must be ``shape`` when it is not JSON or ``valid`` refuses it."""
+    text = os.environ.get(name)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"{name} must be {shape}") from None
+    if not valid(value):
+        raise ValueError(f"{name} must be {shape}")
+    return value

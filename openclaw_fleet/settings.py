@@ -109,7 +109,7 @@ class StackSettings(BaseModel):
         "Docker engine (`unix://` or `tcp://`); unset: `DOCKER_HOST`, as Docker's own client reads it (a CI "
         "job's `docker:dind` service), else the local engine's socket",
         shown=DEFAULT_DOCKER_HOST,
-        default_factory=lambda: default_docker_host(),
+        default_factory=default_docker_host,
     )
     fly_api_url: str = _key(
         "flyApiUrl", "Fly Machines API base URL (the emulator: `http://127.0.0.1:4280`)", default=DEFAULT_FLY_API_URL

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 
 from openclaw_fleet.departures import OVERRIDE_ENV, departed_record, inherited, mass_deletion
-from openclaw_fleet.environment import ONLY_USERS, flag
+from openclaw_fleet.environment import ONLY_USERS, flag, json_from
 from openclaw_fleet.environment import PREVIOUS_OUTPUTS as PREVIOUS_OUTPUTS_ENV
 from openclaw_fleet.errors import FleetError
 from openclaw_fleet.outputs import DepartedRow, StackOutputs
@@ -104,13 +104,12 @@ def only_users() -> frozenset[str] | None:
     """The users this run touches (``OPENCLAW_FLEET_ONLY_USERS``, a JSON list of ids, set by
     ``fleet --user``, which also targets only their resources: ``pulumi --target``); None when
     unset, for a run of every user. Raises pulumi.RunError for anything but a list of ids."""
-    text = os.environ.get(ONLY_USERS)
-    if not text:
-        return None
     try:
-        ids = json.loads(text)
-    except json.JSONDecodeError:
-        ids = None
-    if not isinstance(ids, list) or not all(isinstance(uid, str) for uid in ids):
-        raise pulumi.RunError(f"{ONLY_USERS} must be a JSON list of user ids")
-    return frozenset(ids)
+        ids = json_from(
+            ONLY_USERS,
+            lambda value: isinstance(value, list) and all(isinstance(uid, str) for uid in value),
+            "a JSON list of user ids",
+        )
+    except ValueError as error:
+        raise pulumi.RunError(str(error)) from None
+    return None if ids is None else frozenset(ids)

@@ -12,13 +12,11 @@ Fly volume snapshot) goes with ``previous`` for ``fleet rollout --back USER --re
 
 from __future__ import annotations
 
-import json
-import os
-
 import pulumi
 
 from openclaw_fleet.environment import RELEASE as RELEASE_ENV
 from openclaw_fleet.environment import RESTORE as RESTORE_ENV
+from openclaw_fleet.environment import json_from
 from openclaw_fleet.outputs import ImageRecord, row
 
 CHOICES = ("built", "previous")
@@ -27,31 +25,26 @@ CHOICES = ("built", "previous")
 def release_choices() -> dict[str, str]:
     """``OPENCLAW_FLEET_RELEASE`` as user id → choice; {} when unset. Raises pulumi.RunError for
     anything but a JSON object of CHOICES."""
-    text = os.environ.get(RELEASE_ENV)
-    if not text:
-        return {}
-    try:
-        choices = json.loads(text)
-    except json.JSONDecodeError:
-        choices = None
-    if not isinstance(choices, dict) or any(choice not in CHOICES for choice in choices.values()):
-        raise pulumi.RunError(f"{RELEASE_ENV} must be a JSON object of user id → one of {', '.join(CHOICES)}")
-    return choices
+    return _mapping(RELEASE_ENV, lambda value: value in CHOICES, f"one of {', '.join(CHOICES)}")
 
 
 def restore_snapshots() -> dict[str, str]:
     """``OPENCLAW_FLEET_RESTORE`` as user id → Fly volume snapshot id; {} when unset. Raises
     pulumi.RunError for anything but a JSON object of strings."""
-    text = os.environ.get(RESTORE_ENV)
-    if not text:
-        return {}
+    return _mapping(RESTORE_ENV, lambda value: isinstance(value, str), "volume snapshot id")
+
+
+def _mapping(name: str, valid_value, values: str) -> dict[str, str]:
+    """A JSON object of user id → value in environment variable ``name`` (``environment.json_from``)."""
     try:
-        snapshots = json.loads(text)
-    except json.JSONDecodeError:
-        snapshots = None
-    if not isinstance(snapshots, dict) or not all(isinstance(value, str) for value in snapshots.values()):
-        raise pulumi.RunError(f"{RESTORE_ENV} must be a JSON object of user id → volume snapshot id")
-    return snapshots
+        found = json_from(
+            name,
+            lambda value: isinstance(value, dict) and all(valid_value(item) for item in value.values()),
+            f"a JSON object of user id → {values}",
+        )
+    except ValueError as error:
+        raise pulumi.RunError(str(error)) from None
+    return found or {}
 
 
 def image_for(

@@ -131,18 +131,11 @@ class ChangesByUser:
         user = self._user_of(meta.urn, parent)
         what = meta.type.rsplit(":", 1)[-1]
         because = f" ({', '.join(meta.keys or meta.diffs or [])})" if (meta.keys or meta.diffs) else ""
-        if user is None:
-            if not meta.type.startswith(ENGINE_TYPES):
-                self.others[f"{what} {meta.urn.rsplit('::', 1)[-1]}{because}"].append(op)
-            return
         kind = _DATA_KINDS.get(meta.type)
-        report = self.users[user]
-        report.changes[op].append(what + because)
         old_kept = bool(meta.old and meta.old.retain_on_delete)
-        if kind and op in _LOSING_OPS and (op != "delete" or not old_kept):
-            reason = f"{kind} {'deleted' if op == 'delete' else 'replaced'}{because}"
-            if reason not in report.data_loss:
-                report.data_loss.append(reason)
+        losing = kind and op in _LOSING_OPS and (op != "delete" or not old_kept)
+        reason = f"{kind} {'deleted' if op == 'delete' else 'replaced'}{because}" if losing else None
+        self._record(user, meta, op, what, reason, because)
 
     def _refreshed(self, meta: events.StepEventMetadata) -> None:
         """A refresh step's outcome: drift (``update``) or a resource gone (``delete``)."""
@@ -152,15 +145,30 @@ class ChangesByUser:
         state = meta.old or meta.new
         user = self._user_of(meta.urn, state.parent if state else None)
         what = f"{meta.type.rsplit(':', 1)[-1]} ({'gone' if op == 'delete' else 'drifted'})"
+        kind = _DATA_KINDS.get(meta.type)
+        reason = f"{kind} gone: the refresh drops it from the state" if kind and op == "delete" else None
+        self._record(user, meta, op, what, reason)
+
+    def _record(
+        self,
+        user: str | None,
+        meta: events.StepEventMetadata,
+        op: str,
+        what: str,
+        data_loss: str | None,
+        because: str = "",
+    ) -> None:
+        """``op`` of ``what`` (``because``: the fields, `` (a, b)``) for ``user``, with why it loses
+        data if it does; for no user, among the changes outside users' gateways (``Kind name
+        (fields)``; the engine's own resources left out)."""
         if user is None:
             if not meta.type.startswith(ENGINE_TYPES):
-                self.others[f"{what} {meta.urn.rsplit('::', 1)[-1]}"].append(op)
+                self.others[f"{what} {meta.urn.rsplit('::', 1)[-1]}{because}"].append(op)
             return
         report = self.users[user]
-        report.changes[op].append(what)
-        kind = _DATA_KINDS.get(meta.type)
-        if kind and op == "delete":
-            report.data_loss.append(f"{kind} gone: the refresh drops it from the state")
+        report.changes[op].append(what + because)
+        if data_loss and data_loss not in report.data_loss:
+            report.data_loss.append(data_loss)
 
     def as_document(self) -> dict:
         """The report as JSON-ready data: ``users`` (user → ``changes`` op → resource

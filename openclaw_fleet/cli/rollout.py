@@ -144,11 +144,12 @@ def run_rollout(
         if options.stop_after is not None and number > options.stop_after:
             out(f"rollout: stopped after {options.stop_after} wave(s) (--stop-after); {len(left)} users still to move")
             return Rollout(0, tuple(waves), left, stopped="--stop-after")
-        result = run_wave(fleet, runs, number, wave, snapshots, out, progress)
+        result, updated = run_wave(fleet, runs, number, wave, snapshots, out, progress)
         waves.append(result)
         if result.problems:
             return stopped_at(result, waves, pending, snapshots, out)
-        runs = fleet.reopened(runs)
+        fresh = {run.name: run for run in updated}  # only the wave's stacks changed
+        runs = [fresh.get(run.name, run) for run in runs]
         if options.bake and number < len(plan):
             out(f"rollout: wave {number}: baking {options.bake} s before the next wave")
             time.sleep(options.bake)
@@ -163,17 +164,17 @@ def run_rollout(
 
 def run_wave(
     fleet: Fleet, runs: list[StackRun], number: int, wave: list[str], snapshots: Snapshots, out, progress
-) -> Wave:
-    """Snapshot the wave's volumes, release its users (``up``), then ask OpenClaw in each."""
+) -> tuple[Wave, list[StackRun]]:
+    """Snapshot the wave's volumes, release its users (``up``), then ask OpenClaw in each; the
+    wave, and its stacks opened again after their up ([] when it did not run)."""
     started = time.monotonic()
     user_run = {user.id: run for run in runs for user in run.users}
     for uid in wave:
         try:
             out(f"rollout: wave {number}: {uid}: volume snapshot {snapshots.take(user_run[uid], uid)}")
         except SNAPSHOT_FAILURES as error:  # no snapshot, no wave
-            return Wave(
-                number, tuple(wave), time.monotonic() - started, {uid: [f"the volume snapshot failed: {error}"]}
-            )
+            problem = {uid: [f"the volume snapshot failed: {error}"]}
+            return Wave(number, tuple(wave), time.monotonic() - started, problem), []
     stacks = list({user_run[uid].name: user_run[uid] for uid in wave}.values())
     failed, changes = release(fleet, stacks, dict.fromkeys(wave, "built"), out, progress)
     problems = {
@@ -181,12 +182,13 @@ def run_wave(
         for uid in wave
         if uid in failed or uid in changes.failed_users
     }
+    updated = fleet.reopened(stacks)
     if not problems:
-        problems = gate(fleet, fleet.reopened(stacks), wave)
+        problems = gate(fleet, updated, wave)
     seconds = time.monotonic() - started
     if not problems:
         out(f"rollout: wave {number}: {len(wave)} users healthy on the new image ({seconds:.0f} s)")
-    return Wave(number, tuple(wave), seconds, problems)
+    return Wave(number, tuple(wave), seconds, problems), updated
 
 
 def gate(fleet: Fleet, runs: list[StackRun], users: list[str]) -> dict[str, list[str]]:
